@@ -1,0 +1,224 @@
+/**
+ * Configuration from the environment (contract §2), validated once at start. A bad or missing
+ * value raises ConfigError naming the variable; main.ts prints that one line and exits.
+ */
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DataKeyRing } from './crypto/dataKey.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  publicUrl: URL;
+  redis: { url?: string; clusterNodes?: string[]; prefix: string; timeoutMs: number };
+  appId: string;
+  kitAccessKey: string;
+  rsaPrivateKey: KeyObject;
+  sessionSecrets: string[];
+  dataKeys: DataKeyRing;
+  sellerApiKeys: string[];
+  unifiedLoginUrl: string;
+  produceBasePath: string;
+  postLoginPath: string;
+  trustProxy: string | undefined;
+  logLevel: string;
+  kit: { bodyLimitBytes: number; deadlineMs: number; clockWindowMs: number; nonceTtlMs: number };
+  session: { idleSeconds: number; absoluteSeconds: number; cookieName: string };
+  /** Non-production only: secrets generated at start because none were given. */
+  generated: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+const DEFAULT_UNIFIED_LOGIN =
+  'https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={appId}';
+
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const generated: string[] = [];
+  const text = (name: string) => {
+    const v = env[name]?.trim();
+    return v === '' ? undefined : v;
+  };
+  const required = (name: string) => {
+    const v = text(name);
+    if (v === undefined) throw new ConfigError(name, 'is required');
+    return v;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const v = text(name);
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new ConfigError(name, `must be a whole number from ${min} to ${max}`);
+    return Number(v);
+  };
+  const list = (name: string) =>
+    (text(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+
+  const port = integer('PORT', 3000, 0, 65535);
+  const host = text('HOST') ?? '0.0.0.0';
+
+  const publicUrlText = text('PUBLIC_URL');
+  if (!publicUrlText && production) throw new ConfigError('PUBLIC_URL', 'is required in production');
+  let publicUrl: URL;
+  try {
+    publicUrl = new URL(publicUrlText ?? `http://localhost:${port}`);
+    if (!['http:', 'https:'].includes(publicUrl.protocol) || publicUrl.search || publicUrl.hash)
+      throw new Error();
+  } catch {
+    throw new ConfigError(
+      'PUBLIC_URL',
+      'must be an absolute http(s) URL without query, e.g. https://isv.example.com',
+    );
+  }
+
+  const redisUrl = text('REDIS_URL');
+  const clusterNodes = list('REDIS_CLUSTER_NODES');
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  for (const node of clusterNodes)
+    if (!/^[^:\s]+:\d+$/.test(node))
+      throw new ConfigError('REDIS_CLUSTER_NODES', `"${node}" is not host:port`);
+  if (production && !redisUrl && clusterNodes.length === 0)
+    throw new ConfigError(
+      'REDIS_URL',
+      'is required in production (the embedded store keeps nothing and shares nothing)',
+    );
+  const prefix = text('REDIS_PREFIX') ?? 'relay:';
+  if (/[{}\s]/.test(prefix)) throw new ConfigError('REDIS_PREFIX', 'must not contain braces or spaces');
+
+  const appId = required('KOO_APP_ID');
+  let kitAccessKey = required('KIT_ACCESS_KEY');
+  if (text('KIT_ACCESS_KEY_BASE64') === 'true') {
+    // UNCONFIRMED (spec §2.1): the EU console shows the key Base64-encoded.
+    kitAccessKey = Buffer.from(kitAccessKey, 'base64').toString('utf8');
+    if (!kitAccessKey)
+      throw new ConfigError('KIT_ACCESS_KEY', 'is not valid Base64 (KIT_ACCESS_KEY_BASE64=true)');
+  }
+
+  const rsaPrivateKey = loadPrivateKey(env);
+
+  let sessionSecrets = list('SESSION_SECRET');
+  if (sessionSecrets.length === 0) {
+    if (production) throw new ConfigError('SESSION_SECRET', 'is required in production');
+    sessionSecrets = [randomBytes(32).toString('base64url')];
+    generated.push('SESSION_SECRET');
+  }
+  if (sessionSecrets.some((s) => s.length < 16))
+    throw new ConfigError('SESSION_SECRET', 'each secret must be at least 16 characters');
+
+  let dataKeys: DataKeyRing;
+  const dataKeyText = text('DATA_KEY');
+  if (!dataKeyText) {
+    if (production) throw new ConfigError('DATA_KEY', 'is required in production');
+    dataKeys = new DataKeyRing([randomBytes(32)]);
+    generated.push('DATA_KEY');
+  } else {
+    try {
+      dataKeys = DataKeyRing.fromBase64List(dataKeyText);
+    } catch {
+      throw new ConfigError(
+        'DATA_KEY',
+        'must be comma-separated base64 values of exactly 32 bytes (openssl rand -base64 32)',
+      );
+    }
+  }
+
+  const sellerApiKeys = list('SELLER_API_KEYS');
+  if (sellerApiKeys.length === 0) throw new ConfigError('SELLER_API_KEYS', 'is required');
+  if (sellerApiKeys.some((k) => k.length < 16))
+    throw new ConfigError('SELLER_API_KEYS', 'each key must be at least 16 characters');
+
+  const unifiedLoginUrl = text('UNIFIED_LOGIN_URL') ?? DEFAULT_UNIFIED_LOGIN;
+  if (!/^https?:\/\//.test(unifiedLoginUrl) || !unifiedLoginUrl.includes('{appId}'))
+    throw new ConfigError('UNIFIED_LOGIN_URL', 'must be an http(s) URL containing {appId}');
+
+  const produceBasePath = (text('PRODUCE_BASE_PATH') ?? '').replace(/\/+$/, '');
+  if (produceBasePath && !/^\/[A-Za-z0-9._~\-/]*$/.test(produceBasePath))
+    throw new ConfigError('PRODUCE_BASE_PATH', 'must be a path starting with /, e.g. /isv/produce');
+
+  const postLoginPath = text('POST_LOGIN_PATH') ?? '/';
+  if (!postLoginPath.startsWith('/') || postLoginPath.startsWith('//'))
+    throw new ConfigError('POST_LOGIN_PATH', 'must be a path on this origin starting with a single /');
+
+  const trustProxy = text('TRUST_PROXY');
+
+  return {
+    production,
+    port,
+    host,
+    publicUrl,
+    redis: {
+      ...(redisUrl ? { url: redisUrl } : {}),
+      ...(clusterNodes.length ? { clusterNodes } : {}),
+      prefix,
+      timeoutMs: integer('REDIS_TIMEOUT_MS', 1500, 50, 10_000),
+    },
+    appId,
+    kitAccessKey,
+    rsaPrivateKey,
+    sessionSecrets,
+    dataKeys,
+    sellerApiKeys,
+    unifiedLoginUrl,
+    produceBasePath,
+    postLoginPath,
+    trustProxy,
+    logLevel: text('LOG_LEVEL') ?? 'info',
+    kit: {
+      bodyLimitBytes: integer('KIT_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      deadlineMs: integer('KIT_DEADLINE_MS', 3000, 100, 4500),
+      clockWindowMs: 60_000,
+      nonceTtlMs: 120_000,
+    },
+    session: {
+      idleSeconds: integer('SESSION_IDLE_SECONDS', 30 * 60, 60, 30 * 24 * 3600),
+      absoluteSeconds: integer('SESSION_ABSOLUTE_SECONDS', 12 * 3600, 60, 30 * 24 * 3600),
+      cookieName: text('SESSION_COOKIE_NAME') ?? 'relay.sid',
+    },
+    generated,
+  };
+}
+
+function loadPrivateKey(env: Env): KeyObject {
+  const inline = env.RSA_PRIVATE_KEY?.trim();
+  const file = env.RSA_PRIVATE_KEY_FILE?.trim();
+  const name = inline ? 'RSA_PRIVATE_KEY' : 'RSA_PRIVATE_KEY_FILE';
+  let pem: string;
+  if (inline) pem = inline.replace(/\\n/g, '\n');
+  else if (file) {
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        name,
+        `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  } else throw new ConfigError('RSA_PRIVATE_KEY', 'is required (or RSA_PRIVATE_KEY_FILE)');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    throw new ConfigError(name, 'is not a PEM private key (PKCS#8, "BEGIN PRIVATE KEY")');
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw new ConfigError(name, 'must be an RSA key');
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < 3072)
+    throw new ConfigError(name, `is ${bits}-bit; KooGallery requires RSA of at least 3072 bits`);
+  return key;
+}

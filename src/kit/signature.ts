@@ -1,0 +1,55 @@
+/**
+ * KooGallery's kit signing rules (kit-sync-and-signing.md §2.2, §7.3). Pure functions, tested
+ * against the document's vectors; the relay verifies with them and the sandbox signs with them.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * RequestPayload: top-level keys in ascending UTF-16 code-unit order (Java's TreeMap, which the
+ * marketplace's sample uses), top-level nulls dropped, nested values untouched, compact JSON.
+ * Default `sort()` compares code units; `localeCompare` would not match Java.
+ */
+export function canonicalPayload(body: Record<string, unknown>): string {
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(body).sort()) {
+    const value = body[key];
+    if (value !== null && value !== undefined) sorted[key] = value;
+  }
+  return JSON.stringify(sorted);
+}
+
+function hmacSha256(key: string, data: string): Buffer {
+  return createHmac('sha256', Buffer.from(key, 'utf8')).update(data, 'utf8').digest();
+}
+
+/** x-sign = HEX(HMAC_SHA256(accessKey, accessKey + nonce + timestamp + RequestPayload)), upper-case as the marketplace sends it. */
+export function kitSign(accessKey: string, nonce: string, timestamp: string, payload: string): string {
+  return hmacSha256(accessKey, accessKey + nonce + timestamp + payload)
+    .toString('hex')
+    .toUpperCase();
+}
+
+/** Case-insensitive, constant-time comparison of two hex signatures (the sample uses equalsIgnoreCase). */
+export function signaturesMatch(expectedHex: string, receivedHex: string): boolean {
+  const a = Buffer.from(expectedHex.toUpperCase(), 'utf8');
+  const b = Buffer.from(receivedHex.toUpperCase(), 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Body-Sign signature: BASE64(HMAC_SHA256(key, exact response bytes)) (§7.3). */
+export function bodySignature(key: string, body: Buffer | string): string {
+  return createHmac('sha256', Buffer.from(key, 'utf8'))
+    .update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
+    .digest('base64');
+}
+
+/** The header value in the form of Huawei's own samples, quotes required by the marketplace's parser. */
+export function bodySignHeader(key: string, body: Buffer | string): string {
+  return `sign_type="HMAC-SHA256", signature= "${bodySignature(key, body)}"`;
+}
+
+/** Reads both the sample's `signature= "…"` and the compact `signature="…"` forms. */
+export function parseBodySignHeader(value: string): { signType: string; signature: string } | null {
+  const match = /^\s*sign_type\s*=\s*"([^"]*)"\s*,\s*signature\s*=\s*"([^"]*)"\s*$/.exec(value);
+  return match ? { signType: match[1]!, signature: match[2]! } : null;
+}

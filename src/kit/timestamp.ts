@@ -1,0 +1,65 @@
+/**
+ * Time rules of the kit protocol. `x-timestamp` is epoch milliseconds (§2.2); the body's
+ * `timeStamp`/`currentSyncTime` are `yyyyMMddHHmmssSSS` in UTC+8 (§6).
+ */
+const UTC8_OFFSET_MS = 8 * 60 * 60 * 1000;
+const SYNC_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})$/;
+
+/** Epoch ms of a `yyyyMMddHHmmssSSS` UTC+8 value, or null when it is not a real instant. */
+export function parseSyncTime(value: string): number | null {
+  const m = SYNC_TIME.exec(value);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second, ms] = m.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  const check = new Date(utc);
+  // Date.UTC rolls 2022-02-30 over to March; a real calendar date survives the round trip.
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
+    return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  return utc - UTC8_OFFSET_MS;
+}
+
+/** The marketplace's `timeStamp` form for an instant (the sandbox emits it). */
+export function formatSyncTime(epochMs: number): string {
+  const d = new Date(epochMs + UTC8_OFFSET_MS);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return (
+    p(d.getUTCFullYear(), 4) +
+    p(d.getUTCMonth() + 1) +
+    p(d.getUTCDate()) +
+    p(d.getUTCHours()) +
+    p(d.getUTCMinutes()) +
+    p(d.getUTCSeconds()) +
+    p(d.getUTCMilliseconds(), 3)
+  );
+}
+
+export type HeaderTimestampCheck = { ok: true; epochMs: number } | { ok: false; reason: string };
+
+/**
+ * `x-timestamp` must be decimal epoch ms within the window of now. The document asks for
+ * |now - ts| <= 60 s; the sample lets the future through, we allow a little forward skew only.
+ */
+export function checkHeaderTimestamp(
+  raw: string | undefined,
+  nowMs: number,
+  windowMs = 60_000,
+  futureSkewMs = 5_000,
+): HeaderTimestampCheck {
+  if (raw === undefined || raw === '') return { ok: false, reason: 'x-timestamp header is missing' };
+  if (!/^\d{1,16}$/.test(raw))
+    return { ok: false, reason: 'x-timestamp must be epoch milliseconds (digits only)' };
+  const epochMs = Number(raw);
+  if (nowMs - epochMs > windowMs)
+    return { ok: false, reason: `x-timestamp is more than ${windowMs / 1000} s old` };
+  if (epochMs - nowMs > futureSkewMs) return { ok: false, reason: 'x-timestamp is in the future' };
+  return { ok: true, epochMs };
+}

@@ -1,0 +1,80 @@
+/** applicationSync (应用同步) applied to the mirror: per (tenant, app) OAuth client credentials. */
+import type { ApplicationSync } from '../kit/schemas.js';
+import { parseJson, type AppRecord } from './records.js';
+import {
+  instancesAfterDelete,
+  lastChangeAt,
+  transact,
+  unchanged,
+  withInstance,
+  type MirrorContext,
+  type SyncOutcome,
+} from './transaction.js';
+
+/** `sealedSecret` is the decrypted client secret already sealed with DATA_KEY (null on delete). */
+export function applyApplicationSync(
+  ctx: MirrorContext,
+  push: ApplicationSync,
+  sealedSecret: string | null,
+  notAfter: number,
+): Promise<SyncOutcome> {
+  const { store, keys } = ctx;
+  const { tenantId: t, appId } = push;
+  return transact(
+    ctx,
+    t,
+    notAfter,
+    () =>
+      Promise.all([
+        store.hGet(keys.apps(t), appId),
+        store.hGet(keys.appTombs(t), appId),
+        store.hGet(keys.meta(t), 'deletedAt'),
+      ]),
+    ([rawApp, deletedAppAt, deletedTenantAt]) => {
+      const current = parseJson<AppRecord>(rawApp);
+      if (push.at <= lastChangeAt(current?.at, current ? null : deletedAppAt, deletedTenantAt))
+        return unchanged();
+
+      if (push.flag === 0) {
+        const remaining = instancesAfterDelete(current?.instanceIds, push.instanceId);
+        if (current && remaining.length > 0) {
+          const next: AppRecord = {
+            ...current,
+            instanceIds: remaining,
+            timeStamp: push.timeStamp,
+            at: push.at,
+          };
+          return {
+            ops: [{ op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(next)]] }],
+            result: { changed: 1, unchanged: 0, revoke: [] },
+          };
+        }
+        return {
+          ops: [
+            { op: 'hdel', key: keys.apps(t), fields: [appId] },
+            { op: 'hset', key: keys.appTombs(t), entries: [[appId, String(push.at)]] },
+          ],
+          result: { changed: 1, unchanged: 0, revoke: [{ tenantId: t, appId }] },
+        };
+      }
+
+      const next: AppRecord = {
+        tenantId: t,
+        appId,
+        clientId: push.clientId,
+        clientSecretSealed: sealedSecret!,
+        testFlag: push.testFlag,
+        instanceIds: withInstance(current?.instanceIds, push.instanceId),
+        timeStamp: push.timeStamp,
+        at: push.at,
+      };
+      return {
+        ops: [
+          { op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(next)]] },
+          { op: 'hdel', key: keys.appTombs(t), fields: [appId] },
+        ],
+        result: { changed: 1, unchanged: 0, revoke: [] },
+      };
+    },
+  );
+}

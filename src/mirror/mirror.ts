@@ -1,0 +1,114 @@
+/**
+ * The mirror of KooGallery's joint-operation data in the store: writes by kit pushes, reads by
+ * the seller API and by sign-in. One instance per process; it holds no state of its own.
+ */
+import type { AllOrgSync, ApplicationSync, AuthSync, SingleOrgSync, TenantSync } from '../kit/schemas.js';
+import type { Keys } from '../store/keys.js';
+import type { Store } from '../store/store.js';
+import { applyApplicationSync } from './apps.js';
+import { applyAllOrgSync, applySingleOrgSync } from './departments.js';
+import {
+  decodeOrg,
+  parseJson,
+  type AppRecord,
+  type OrgRecord,
+  type TenantRecord,
+  type UserRecord,
+} from './records.js';
+import { applyTenantSync } from './tenants.js';
+import type { MirrorContext, SyncOutcome } from './transaction.js';
+import { applyAuthSync } from './users.js';
+
+export type AuthorizeReason =
+  'ok' | 'tenant_unknown' | 'user_unknown' | 'not_authorized' | 'user_disabled' | 'role_missing';
+
+export interface AuthorizeAnswer {
+  allowed: boolean;
+  reason: AuthorizeReason;
+  user?: UserRecord;
+  tenant?: TenantRecord;
+}
+
+export class Mirror {
+  private readonly ctx: MirrorContext;
+
+  constructor(
+    readonly store: Store,
+    readonly keys: Keys,
+  ) {
+    this.ctx = { store, keys };
+  }
+
+  tenantSync(push: TenantSync, notAfter: number): Promise<SyncOutcome> {
+    return applyTenantSync(this.ctx, push, notAfter);
+  }
+
+  applicationSync(
+    push: ApplicationSync,
+    sealedSecret: string | null,
+    notAfter: number,
+  ): Promise<SyncOutcome> {
+    return applyApplicationSync(this.ctx, push, sealedSecret, notAfter);
+  }
+
+  authSync(push: AuthSync, notAfter: number): Promise<SyncOutcome> {
+    return applyAuthSync(this.ctx, push, notAfter);
+  }
+
+  singleOrgSync(push: SingleOrgSync, notAfter: number): Promise<SyncOutcome> {
+    return applySingleOrgSync(this.ctx, push, notAfter);
+  }
+
+  allOrgSync(push: AllOrgSync, notAfter: number): Promise<SyncOutcome> {
+    return applyAllOrgSync(this.ctx, push, notAfter);
+  }
+
+  async tenant(tenantId: string): Promise<TenantRecord | null> {
+    return parseJson<TenantRecord>(await this.store.get(this.keys.tenant(tenantId)));
+  }
+
+  async app(tenantId: string, appId: string): Promise<AppRecord | null> {
+    return parseJson<AppRecord>(await this.store.hGet(this.keys.apps(tenantId), appId));
+  }
+
+  async user(tenantId: string, appId: string, userName: string): Promise<UserRecord | null> {
+    return parseJson<UserRecord>(await this.store.hGet(this.keys.users(tenantId, appId), userName));
+  }
+
+  /** The tenant's departments ordered by orgCode; `parent` '' lists the top level. */
+  async departments(tenantId: string, parent?: string): Promise<OrgRecord[]> {
+    const all = await this.store.hGetAll(this.keys.orgs(tenantId));
+    const list = Object.entries(all).map(([code, raw]) => decodeOrg(code, raw));
+    const filtered = parent === undefined ? list : list.filter((o) => (o.parentCode ?? '') === parent);
+    return filtered.sort((a, b) => (a.orgCode < b.orgCode ? -1 : a.orgCode > b.orgCode ? 1 : 0));
+  }
+
+  /**
+   * The mirror's answer to "may this user use the app": the tenant exists, the user is
+   * authorized and enabled, and holds `role` when one is asked for (admin includes user).
+   */
+  async authorize(
+    tenantId: string,
+    appId: string,
+    userName: string,
+    role?: 'user' | 'admin',
+  ): Promise<AuthorizeAnswer> {
+    // Issued together: one round trip to Redis.
+    const [tenant, user] = await Promise.all([this.tenant(tenantId), this.user(tenantId, appId, userName)]);
+    return decideAuthorization(tenant, user, role);
+  }
+}
+
+export function decideAuthorization(
+  tenant: TenantRecord | null,
+  user: UserRecord | null,
+  role?: 'user' | 'admin',
+): AuthorizeAnswer {
+  if (!tenant) return { allowed: false, reason: 'tenant_unknown' };
+  if (!user) return { allowed: false, reason: 'user_unknown', tenant };
+  if (!user.authorized) return { allowed: false, reason: 'not_authorized', user, tenant };
+  if (!user.enable) return { allowed: false, reason: 'user_disabled', user, tenant };
+  if (role === 'admin' && user.role !== 'admin')
+    return { allowed: false, reason: 'role_missing', user, tenant };
+  return { allowed: true, reason: 'ok', user, tenant };
+}

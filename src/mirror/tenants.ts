@@ -1,0 +1,103 @@
+/** tenantSync (企业同步) applied to the mirror. */
+import type { TenantSync } from '../kit/schemas.js';
+import type { WriteOp } from '../store/store.js';
+import { parseJson, type AppRecord, type TenantRecord } from './records.js';
+import {
+  instancesAfterDelete,
+  lastChangeAt,
+  transact,
+  unchanged,
+  withInstance,
+  type MirrorContext,
+  type SyncOutcome,
+} from './transaction.js';
+
+export function applyTenantSync(
+  ctx: MirrorContext,
+  push: TenantSync,
+  notAfter: number,
+): Promise<SyncOutcome> {
+  const { store, keys } = ctx;
+  const t = push.tenantId;
+  return transact(
+    ctx,
+    t,
+    notAfter,
+    () =>
+      Promise.all([
+        store.get(keys.tenant(t)),
+        store.hGet(keys.meta(t), 'deletedAt'),
+        store.sMembers(keys.userApps(t)),
+        store.hGetAll(keys.apps(t)),
+      ]),
+    ([rawTenant, deletedAt, userApps, apps]) => {
+      const current = parseJson<TenantRecord>(rawTenant);
+      if (push.at <= lastChangeAt(current?.at, deletedAt)) return unchanged();
+
+      if (push.flag === 0) {
+        const remaining = instancesAfterDelete(current?.instanceIds, push.instanceId);
+        if (current && remaining.length > 0) {
+          // Another order still binds this enterprise (支持多实例绑定): only this instance goes.
+          const next: TenantRecord = {
+            ...current,
+            instanceIds: remaining,
+            timeStamp: push.timeStamp,
+            at: push.at,
+          };
+          return {
+            ops: [{ op: 'set', key: keys.tenant(t), value: JSON.stringify(next) }],
+            result: changedOne(),
+          };
+        }
+        return {
+          ops: deleteTenantOps(ctx, t, push.at, userApps, apps),
+          result: { changed: 1, unchanged: 0, revoke: [{ tenantId: t }] },
+        };
+      }
+
+      const next: TenantRecord = {
+        tenantId: t,
+        // flag 2 may change only the name and the domain (§3.1)
+        tenantCode: push.flag === 2 && current ? current.tenantCode : push.tenantCode,
+        name: push.name,
+        domainName: push.domainName,
+        testFlag: push.testFlag,
+        instanceIds: withInstance(current?.instanceIds, push.instanceId),
+        orderIds: withInstance(current?.orderIds, push.orderId),
+        timeStamp: push.timeStamp,
+        at: push.at,
+      };
+      return { ops: [{ op: 'set', key: keys.tenant(t), value: JSON.stringify(next) }], result: changedOne() };
+    },
+  );
+}
+
+const changedOne = (): SyncOutcome => ({ changed: 1, unchanged: 0, revoke: [] });
+
+/** Everything of the tenant goes; only the time of the deletion stays, to refuse older pushes. */
+function deleteTenantOps(
+  { keys }: MirrorContext,
+  t: string,
+  at: number,
+  userApps: string[],
+  apps: Record<string, string>,
+): WriteOp[] {
+  const appIds = new Set([
+    ...userApps,
+    ...Object.values(apps).map((a) => (JSON.parse(a) as AppRecord).appId),
+  ]);
+  const ops: WriteOp[] = [
+    keys.tenant(t),
+    keys.apps(t),
+    keys.appTombs(t),
+    keys.orgs(t),
+    keys.orgTombs(t),
+    keys.userApps(t),
+    keys.meta(t),
+  ].map((key) => ({ op: 'del', key }));
+  for (const appId of appIds) {
+    ops.push({ op: 'del', key: keys.users(t, appId) }, { op: 'del', key: keys.userTombs(t, appId) });
+  }
+  ops.push({ op: 'hset', key: keys.meta(t), entries: [['deletedAt', String(at)]] });
+  return ops;
+}

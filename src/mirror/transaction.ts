@@ -1,0 +1,88 @@
+/**
+ * Optimistic transactions over one tenant: read, decide in TypeScript, then write everything in
+ * one atomic `apply` guarded by the tenant's version counter. A concurrent writer bumps the
+ * version, our guard fails, and we decide again from fresh reads. Business rules therefore live
+ * once, here in TypeScript, and both stores only need to execute a guarded batch.
+ */
+import type { Keys } from '../store/keys.js';
+import { StoreUnavailableError, type Store, type WriteOp } from '../store/store.js';
+
+export interface MirrorContext {
+  store: Store;
+  keys: Keys;
+}
+
+export interface Plan<T> {
+  ops: WriteOp[];
+  result: T;
+}
+
+const MAX_ATTEMPTS = 8;
+
+/**
+ * `read` must issue all of its store calls before its first `await` (use Promise.all), so that
+ * they are queued after the version read and observe a state at least as new as that version.
+ */
+export async function transact<R, T>(
+  ctx: MirrorContext,
+  tenantId: string,
+  notAfter: number,
+  read: () => Promise<R>,
+  plan: (reads: R) => Plan<T>,
+): Promise<T> {
+  const versionKey = ctx.keys.version(tenantId);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const [version, reads] = await Promise.all([ctx.store.get(versionKey), read()]);
+    const { ops, result } = plan(reads);
+    if (ops.length === 0) return result;
+    const outcome = await ctx.store.apply([...ops, { op: 'incr', key: versionKey }], {
+      guards: [{ key: versionKey, equals: version }],
+      notAfter,
+    });
+    if (outcome === 'applied') return result;
+  }
+  throw new StoreUnavailableError(`tenant data kept changing during ${MAX_ATTEMPTS} attempts to write it`);
+}
+
+/** Sessions that must end because of a change: a whole tenant, one app of it, or some users. */
+export interface Revocation {
+  tenantId: string;
+  appId?: string;
+  userNames?: string[];
+}
+
+export interface SyncOutcome {
+  /** records created, changed or deleted */
+  changed: number;
+  /** records left alone: repeats and pushes older than what the mirror holds */
+  unchanged: number;
+  revoke: Revocation[];
+}
+
+export const unchanged = (count = 1): Plan<SyncOutcome> => ({
+  ops: [],
+  result: { changed: 0, unchanged: count, revoke: [] },
+});
+
+/** Time of the newest change that an incoming push must beat; deletions count through tombstones. */
+export function lastChangeAt(...times: (number | string | null | undefined)[]): number {
+  let newest = -Infinity;
+  for (const t of times) {
+    if (t === null || t === undefined) continue;
+    const n = Number(t);
+    if (Number.isFinite(n) && n > newest) newest = n;
+  }
+  return newest;
+}
+
+/** Instances binding a record after a delete for `instanceId`; empty means the record goes. */
+export function instancesAfterDelete(current: readonly string[] | undefined, instanceId: string): string[] {
+  if (!instanceId || !current) return [];
+  return current.filter((i) => i !== instanceId);
+}
+
+export function withInstance(current: readonly string[] | undefined, instanceId: string): string[] {
+  const all = new Set(current ?? []);
+  if (instanceId) all.add(instanceId);
+  return [...all];
+}

@@ -1,0 +1,51 @@
+/** Prometheus metrics with the names fixed by contract §7. One registry per app instance. */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'relay_http_requests_total',
+    help: 'HTTP requests answered, by route template and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'relay_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route template',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly kitPushes = new Counter({
+    name: 'relay_kit_pushes_total',
+    help: 'KooGallery kit pushes answered, by interface and result code',
+    labelNames: ['interface', 'resultCode'] as const,
+    registers: [this.registry],
+  });
+  readonly logins = new Counter({
+    name: 'relay_logins_total',
+    help: 'Browser sign-ins through the callback, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly tokenRefreshes = new Counter({
+    name: 'relay_token_refreshes_total',
+    help: 'Access-token renewals at the tenant identity server, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: 'relay_store_errors_total',
+    help: 'Store calls that failed or timed out',
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeHttp = (route: string, status: number, seconds: number): void => {
+    this.httpRequests.inc({ route, status: String(status) });
+    this.httpDuration.observe({ route }, seconds);
+  };
+}

@@ -1,0 +1,61 @@
+/** Serving a configured relay: open the store, listen, and stop gracefully. */
+import type { Server } from 'node:http';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import type { Logger } from './ops/log.js';
+import { Metrics } from './ops/metrics.js';
+import { MemoryStore } from './store/memory.js';
+import { RedisStore } from './store/redis.js';
+import type { Store } from './store/store.js';
+
+export function openStore(config: Config, logger: Logger, metrics?: Metrics): Store {
+  const { url, clusterNodes, timeoutMs } = config.redis;
+  if (!url && !clusterNodes) {
+    logger.warn(
+      'REDIS_URL is not set: using the embedded in-memory store (local runs only; data is lost on exit)',
+    );
+    return new MemoryStore();
+  }
+  let lastError = '';
+  return RedisStore.connect(
+    { url, clusterNodes },
+    {
+      timeoutMs,
+      onError: (error) => {
+        metrics?.storeErrors.inc();
+        // A down Redis reports the same error on every reconnect attempt; log changes only.
+        if (error.message !== lastError)
+          logger.error({ err: { message: error.message } }, 'redis connection error');
+        lastError = error.message;
+      },
+    },
+  );
+}
+
+export async function start(
+  config: Config,
+  logger: Logger,
+): Promise<{ server: Server; stop: () => Promise<void> }> {
+  const metrics = new Metrics({ processMetrics: true });
+  const store = openStore(config, logger, metrics);
+  const { app } = buildApp({ config, store, logger, metrics });
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  logger.info(
+    { port: config.port, host: config.host, publicUrl: config.publicUrl.href, store: store.kind },
+    'relay listening',
+  );
+
+  const stop = async () => {
+    // Stop accepting, let in-flight requests finish, then close the store.
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await store.close();
+  };
+  return { server, stop };
+}

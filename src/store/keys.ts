@@ -1,0 +1,76 @@
+/**
+ * Every Redis key the relay writes, in one place.
+ *
+ * All keys of one tenant carry the hash tag `{t:<tenantId>}`, so they live in one Redis Cluster
+ * slot and one push can be applied by one atomic script. Identifiers are used verbatim when they
+ * are plain, otherwise encoded, so no identifier can forge another's key.
+ */
+const PLAIN = /^[A-Za-z0-9._@-]{1,128}$/;
+
+export function keyPart(id: string): string {
+  return PLAIN.test(id) ? id : `~${Buffer.from(id, 'utf8').toString('base64url')}`;
+}
+
+export class Keys {
+  constructor(readonly prefix = 'relay:') {
+    if (/[{}]/.test(prefix))
+      throw new Error('the key prefix must not contain braces (they select the cluster slot)');
+  }
+
+  private t(tenantId: string): string {
+    return `${this.prefix}{t:${keyPart(tenantId)}}`;
+  }
+
+  /** Bumped by every write to the tenant; writers guard on it (optimistic concurrency). */
+  version(tenantId: string) {
+    return `${this.t(tenantId)}:v`;
+  }
+  /** String: the tenant record (JSON). */
+  tenant(tenantId: string) {
+    return `${this.t(tenantId)}:tenant`;
+  }
+  /** Hash: bookkeeping that outlives the records (deletion and full-sync times). */
+  meta(tenantId: string) {
+    return `${this.t(tenantId)}:meta`;
+  }
+  /** Hash appId -> application record (client id, sealed client secret). */
+  apps(tenantId: string) {
+    return `${this.t(tenantId)}:apps`;
+  }
+  /** Hash userName -> user record, one per app. */
+  users(tenantId: string, appId: string) {
+    return `${this.t(tenantId)}:users:${keyPart(appId)}`;
+  }
+  /** Set of appIds that have a users hash (so a tenant delete finds them without SCAN). */
+  userApps(tenantId: string) {
+    return `${this.t(tenantId)}:userapps`;
+  }
+  /** Hash orgCode -> department record. */
+  orgs(tenantId: string) {
+    return `${this.t(tenantId)}:orgs`;
+  }
+  /** Hashes id -> sync time of its deletion, so an older add arriving late stays deleted. */
+  appTombs(tenantId: string) {
+    return `${this.t(tenantId)}:tomb:apps`;
+  }
+  userTombs(tenantId: string, appId: string) {
+    return `${this.t(tenantId)}:tomb:users:${keyPart(appId)}`;
+  }
+  orgTombs(tenantId: string) {
+    return `${this.t(tenantId)}:tomb:orgs`;
+  }
+  /** Set of session ids of one user, so revocation finds them without SCAN. */
+  userSessions(tenantId: string, appId: string, userName: string) {
+    return `${this.t(tenantId)}:sessions:${keyPart(appId)}:${keyPart(userName)}`;
+  }
+  /** Set of userNames with sessions in the tenant, for revoking a whole tenant or app. */
+  sessionUsers(tenantId: string, appId: string) {
+    return `${this.t(tenantId)}:sessionusers:${keyPart(appId)}`;
+  }
+  kitNonce(nonce: string) {
+    return `${this.prefix}kit:nonce:${keyPart(nonce)}`;
+  }
+  sessionPrefix() {
+    return `${this.prefix}sess:`;
+  }
+}

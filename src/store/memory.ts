@@ -1,0 +1,175 @@
+/**
+ * The embedded store: an in-process stand-in for Redis so the relay and its sandbox run with no
+ * server (contract §2, `REDIS_URL` unset). Single-threaded JavaScript makes `apply` atomic.
+ * Refused in production by the configuration: nothing survives a restart and nothing is shared.
+ */
+import type { ApplyOptions, ApplyResult, Store, WriteOp } from './store.js';
+
+type Entry =
+  | { type: 'string'; value: string; expiresAt?: number }
+  | { type: 'hash'; value: Map<string, string>; expiresAt?: number }
+  | { type: 'set'; value: Set<string>; expiresAt?: number };
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly data = new Map<string, Entry>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.sweeper = setInterval(() => this.sweep(), 10_000);
+    this.sweeper.unref();
+  }
+
+  private entry(key: string): Entry | undefined {
+    const e = this.data.get(key);
+    if (e?.expiresAt !== undefined && e.expiresAt <= this.now()) {
+      this.data.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  private typed<T extends Entry['type']>(key: string, type: T): Extract<Entry, { type: T }> | undefined {
+    const e = this.entry(key);
+    if (e && e.type !== type) throw new Error(`WRONGTYPE ${key} holds a ${e.type}, not a ${type}`);
+    return e as Extract<Entry, { type: T }> | undefined;
+  }
+
+  private sweep(): void {
+    for (const key of [...this.data.keys()]) this.entry(key);
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.typed(key, 'string')?.value ?? null;
+  }
+
+  async hGet(key: string, field: string): Promise<string | null> {
+    return this.typed(key, 'hash')?.value.get(field) ?? null;
+  }
+
+  async hmGet(key: string, fields: readonly string[]): Promise<(string | null)[]> {
+    const h = this.typed(key, 'hash')?.value;
+    return fields.map((f) => h?.get(f) ?? null);
+  }
+
+  async hGetAll(key: string): Promise<Record<string, string>> {
+    return Object.fromEntries(this.typed(key, 'hash')?.value ?? []);
+  }
+
+  async hLen(key: string): Promise<number> {
+    return this.typed(key, 'hash')?.value.size ?? 0;
+  }
+
+  async sMembers(key: string): Promise<string[]> {
+    return [...(this.typed(key, 'set')?.value ?? [])];
+  }
+
+  async pTtl(key: string): Promise<number> {
+    const e = this.entry(key);
+    if (!e) return -2;
+    return e.expiresAt === undefined ? -1 : e.expiresAt - this.now();
+  }
+
+  async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
+    for (const guard of options.guards ?? []) {
+      const current =
+        guard.field === undefined
+          ? (this.typed(guard.key, 'string')?.value ?? null)
+          : (this.typed(guard.key, 'hash')?.value.get(guard.field) ?? null);
+      if (current !== guard.equals) return 'conflict';
+    }
+    // Type-check every operation before the first write, so a bad batch changes nothing.
+    for (const op of ops) this.check(op);
+    for (const op of ops) this.run(op);
+    return 'applied';
+  }
+
+  private check(op: WriteOp): void {
+    switch (op.op) {
+      case 'hset':
+      case 'hdel':
+        this.typed(op.key, 'hash');
+        break;
+      case 'sadd':
+      case 'srem':
+        this.typed(op.key, 'set');
+        break;
+      case 'incr': {
+        const v = this.typed(op.key, 'string')?.value;
+        if (v !== undefined && !/^-?\d+$/.test(v))
+          throw new Error(`ERR value at ${op.key} is not an integer`);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private run(op: WriteOp): void {
+    switch (op.op) {
+      case 'set':
+        this.data.set(op.key, {
+          type: 'string',
+          value: op.value,
+          ...(op.ttlMs ? { expiresAt: this.now() + op.ttlMs } : {}),
+        });
+        return;
+      case 'del':
+        this.data.delete(op.key);
+        return;
+      case 'hset': {
+        let e = this.typed(op.key, 'hash');
+        if (!e) this.data.set(op.key, (e = { type: 'hash', value: new Map() }));
+        for (const [f, v] of op.entries) e.value.set(f, v);
+        return;
+      }
+      case 'hdel': {
+        const e = this.typed(op.key, 'hash');
+        if (!e) return;
+        for (const f of op.fields) e.value.delete(f);
+        if (e.value.size === 0) this.data.delete(op.key);
+        return;
+      }
+      case 'sadd': {
+        let e = this.typed(op.key, 'set');
+        if (!e) this.data.set(op.key, (e = { type: 'set', value: new Set() }));
+        for (const m of op.members) e.value.add(m);
+        return;
+      }
+      case 'srem': {
+        const e = this.typed(op.key, 'set');
+        if (!e) return;
+        for (const m of op.members) e.value.delete(m);
+        if (e.value.size === 0) this.data.delete(op.key);
+        return;
+      }
+      case 'incr': {
+        const e = this.typed(op.key, 'string');
+        const next = String(Number(e?.value ?? '0') + 1);
+        this.data.set(op.key, {
+          type: 'string',
+          value: next,
+          ...(e?.expiresAt ? { expiresAt: e.expiresAt } : {}),
+        });
+        return;
+      }
+      case 'pexpire': {
+        const e = this.entry(op.key);
+        if (e) e.expiresAt = this.now() + op.ttlMs;
+        return;
+      }
+    }
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+
+  /** Test and demo helper: every live key (never used by the relay itself). */
+  keys(): string[] {
+    this.sweep();
+    return [...this.data.keys()];
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The Redis store (node-redis 6), for a single server or a Redis Cluster.
+ *
+ * `apply` runs one Lua script: it checks the guards, then performs every operation, and it first
+ * compares the server's clock with the caller's deadline so a command that arrives late (Redis
+ * paused, network stalled) writes nothing. Redis executes a script atomically; the operations
+ * are restricted to types our own key layout guarantees, so none can fail half-way.
+ * Requires Redis >= 7 (script flags: a script is refused up front under OOM).
+ */
+import { createHash } from 'node:crypto';
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
+import {
+  StoreDeadlineError,
+  StoreUnavailableError,
+  withDeadline,
+  type ApplyOptions,
+  type ApplyResult,
+  type Store,
+  type WriteOp,
+} from './store.js';
+
+const APPLY_SCRIPT = `#!lua
+local deadline = tonumber(ARGV[1])
+if deadline > 0 then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then return -1 end
+end
+local i = 3
+for g = 1, tonumber(ARGV[2]) do
+  local kind, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  i = i + 2
+  local current
+  if kind == 'h' then
+    current = redis.call('HGET', key, ARGV[i])
+    i = i + 1
+  else
+    current = redis.call('GET', key)
+  end
+  if ARGV[i] == '1' then
+    if current ~= ARGV[i + 1] then return 0 end
+    i = i + 2
+  else
+    if current then return 0 end
+    i = i + 1
+  end
+end
+local variadic = { hset = 'HSET', hdel = 'HDEL', sadd = 'SADD', srem = 'SREM' }
+local nops = tonumber(ARGV[i])
+i = i + 1
+for o = 1, nops do
+  local code, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
+  i = i + 3
+  if code == 'set' then
+    if ARGV[i + 1] ~= '0' then redis.call('SET', key, ARGV[i], 'PX', ARGV[i + 1]) else redis.call('SET', key, ARGV[i]) end
+  elseif code == 'del' then
+    redis.call('DEL', key)
+  elseif code == 'incr' then
+    redis.call('INCR', key)
+  elseif code == 'pexpire' then
+    redis.call('PEXPIRE', key, ARGV[i])
+  else
+    -- unpack is bounded by Lua's C stack; 1000 arguments per call stays far below it.
+    local last = i + n - 1
+    local j = i
+    while j <= last do
+      local e = math.min(j + 999, last)
+      redis.call(variadic[code], key, unpack(ARGV, j, e))
+      j = e + 1
+    end
+  end
+  i = i + n
+end
+return 1
+`;
+const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
+
+/** Encodes guards and operations as the script's KEYS and ARGV. Exported for tests. */
+export function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serverDeadline: number) {
+  const keys: string[] = [];
+  const index = new Map<string, number>();
+  const keyRef = (key: string) => {
+    let n = index.get(key);
+    if (n === undefined) {
+      keys.push(key);
+      index.set(key, (n = keys.length));
+    }
+    return String(n);
+  };
+  const args: string[] = [String(serverDeadline), String(options.guards?.length ?? 0)];
+  for (const g of options.guards ?? []) {
+    if (g.field === undefined) args.push('s', keyRef(g.key));
+    else args.push('h', keyRef(g.key), g.field);
+    if (g.equals === null) args.push('0');
+    else args.push('1', g.equals);
+  }
+  const body: string[] = [];
+  let count = 0;
+  for (const op of ops) {
+    let payload: string[];
+    switch (op.op) {
+      case 'set':
+        payload = [op.value, String(op.ttlMs ?? 0)];
+        break;
+      case 'del':
+      case 'incr':
+        payload = [];
+        break;
+      case 'pexpire':
+        payload = [String(op.ttlMs)];
+        break;
+      case 'hset':
+        payload = op.entries.flat();
+        break;
+      case 'hdel':
+        payload = [...op.fields];
+        break;
+      case 'sadd':
+      case 'srem':
+        payload = [...op.members];
+        break;
+    }
+    // Redis refuses variadic commands without arguments; an empty one is a no-op anyway.
+    if (payload.length === 0 && !['del', 'incr'].includes(op.op)) continue;
+    body.push(op.op, keyRef(op.key), String(payload.length), ...payload);
+    count++;
+  }
+  args.push(String(count), ...body);
+  return { keys, args };
+}
+
+type Client = RedisClientType | RedisClusterType;
+
+export interface RedisStoreOptions {
+  /** Deadline of every store call in ms (KooGallery waits 5 s for a push answer). */
+  timeoutMs?: number;
+  onError?: (error: Error) => void;
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  private readonly timeoutMs: number;
+  /** serverTime - localTime, learnt from TIME, so deadlines can be checked by the server's clock. */
+  private clockOffsetMs = 0;
+  private readonly clockTimer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly client: Client,
+    options: RedisStoreOptions,
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 1500;
+    this.clockTimer = setInterval(() => void this.syncClock().catch(() => undefined), 30_000);
+    this.clockTimer.unref();
+  }
+
+  /** Connects in the background: the relay starts and reports not-ready until Redis answers. */
+  static connect(
+    target: { url?: string; clusterNodes?: string[] },
+    options: RedisStoreOptions = {},
+  ): RedisStore {
+    const socket = {
+      connectTimeout: 2000,
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+    };
+    const common = { disableOfflineQueue: true, pingInterval: 5000 };
+    const client: Client = target.clusterNodes?.length
+      ? (createCluster({
+          rootNodes: target.clusterNodes.map((n) => ({ url: `redis://${n}` })),
+          defaults: { ...common, socket },
+        }) as unknown as RedisClusterType)
+      : (createClient({ url: target.url, ...common, socket }) as unknown as RedisClientType);
+    const store = new RedisStore(client, options);
+    client.on('error', (error: Error) => options.onError?.(error));
+    client.on('ready', () => void store.syncClock().catch(() => undefined));
+    client.connect().catch((error: Error) => options.onError?.(error));
+    return store;
+  }
+
+  private call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    let started: Promise<T>;
+    try {
+      started = run();
+    } catch (error) {
+      started = Promise.reject(error);
+    }
+    return withDeadline(started, this.timeoutMs, what);
+  }
+
+  async syncClock(): Promise<void> {
+    const before = Date.now();
+    const reply = (await this.clusterAware('TIME', (c) => c.time())) as unknown as Date | [string, string];
+    const after = Date.now();
+    const serverMs =
+      reply instanceof Date ? reply.getTime() : Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
+    this.clockOffsetMs = serverMs - Math.round((before + after) / 2);
+  }
+
+  /** Commands without a key go to any node of a cluster. */
+  private clusterAware<T>(what: string, run: (c: RedisClientType) => Promise<T>): Promise<T> {
+    const c = this.client as RedisClusterType & RedisClientType;
+    if ('masters' in c && Array.isArray((c as RedisClusterType).masters)) {
+      return this.call(what, async () => {
+        const node = await (c as RedisClusterType).nodeClient((c as RedisClusterType).masters[0]!);
+        return run(node as unknown as RedisClientType);
+      });
+    }
+    return this.call(what, () => run(c));
+  }
+
+  get(key: string) {
+    return this.call('GET', () => this.client.get(key)) as Promise<string | null>;
+  }
+
+  hGet(key: string, field: string) {
+    return this.call('HGET', () => this.client.hGet(key, field)) as Promise<string | null>;
+  }
+
+  async hmGet(key: string, fields: readonly string[]) {
+    if (fields.length === 0) return [];
+    return (await this.call('HMGET', () => this.client.hmGet(key, [...fields]))) as (string | null)[];
+  }
+
+  async hGetAll(key: string) {
+    return { ...((await this.call('HGETALL', () => this.client.hGetAll(key))) as Record<string, string>) };
+  }
+
+  hLen(key: string) {
+    return this.call('HLEN', () => this.client.hLen(key)) as Promise<number>;
+  }
+
+  sMembers(key: string) {
+    return this.call('SMEMBERS', () => this.client.sMembers(key)) as Promise<string[]>;
+  }
+
+  pTtl(key: string) {
+    return this.call('PTTL', () => this.client.pTTL(key)) as Promise<number>;
+  }
+
+  async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
+    const notAfter = options.notAfter ?? Date.now() + this.timeoutMs;
+    const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
+    if (keys.length === 0) return 'applied';
+    const run = async () => {
+      try {
+        return await this.client.evalSha(APPLY_SHA, { keys, arguments: args });
+      } catch (error) {
+        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+        return this.client.eval(APPLY_SCRIPT, { keys, arguments: args });
+      }
+    };
+    const remaining = Math.max(1, notAfter - Date.now());
+    const reply = await withDeadline(run(), remaining, 'a write');
+    if (reply === -1)
+      throw new StoreDeadlineError('the write reached the store after its deadline and was skipped');
+    if (reply === 0) return 'conflict';
+    if (reply === 1) return 'applied';
+    throw new StoreUnavailableError(`unexpected reply from the apply script: ${String(reply)}`);
+  }
+
+  async ping(): Promise<void> {
+    await this.clusterAware('PING', (c) => c.ping());
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.clockTimer);
+    try {
+      await withDeadline(this.client.close(), 2000, 'close');
+    } catch {
+      this.client.destroy();
+    }
+  }
+}

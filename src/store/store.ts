@@ -1,0 +1,84 @@
+/**
+ * The storage surface the relay needs, small enough to implement twice (Redis and embedded)
+ * with the same meaning; `test/store/battery.test.ts` runs one battery against both.
+ *
+ * Writes go through `apply`: a list of operations executed all-or-nothing, optionally guarded
+ * by expected values (optimistic concurrency, the same idea as WATCH). Every key of one `apply`
+ * must live in one Redis Cluster slot, which the key layout (keys.ts) guarantees per tenant.
+ */
+export type WriteOp =
+  | { op: 'set'; key: string; value: string; ttlMs?: number }
+  | { op: 'del'; key: string }
+  | { op: 'hset'; key: string; entries: readonly (readonly [string, string])[] }
+  | { op: 'hdel'; key: string; fields: readonly string[] }
+  | { op: 'sadd'; key: string; members: readonly string[] }
+  | { op: 'srem'; key: string; members: readonly string[] }
+  | { op: 'incr'; key: string }
+  | { op: 'pexpire'; key: string; ttlMs: number };
+
+/** The string at `key` (or hash field `field`) must equal `equals`; `null` means absent. */
+export interface Guard {
+  key: string;
+  field?: string;
+  equals: string | null;
+}
+
+export interface ApplyOptions {
+  guards?: readonly Guard[];
+  /**
+   * Local epoch ms after which the write must not happen. If the command reaches the server
+   * late (a paused Redis, a slow network), the server skips it, so nothing is written after
+   * the relay has already answered that the write failed.
+   */
+  notAfter?: number;
+}
+
+export type ApplyResult = 'applied' | 'conflict';
+
+export interface Store {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  hGet(key: string, field: string): Promise<string | null>;
+  hmGet(key: string, fields: readonly string[]): Promise<(string | null)[]>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  hLen(key: string): Promise<number>;
+  sMembers(key: string): Promise<string[]>;
+  pTtl(key: string): Promise<number>;
+  apply(ops: readonly WriteOp[], options?: ApplyOptions): Promise<ApplyResult>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The store did not answer in time or refused the command; nothing can be assumed written. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A write was skipped because it reached the store after its deadline. */
+export class StoreDeadlineError extends StoreUnavailableError {}
+
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StoreUnavailableError(`store did not answer ${what} within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).then(
+    (value) => {
+      clearTimeout(timer);
+      return value;
+    },
+    (error: unknown) => {
+      clearTimeout(timer);
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(`store failed ${what}: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      });
+    },
+  );
+}

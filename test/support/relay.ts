@@ -1,0 +1,110 @@
+/** A relay built exactly as main.ts builds it, listening on a free port, with its sandbox pusher. */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import request from 'supertest';
+import { buildApp, type Relay } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/ops/log.js';
+import { Pusher, type PusherOptions } from '../../src/sandbox/pusher.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { Store } from '../../src/store/store.js';
+import { connectRedisStore, dropPrefix, uniquePrefix } from './redis.js';
+
+export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+export const SELLER_PRIVATE_KEY = fixture('seller-rsa-3072.pem');
+export const SELLER_PUBLIC_KEY = readFileSync(fixture('seller-rsa-3072.pub.pem'), 'utf8');
+export const OTHER_PUBLIC_KEY = readFileSync(fixture('other-rsa-3072.pub.pem'), 'utf8');
+
+export const KIT_KEY = 'test-kit-access-key-5f1c9a';
+export const APP_ID = 'app-test-0001';
+export const API_KEY = 'seller-api-key-test-0000000001';
+export const DATA_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export function testEnv(
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KOO_APP_ID: APP_ID,
+    KIT_ACCESS_KEY: KIT_KEY,
+    RSA_PRIVATE_KEY_FILE: SELLER_PRIVATE_KEY,
+    SESSION_SECRET: 'test-session-secret-0123456789',
+    DATA_KEY,
+    SELLER_API_KEYS: API_KEY,
+    ...overrides,
+  };
+}
+
+export type StoreKind = 'memory' | 'redis';
+
+export interface TestRelay {
+  url: string;
+  config: Config;
+  relay: Relay;
+  store: Store;
+  prefix: string;
+  pusher: Pusher;
+  logs: string[];
+  /** supertest against the running relay */
+  http: ReturnType<typeof request>;
+  /** GET with the seller API key */
+  api: (path: string) => request.Test;
+  close: () => Promise<void>;
+}
+
+export interface StartOptions {
+  store?: StoreKind | Store;
+  env?: Record<string, string | undefined>;
+  now?: () => number;
+  pusher?: Partial<PusherOptions>;
+}
+
+export async function startRelay(options: StartOptions = {}): Promise<TestRelay> {
+  const prefix = uniquePrefix();
+  const config = loadConfig(testEnv({ REDIS_PREFIX: prefix, ...options.env }));
+  const kind = options.store ?? 'redis';
+  const store = typeof kind === 'object' ? kind : kind === 'memory' ? new MemoryStore() : connectRedisStore();
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const relay = buildApp({ config, store, logger, ...(options.now ? { now: options.now } : {}) });
+  const server = relay.app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const pusher = new Pusher({
+    productionAddress: `${url}${config.produceBasePath}`,
+    kitAccessKey: KIT_KEY,
+    publicKey: SELLER_PUBLIC_KEY,
+    ...(options.now ? { now: options.now } : {}),
+    ...options.pusher,
+  });
+  const http = request(url);
+  return {
+    url,
+    config,
+    relay,
+    store,
+    prefix,
+    pusher,
+    logs,
+    http,
+    api: (path) => http.get(path).set('Authorization', `Bearer ${API_KEY}`),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      if (typeof kind !== 'object') {
+        await store.close();
+        if (kind === 'redis') await dropPrefix(prefix);
+      }
+    },
+  };
+}

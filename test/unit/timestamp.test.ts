@@ -1,0 +1,59 @@
+import { describe, expect, it } from '@jest/globals';
+import { checkHeaderTimestamp, formatSyncTime, parseSyncTime } from '../../src/kit/timestamp.js';
+
+describe('body timeStamp, yyyyMMddHHmmssSSS in UTC+8 (§6)', () => {
+  it('reads the document example as 01:35:39.534 UTC', () => {
+    expect(parseSyncTime('20220413093539534')).toBe(Date.UTC(2022, 3, 13, 1, 35, 39, 534));
+  });
+
+  it('crosses the date line backwards into the previous UTC day', () => {
+    expect(parseSyncTime('20220101050000000')).toBe(Date.UTC(2021, 11, 31, 21, 0, 0, 0));
+  });
+
+  it.each([
+    '2022041309353953',
+    '202204130935395341',
+    '20220230093539534',
+    '20221301093539534',
+    '20220413243539534',
+    '20220413096039534',
+    '2022-04-13 09:35',
+    '',
+    'abcdefghijklmnopq',
+  ])('refuses %p', (value) => {
+    expect(parseSyncTime(value)).toBeNull();
+  });
+
+  it('formats what it parses', () => {
+    const at = Date.UTC(2026, 10, 23, 16, 5, 9, 7);
+    expect(formatSyncTime(at)).toBe('20261124000509007');
+    expect(parseSyncTime(formatSyncTime(at))).toBe(at);
+  });
+});
+
+describe('x-timestamp window (§2.2)', () => {
+  const now = 1_700_000_000_000;
+  it('accepts now and up to 60 s ago', () => {
+    expect(checkHeaderTimestamp(String(now), now)).toEqual({ ok: true, epochMs: now });
+    expect(checkHeaderTimestamp(String(now - 60_000), now).ok).toBe(true);
+  });
+  it('refuses older than 60 s', () => {
+    expect(checkHeaderTimestamp(String(now - 60_001), now)).toEqual({
+      ok: false,
+      reason: 'x-timestamp is more than 60 s old',
+    });
+  });
+  it('allows 5 s of forward clock skew, not more', () => {
+    expect(checkHeaderTimestamp(String(now + 5_000), now).ok).toBe(true);
+    expect(checkHeaderTimestamp(String(now + 5_001), now)).toEqual({
+      ok: false,
+      reason: 'x-timestamp is in the future',
+    });
+  });
+  it.each([undefined, '', '17e11', '-1', ' 1700000000000', '1700000000000.5', '0x1'])('refuses %p', (raw) => {
+    expect(checkHeaderTimestamp(raw, now).ok).toBe(false);
+  });
+  it('refuses seconds instead of milliseconds as stale', () => {
+    expect(checkHeaderTimestamp(String(Math.floor(now / 1000)), now).ok).toBe(false);
+  });
+});
