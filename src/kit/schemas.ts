@@ -197,14 +197,15 @@ export const authSyncSchema = z
     timeStamp: syncTime,
   })
   .superRefine((b, ctx) => {
-    if (b.flag === 0) return;
+    // A delete (0) or a cancellation (3) may name users only; adds and changes carry them whole.
+    if (b.flag === 0 || b.flag === 3) return;
     b.userList.forEach((u, i) => {
       for (const f of ['name', 'orgCode', 'role', 'enable'] as const)
         if (u[f] === undefined)
           ctx.addIssue({
             code: 'custom',
             path: ['userList', i, f],
-            message: 'is required unless flag is 0 (delete)',
+            message: 'is required when flag is 1 or 2',
           });
     });
   })

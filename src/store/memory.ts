@@ -3,7 +3,7 @@
  * server (contract §2, `REDIS_URL` unset). Single-threaded JavaScript makes `apply` atomic.
  * Refused in production by the configuration: nothing survives a restart and nothing is shared.
  */
-import type { ApplyOptions, ApplyResult, Store, WriteOp } from './store.js';
+import { StoreDeadlineError, type ApplyOptions, type ApplyResult, type Store, type WriteOp } from './store.js';
 
 type Entry =
   | { type: 'string'; value: string; expiresAt?: number }
@@ -71,6 +71,8 @@ export class MemoryStore implements Store {
   }
 
   async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
+    if (options.notAfter !== undefined && this.now() > options.notAfter)
+      throw new StoreDeadlineError('the write reached the store after its deadline and was skipped');
     for (const guard of options.guards ?? []) {
       const current =
         guard.field === undefined

@@ -171,8 +171,19 @@ export class RedisStore implements Store {
     const store = new RedisStore(client, options);
     client.on('error', (error: Error) => options.onError?.(error));
     client.on('ready', () => void store.syncClock().catch(() => undefined));
-    client.connect().catch((error: Error) => options.onError?.(error));
+    store.firstConnection = client.connect().then(
+      () => undefined,
+      (error: Error) => options.onError?.(error),
+    );
     return store;
+  }
+
+  private firstConnection: Promise<void> = Promise.resolve();
+
+  /** Resolves once the first connection is up (or `ms` passed): for tools that must not start offline. */
+  async ready(ms = 5000): Promise<void> {
+    await withDeadline(this.firstConnection, ms, 'the first connection');
+    await this.ping();
   }
 
   private call<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -237,6 +248,7 @@ export class RedisStore implements Store {
 
   async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
     const notAfter = options.notAfter ?? Date.now() + this.timeoutMs;
+    if (Date.now() > notAfter) throw new StoreDeadlineError('the write was not sent: its deadline had passed');
     const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
     if (keys.length === 0) return 'applied';
     const run = async () => {

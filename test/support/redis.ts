@@ -16,8 +16,10 @@ export function uniquePrefix(): string {
   return `test:${randomBytes(6).toString('hex')}:`;
 }
 
-export function connectRedisStore(url = sharedRedisUrl(), timeoutMs = 1500): RedisStore {
-  return RedisStore.connect({ url }, { timeoutMs });
+export async function connectRedisStore(url = sharedRedisUrl(), timeoutMs = 1500): Promise<RedisStore> {
+  const store = RedisStore.connect({ url }, { timeoutMs });
+  await store.ready();
+  return store;
 }
 
 /** Deletes every key under `prefix` (tests only; the relay never scans). */

@@ -10,7 +10,7 @@ import { createLogger } from '../../src/ops/log.js';
 import { Pusher, type PusherOptions } from '../../src/sandbox/pusher.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/store.js';
-import { connectRedisStore, dropPrefix, uniquePrefix } from './redis.js';
+import { connectRedisStore, dropPrefix, keysUnder, uniquePrefix } from './redis.js';
 
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 export const SELLER_PRIVATE_KEY = fixture('seller-rsa-3072.pem');
@@ -53,6 +53,8 @@ export interface TestRelay {
   http: ReturnType<typeof request>;
   /** GET with the seller API key */
   api: (path: string) => request.Test;
+  /** Every record under this relay's prefix (replay nonces excluded), for "nothing changed" checks. */
+  state: () => Promise<Record<string, unknown>>;
   close: () => Promise<void>;
 }
 
@@ -67,7 +69,7 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
   const prefix = uniquePrefix();
   const config = loadConfig(testEnv({ REDIS_PREFIX: prefix, ...options.env }));
   const kind = options.store ?? 'redis';
-  const store = typeof kind === 'object' ? kind : kind === 'memory' ? new MemoryStore() : connectRedisStore();
+  const store = typeof kind === 'object' ? kind : kind === 'memory' ? new MemoryStore() : await connectRedisStore();
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -98,6 +100,8 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
     logs,
     http,
     api: (path) => http.get(path).set('Authorization', `Bearer ${API_KEY}`),
+    state: async () =>
+      snapshot(store, store instanceof MemoryStore ? store.keys().filter((k) => k.startsWith(prefix)) : await keysUnder(prefix)),
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -107,4 +111,21 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
       }
     },
   };
+}
+
+/** Everything the store holds under `prefix` except replay nonces: to assert "nothing changed". */
+export async function snapshot(store: Store, keys: string[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys.filter((k) => !k.includes(':kit:nonce:')).sort()) {
+    try {
+      out[key] = await store.get(key);
+    } catch {
+      try {
+        out[key] = await store.hGetAll(key);
+      } catch {
+        out[key] = (await store.sMembers(key)).sort();
+      }
+    }
+  }
+  return out;
 }
