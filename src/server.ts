@@ -52,7 +52,13 @@ export async function start(
   const stop = async () => {
     // Stop accepting, let in-flight requests finish, then close the store.
     await new Promise<void>((resolve) => {
-      server.close(() => resolve());
+      // Keep-alive connections that finish their request during the drain become idle later;
+      // close them as they do, instead of waiting for the keep-alive timeout.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      server.close(() => {
+        clearInterval(sweep);
+        resolve();
+      });
       server.closeIdleConnections();
     });
     await store.close();

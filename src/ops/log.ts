@@ -71,6 +71,8 @@ export function requestLogger(
 ): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    // Captured now: routers rewrite req.path, and the query (an OAuth code) is never logged.
+    const path = req.path;
     const incoming = req.get('x-request-id');
     req.reqId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.log = logger.child({ reqId: req.reqId });
@@ -82,7 +84,7 @@ export function requestLogger(
       observe(route, res.statusCode, seconds);
       const line = {
         method: req.method,
-        path: req.path,
+        path,
         route,
         status: res.statusCode,
         ms: Math.round(seconds * 10_000) / 10,

@@ -212,8 +212,8 @@ function judge(
     problem = `Content-Type ${contentType ?? 'missing'} (needs application/json)`;
   else if (!parsed) problem = 'the answer is not JSON';
   else if (!resultCode || !/^\d{6}$/.test(resultCode)) problem = 'resultCode is missing or not six digits';
-  else if (bodySignValid === false) problem = 'Body-Sign does not match the answer bytes';
   else if (resultCode !== '000000') problem = `resultCode ${resultCode}: ${resultMsg ?? ''}`;
+  else if (bodySignValid === false) problem = 'Body-Sign does not match the answer bytes';
   return {
     interface: iface,
     status: response.status,

@@ -3,7 +3,13 @@
  * server (contract §2, `REDIS_URL` unset). Single-threaded JavaScript makes `apply` atomic.
  * Refused in production by the configuration: nothing survives a restart and nothing is shared.
  */
-import { StoreDeadlineError, type ApplyOptions, type ApplyResult, type Store, type WriteOp } from './store.js';
+import {
+  StoreDeadlineError,
+  type ApplyOptions,
+  type ApplyResult,
+  type Store,
+  type WriteOp,
+} from './store.js';
 
 type Entry =
   | { type: 'string'; value: string; expiresAt?: number }

@@ -248,7 +248,8 @@ export class RedisStore implements Store {
 
   async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
     const notAfter = options.notAfter ?? Date.now() + this.timeoutMs;
-    if (Date.now() > notAfter) throw new StoreDeadlineError('the write was not sent: its deadline had passed');
+    if (Date.now() > notAfter)
+      throw new StoreDeadlineError('the write was not sent: its deadline had passed');
     const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
     if (keys.length === 0) return 'applied';
     const run = async () => {

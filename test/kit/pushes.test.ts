@@ -1,7 +1,17 @@
 // The five pushes over real HTTP, sandbox pusher -> relay -> mirror, read back through the API.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { clientSecretContext } from '../../src/kit/router.js';
-import { allOrgFields, appFields, at, authFields, newTenantId, orgFields, tenantFields, user } from '../support/data.js';
+import type { PushResult } from '../../src/sandbox/pusher.js';
+import {
+  allOrgFields,
+  appFields,
+  at,
+  authFields,
+  newTenantId,
+  orgFields,
+  tenantFields,
+  user,
+} from '../support/data.js';
 import { APP_ID, startRelay, type StoreKind, type TestRelay } from '../support/relay.js';
 
 describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kind) => {
@@ -11,17 +21,21 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
   });
   afterAll(() => t.close());
 
-  const ok = async (result: Promise<{ resultCode: string | null; ok: boolean; problem?: string }>) => {
+  const ok = async (result: Promise<PushResult>) => {
     const r = await result;
     expect(r.problem).toBeUndefined();
     expect(r.resultCode).toBe('000000');
     return r;
   };
   const tenant = async (id: string) => t.api(`/api/v1/tenants/${id}`);
-  const userOf = async (id: string, name: string) => t.api(`/api/v1/tenants/${id}/users/${encodeURIComponent(name)}`);
+  const userOf = async (id: string, name: string) =>
+    t.api(`/api/v1/tenants/${id}/users/${encodeURIComponent(name)}`);
   const departments = async (id: string, parent?: string) =>
-    (await t.api(`/api/v1/tenants/${id}/departments${parent === undefined ? '' : `?parent=${encodeURIComponent(parent)}`}`)).body
-      .departments as { orgCode: string; orgName: string; parentCode: string | null }[];
+    (
+      await t.api(
+        `/api/v1/tenants/${id}/departments${parent === undefined ? '' : `?parent=${encodeURIComponent(parent)}`}`,
+      )
+    ).body.departments as { orgCode: string; orgName: string; parentCode: string | null }[];
   const authorize = async (tenantId: string, userName: string, role?: string) =>
     (
       await t.http
@@ -46,8 +60,21 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
         instanceIds: [`inst-${id.slice(0, 8)}`],
       });
 
-      await ok(t.pusher.tenantSync(tenantFields(id, { flag: 2, name: '新名字', domainName: 'https://new.idp.example.com/', tenantCode: 'ignored' })));
-      expect((await tenant(id)).body).toMatchObject({ name: '新名字', domainName: 'https://new.idp.example.com', tenantCode: `code-${id.slice(0, 6)}` });
+      await ok(
+        t.pusher.tenantSync(
+          tenantFields(id, {
+            flag: 2,
+            name: '新名字',
+            domainName: 'https://new.idp.example.com/',
+            tenantCode: 'ignored',
+          }),
+        ),
+      );
+      expect((await tenant(id)).body).toMatchObject({
+        name: '新名字',
+        domainName: 'https://new.idp.example.com',
+        tenantCode: `code-${id.slice(0, 6)}`,
+      });
 
       await ok(t.pusher.tenantSync(tenantFields(id, { flag: 0 })));
       expect((await tenant(id)).status).toBe(404);
@@ -79,8 +106,16 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
 
     it('accepts debug data: empty or missing instanceId and orderId, testFlag 1, domain without scheme', async () => {
       const a = newTenantId();
-      await ok(t.pusher.tenantSync(tenantFields(a, { instanceId: '', orderId: '', testFlag: 1, domainName: 'debug.idp.example.com' })));
-      expect((await tenant(a)).body).toMatchObject({ testFlag: 1, instanceIds: [], domainName: 'https://debug.idp.example.com' });
+      await ok(
+        t.pusher.tenantSync(
+          tenantFields(a, { instanceId: '', orderId: '', testFlag: 1, domainName: 'debug.idp.example.com' }),
+        ),
+      );
+      expect((await tenant(a)).body).toMatchObject({
+        testFlag: 1,
+        instanceIds: [],
+        domainName: 'https://debug.idp.example.com',
+      });
       const b = newTenantId();
       const { instanceId: _i, orderId: _o, ...rest } = tenantFields(b, { testFlag: 1 });
       await ok(t.pusher.tenantSync(rest));
@@ -130,13 +165,18 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
       const id = newTenantId();
       const plaintext = `secret-${variant}-${encoding}-密`;
       const encrypted = t.pusher.encryptSecret(plaintext, variant);
-      const clientSecretEncrypted = encoding === 'hex' ? Buffer.from(encrypted, 'base64').toString('hex') : encrypted;
+      const clientSecretEncrypted =
+        encoding === 'hex' ? Buffer.from(encrypted, 'base64').toString('hex') : encrypted;
       await ok(t.pusher.applicationSync(appFields(id, { clientSecretEncrypted })));
       const app = await t.relay.mirror.app(id, APP_ID);
       expect(app?.clientId).toBe(`client-${id.slice(0, 8)}`);
-      expect(t.config.dataKeys.open(app!.clientSecretSealed, clientSecretContext(id, APP_ID))).toBe(plaintext);
+      expect(t.config.dataKeys.open(app!.clientSecretSealed, clientSecretContext(id, APP_ID))).toBe(
+        plaintext,
+      );
       expect(JSON.stringify(await t.state())).not.toContain(plaintext);
-      const log = t.logs.map((l) => JSON.parse(l)).find((l) => l.interface === 'applicationSync' && l.tenantId === id);
+      const log = t.logs
+        .map((l) => JSON.parse(l))
+        .find((l) => l.interface === 'applicationSync' && l.tenantId === id);
       expect(log).toMatchObject({ oaep: variant, ciphertext: encoding, resultCode: '000000' });
       expect(t.logs.join('\n')).not.toContain(plaintext);
     });
@@ -144,13 +184,26 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
     it('modifies, deletes, repeats and ignores older pushes', async () => {
       const id = newTenantId();
       await ok(t.pusher.applicationSync(appFields(id, { timeStamp: at(1000) })));
-      await ok(t.pusher.applicationSync(appFields(id, { flag: 2, clientId: 'client-2', clientSecret: 'second', timeStamp: at(2000) })));
-      await ok(t.pusher.applicationSync(appFields(id, { clientId: 'client-old', clientSecret: 'old', timeStamp: at(1500) })));
+      await ok(
+        t.pusher.applicationSync(
+          appFields(id, { flag: 2, clientId: 'client-2', clientSecret: 'second', timeStamp: at(2000) }),
+        ),
+      );
+      await ok(
+        t.pusher.applicationSync(
+          appFields(id, { clientId: 'client-old', clientSecret: 'old', timeStamp: at(1500) }),
+        ),
+      );
       const app = await t.relay.mirror.app(id, APP_ID);
       expect(app?.clientId).toBe('client-2');
       expect(t.config.dataKeys.open(app!.clientSecretSealed, clientSecretContext(id, APP_ID))).toBe('second');
 
-      const del = appFields(id, { flag: 0, clientId: undefined, clientSecret: undefined, timeStamp: at(3000) });
+      const del = appFields(id, {
+        flag: 0,
+        clientId: undefined,
+        clientSecret: undefined,
+        timeStamp: at(3000),
+      });
       for (let i = 0; i < 3; i++) await ok(t.pusher.applicationSync(del));
       expect(await t.relay.mirror.app(id, APP_ID)).toBeNull();
       await ok(t.pusher.applicationSync(appFields(id, { timeStamp: at(2500) })));
@@ -184,7 +237,10 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
               workPlace: '深圳',
               entryDate: '2022-11-9',
             }),
-            user('lisi', { enable: 'false', extension: { entryDate: '2023-1-2', employeeType: '2', workPlace: '上海', custom: 'x' } }),
+            user('lisi', {
+              enable: 'false',
+              extension: { entryDate: '2023-1-2', employeeType: '2', workPlace: '上海', custom: 'x' },
+            }),
           ]),
         ),
       );
@@ -208,7 +264,13 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
         entryDate: '2022-11-9',
       });
       const ls = (await userOf(id, 'lisi')).body;
-      expect(ls).toMatchObject({ enable: false, authorized: true, entryDate: '2023-1-2', employeeType: 2, workPlace: '上海' });
+      expect(ls).toMatchObject({
+        enable: false,
+        authorized: true,
+        entryDate: '2023-1-2',
+        employeeType: 2,
+        workPlace: '上海',
+      });
       expect(ls.extension).toMatchObject({ custom: 'x' });
       expect(await authorize(id, 'zhangsan01', 'admin')).toMatchObject({ allowed: true, reason: 'ok' });
       expect(await authorize(id, 'lisi')).toMatchObject({ allowed: false, reason: 'user_disabled' });
@@ -218,17 +280,29 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
       const id = newTenantId();
       await ok(t.pusher.tenantSync(tenantFields(id)));
       await ok(t.pusher.authSync(authFields(id, [user('u1'), user('u2')])));
-      await ok(t.pusher.authSync(authFields(id, [user('u1', { role: 'admin', name: 'Renamed' })], { flag: 2 })));
-      expect((await userOf(id, 'u1')).body).toMatchObject({ role: 'admin', name: 'Renamed', authorized: true });
+      await ok(
+        t.pusher.authSync(authFields(id, [user('u1', { role: 'admin', name: 'Renamed' })], { flag: 2 })),
+      );
+      expect((await userOf(id, 'u1')).body).toMatchObject({
+        role: 'admin',
+        name: 'Renamed',
+        authorized: true,
+      });
 
       await ok(t.pusher.authSync(authFields(id, [{ userName: 'u1' }], { flag: 3 })));
-      expect((await userOf(id, 'u1')).body).toMatchObject({ role: 'admin', name: 'Renamed', authorized: false });
+      expect((await userOf(id, 'u1')).body).toMatchObject({
+        role: 'admin',
+        name: 'Renamed',
+        authorized: false,
+      });
       expect(await authorize(id, 'u1')).toMatchObject({ allowed: false, reason: 'not_authorized' });
 
       await ok(t.pusher.authSync(authFields(id, [{ userName: 'u2' }], { flag: 0 })));
       expect((await userOf(id, 'u2')).status).toBe(404);
       expect(await authorize(id, 'u2')).toMatchObject({ allowed: false, reason: 'user_unknown' });
-      await ok(t.pusher.authSync(authFields(id, [{ userName: 'u2' }, { userName: 'never-existed' }], { flag: 0 })));
+      await ok(
+        t.pusher.authSync(authFields(id, [{ userName: 'u2' }, { userName: 'never-existed' }], { flag: 0 })),
+      );
 
       await ok(t.pusher.authSync(authFields(id, [user('u1')], { flag: 1 })));
       expect(await authorize(id, 'u1')).toMatchObject({ allowed: true });
@@ -236,11 +310,27 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
 
     it('orders by currentSyncTime: an older push never overwrites or resurrects', async () => {
       const id = newTenantId();
-      await ok(t.pusher.authSync(authFields(id, [user('u', { name: 'v2' })], { currentSyncTime: at(2000), timeStamp: at(2000) })));
-      await ok(t.pusher.authSync(authFields(id, [user('u', { name: 'v1' })], { currentSyncTime: at(1000), timeStamp: at(1000) })));
+      await ok(
+        t.pusher.authSync(
+          authFields(id, [user('u', { name: 'v2' })], { currentSyncTime: at(2000), timeStamp: at(2000) }),
+        ),
+      );
+      await ok(
+        t.pusher.authSync(
+          authFields(id, [user('u', { name: 'v1' })], { currentSyncTime: at(1000), timeStamp: at(1000) }),
+        ),
+      );
       expect((await userOf(id, 'u')).body.name).toBe('v2');
-      await ok(t.pusher.authSync(authFields(id, [{ userName: 'u' }], { flag: 0, currentSyncTime: at(3000), timeStamp: at(3000) })));
-      await ok(t.pusher.authSync(authFields(id, [user('u', { name: 'late' })], { currentSyncTime: at(2500), timeStamp: at(2500) })));
+      await ok(
+        t.pusher.authSync(
+          authFields(id, [{ userName: 'u' }], { flag: 0, currentSyncTime: at(3000), timeStamp: at(3000) }),
+        ),
+      );
+      await ok(
+        t.pusher.authSync(
+          authFields(id, [user('u', { name: 'late' })], { currentSyncTime: at(2500), timeStamp: at(2500) }),
+        ),
+      );
       expect((await userOf(id, 'u')).status).toBe(404);
     });
 
@@ -277,15 +367,29 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
       const id = newTenantId();
       await ok(t.pusher.tenantSync(tenantFields(id)));
       await ok(t.pusher.singleOrgSync(orgFields(id, '100')));
-      await ok(t.pusher.singleOrgSync({ ...orgFields(id, '200', { orgName: undefined, parentCode: '100' }), OrgName: '研发' }));
-      await ok(t.pusher.singleOrgSync({ ...orgFields(id, '300', { orgName: undefined, parentCode: null }), name: '市场' }));
+      await ok(
+        t.pusher.singleOrgSync({
+          ...orgFields(id, '200', { orgName: undefined, parentCode: '100' }),
+          OrgName: '研发',
+        }),
+      );
+      await ok(
+        t.pusher.singleOrgSync({
+          ...orgFields(id, '300', { orgName: undefined, parentCode: null }),
+          name: '市场',
+        }),
+      );
       expect(await departments(id)).toEqual([
         { orgCode: '100', orgName: '部门100', parentCode: null },
         { orgCode: '200', orgName: '研发', parentCode: '100' },
         { orgCode: '300', orgName: '市场', parentCode: null },
       ]);
-      await ok(t.pusher.singleOrgSync(orgFields(id, '200', { flag: 2, orgName: '研发中心', parentCode: '300' })));
-      expect(await departments(id, '300')).toEqual([{ orgCode: '200', orgName: '研发中心', parentCode: '300' }]);
+      await ok(
+        t.pusher.singleOrgSync(orgFields(id, '200', { flag: 2, orgName: '研发中心', parentCode: '300' })),
+      );
+      expect(await departments(id, '300')).toEqual([
+        { orgCode: '200', orgName: '研发中心', parentCode: '300' },
+      ]);
       expect((await departments(id, '')).map((d) => d.orgCode)).toEqual(['100', '300']);
       const deletion = orgFields(id, '200', { flag: 0, timeStamp: t.pusher.nextSyncTime() });
       for (let i = 0; i < 3; i++) await ok(t.pusher.singleOrgSync(deletion));
@@ -303,7 +407,10 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
     it.each([
       ['an array', list],
       ['a JSON string', JSON.stringify(list)],
-      ['a string with unquoted keys and OrgName', '[{orgCode:"00000001", OrgName:"产品部", parentCode:""}, {orgCode:"00000002", OrgName:"研发部", parentCode:"00000001"}]'],
+      [
+        'a string with unquoted keys and OrgName',
+        '[{orgCode:"00000001", OrgName:"产品部", parentCode:""}, {orgCode:"00000002", OrgName:"研发部", parentCode:"00000001"}]',
+      ],
       ['an array using name', list.map(({ orgName, ...o }) => ({ ...o, name: orgName }))],
     ])('accepts orgInfoList as %s', async (_label, orgInfoList) => {
       const id = newTenantId();
@@ -318,19 +425,55 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
     it('replaces the set, ignores an older full list, and keeps newer incremental changes', async () => {
       const id = newTenantId();
       await ok(t.pusher.tenantSync(tenantFields(id)));
-      await ok(t.pusher.allOrgSync(allOrgFields(id, [{ orgCode: 'a', orgName: 'A' }, { orgCode: 'b', orgName: 'B' }], { timeStamp: at(1000) })));
-      await ok(t.pusher.allOrgSync(allOrgFields(id, [{ orgCode: 'c', orgName: 'C' }, { orgCode: 'd', orgName: 'D' }, { orgCode: 'e', orgName: 'E' }], { timeStamp: at(2000) })));
+      await ok(
+        t.pusher.allOrgSync(
+          allOrgFields(
+            id,
+            [
+              { orgCode: 'a', orgName: 'A' },
+              { orgCode: 'b', orgName: 'B' },
+            ],
+            { timeStamp: at(1000) },
+          ),
+        ),
+      );
+      await ok(
+        t.pusher.allOrgSync(
+          allOrgFields(
+            id,
+            [
+              { orgCode: 'c', orgName: 'C' },
+              { orgCode: 'd', orgName: 'D' },
+              { orgCode: 'e', orgName: 'E' },
+            ],
+            { timeStamp: at(2000) },
+          ),
+        ),
+      );
       expect((await departments(id)).map((d) => d.orgCode)).toEqual(['c', 'd', 'e']);
-      await ok(t.pusher.allOrgSync(allOrgFields(id, [{ orgCode: 'old', orgName: 'Old' }], { timeStamp: at(1500) })));
+      await ok(
+        t.pusher.allOrgSync(allOrgFields(id, [{ orgCode: 'old', orgName: 'Old' }], { timeStamp: at(1500) })),
+      );
       expect((await departments(id)).map((d) => d.orgCode)).toEqual(['c', 'd', 'e']);
 
       // incremental changes at 4000 (rename d, delete e, add f) are newer than a full list at 3000
-      await ok(t.pusher.singleOrgSync(orgFields(id, 'd', { orgName: 'D-renamed', flag: 2, timeStamp: at(4000) })));
+      await ok(
+        t.pusher.singleOrgSync(orgFields(id, 'd', { orgName: 'D-renamed', flag: 2, timeStamp: at(4000) })),
+      );
       await ok(t.pusher.singleOrgSync(orgFields(id, 'e', { flag: 0, timeStamp: at(4000) })));
       await ok(t.pusher.singleOrgSync(orgFields(id, 'f', { orgName: 'F', timeStamp: at(4000) })));
       await ok(
         t.pusher.allOrgSync(
-          allOrgFields(id, [{ orgCode: 'c', orgName: 'C' }, { orgCode: 'd', orgName: 'D' }, { orgCode: 'e', orgName: 'E' }, { orgCode: 'g', orgName: 'G' }], { timeStamp: at(3000) }),
+          allOrgFields(
+            id,
+            [
+              { orgCode: 'c', orgName: 'C' },
+              { orgCode: 'd', orgName: 'D' },
+              { orgCode: 'e', orgName: 'E' },
+              { orgCode: 'g', orgName: 'G' },
+            ],
+            { timeStamp: at(3000) },
+          ),
         ),
       );
       expect(await departments(id)).toEqual([
@@ -358,7 +501,8 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
     it('never lets a reader see half of a replaced set', async () => {
       const id = newTenantId();
       await ok(t.pusher.tenantSync(tenantFields(id)));
-      const setOf = (p: string) => Array.from({ length: 3000 }, (_, i) => ({ orgCode: `${p}${i}`, orgName: `${p}${i}` }));
+      const setOf = (p: string) =>
+        Array.from({ length: 3000 }, (_, i) => ({ orgCode: `${p}${i}`, orgName: `${p}${i}` }));
       await ok(t.pusher.allOrgSync(allOrgFields(id, setOf('x'))));
       let stop = false;
       const seen = new Set<string>();

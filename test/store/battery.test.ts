@@ -37,7 +37,14 @@ describe.each(stores)('%s store', (kind, make) => {
     expect(
       await store.apply([
         { op: 'set', key: k('s'), value: 'v' },
-        { op: 'hset', key: k('h'), entries: [['a', '1'], ['b', '2']] },
+        {
+          op: 'hset',
+          key: k('h'),
+          entries: [
+            ['a', '1'],
+            ['b', '2'],
+          ],
+        },
         { op: 'sadd', key: k('set'), members: ['x', 'y'] },
         { op: 'incr', key: k('n') },
         { op: 'incr', key: k('n') },
@@ -60,8 +67,14 @@ describe.each(stores)('%s store', (kind, make) => {
   });
 
   it('removes a hash or set when its last member goes', async () => {
-    await store.apply([{ op: 'hset', key: k('h1'), entries: [['a', '1']] }, { op: 'sadd', key: k('s1'), members: ['a'] }]);
-    await store.apply([{ op: 'hdel', key: k('h1'), fields: ['a'] }, { op: 'srem', key: k('s1'), members: ['a'] }]);
+    await store.apply([
+      { op: 'hset', key: k('h1'), entries: [['a', '1']] },
+      { op: 'sadd', key: k('s1'), members: ['a'] },
+    ]);
+    await store.apply([
+      { op: 'hdel', key: k('h1'), fields: ['a'] },
+      { op: 'srem', key: k('s1'), members: ['a'] },
+    ]);
     expect(await store.pTtl(k('h1'))).toBe(-2);
     expect(await store.pTtl(k('s1'))).toBe(-2);
   });
@@ -79,18 +92,32 @@ describe.each(stores)('%s store', (kind, make) => {
 
   it('writes large hashes in one batch (past Lua unpack limits)', async () => {
     const entries = Array.from({ length: 12_345 }, (_, i) => [`f${i}`, `v${i}`] as const);
-    await store.apply([{ op: 'del', key: k('big') }, { op: 'hset', key: k('big'), entries }]);
+    await store.apply([
+      { op: 'del', key: k('big') },
+      { op: 'hset', key: k('big'), entries },
+    ]);
     expect(await store.hLen(k('big'))).toBe(12_345);
     expect(await store.hGet(k('big'), 'f12344')).toBe('v12344');
   });
 
   it('checks string and hash-field guards, absent included', async () => {
-    await store.apply([{ op: 'set', key: k('g'), value: '1' }, { op: 'hset', key: k('gh'), entries: [['f', 'x']] }]);
-    const write = (guards: Parameters<Store['apply']>[1]) => store.apply([{ op: 'set', key: k('g-out'), value: 'w' }], guards);
+    await store.apply([
+      { op: 'set', key: k('g'), value: '1' },
+      { op: 'hset', key: k('gh'), entries: [['f', 'x']] },
+    ]);
+    const write = (guards: Parameters<Store['apply']>[1]) =>
+      store.apply([{ op: 'set', key: k('g-out'), value: 'w' }], guards);
     expect(await write({ guards: [{ key: k('g'), equals: '2' }] })).toBe('conflict');
     expect(await write({ guards: [{ key: k('g'), equals: null }] })).toBe('conflict');
     expect(await write({ guards: [{ key: k('gh'), field: 'f', equals: 'y' }] })).toBe('conflict');
-    expect(await write({ guards: [{ key: k('g'), equals: '1' }, { key: k('gh'), field: 'nope', equals: 'x' }] })).toBe('conflict');
+    expect(
+      await write({
+        guards: [
+          { key: k('g'), equals: '1' },
+          { key: k('gh'), field: 'nope', equals: 'x' },
+        ],
+      }),
+    ).toBe('conflict');
     expect(await store.get(k('g-out'))).toBeNull();
     expect(
       await write({
@@ -106,7 +133,9 @@ describe.each(stores)('%s store', (kind, make) => {
 
   it('acts as SET NX: only the first claim of a key wins', async () => {
     const claim = () =>
-      store.apply([{ op: 'set', key: k('nonce'), value: '1', ttlMs: 5000 }], { guards: [{ key: k('nonce'), equals: null }] });
+      store.apply([{ op: 'set', key: k('nonce'), value: '1', ttlMs: 5000 }], {
+        guards: [{ key: k('nonce'), equals: null }],
+      });
     const results = await Promise.all([claim(), claim(), claim()]);
     expect(results.filter((r) => r === 'applied')).toHaveLength(1);
     const ttl = await store.pTtl(k('nonce'));
@@ -127,7 +156,10 @@ describe.each(stores)('%s store', (kind, make) => {
   });
 
   it('keeps a TTL across INCR and drops it on SET', async () => {
-    await store.apply([{ op: 'set', key: k('ctr'), value: '5', ttlMs: 10_000 }, { op: 'incr', key: k('ctr') }]);
+    await store.apply([
+      { op: 'set', key: k('ctr'), value: '5', ttlMs: 10_000 },
+      { op: 'incr', key: k('ctr') },
+    ]);
     expect(await store.get(k('ctr'))).toBe('6');
     expect(await store.pTtl(k('ctr'))).toBeGreaterThan(0);
     await store.apply([{ op: 'set', key: k('ctr'), value: '1' }]);
@@ -149,10 +181,31 @@ describe('the two stores agree', () => {
     const p = uniquePrefix();
     const k = (n: string) => `${p}{t:agree}:${n}`;
     const script: Parameters<Store['apply']>[0][] = [
-      [{ op: 'hset', key: k('h'), entries: [['a', '1'], ['b', '2'], ['c', '3']] }],
-      [{ op: 'hdel', key: k('h'), fields: ['b', 'zz'] }, { op: 'sadd', key: k('s'), members: ['m1', 'm2'] }],
-      [{ op: 'del', key: k('h') }, { op: 'hset', key: k('h'), entries: [['z', '26']] }, { op: 'incr', key: k('v') }],
-      [{ op: 'srem', key: k('s'), members: ['m1'] }, { op: 'set', key: k('str'), value: 'é' }, { op: 'incr', key: k('v') }],
+      [
+        {
+          op: 'hset',
+          key: k('h'),
+          entries: [
+            ['a', '1'],
+            ['b', '2'],
+            ['c', '3'],
+          ],
+        },
+      ],
+      [
+        { op: 'hdel', key: k('h'), fields: ['b', 'zz'] },
+        { op: 'sadd', key: k('s'), members: ['m1', 'm2'] },
+      ],
+      [
+        { op: 'del', key: k('h') },
+        { op: 'hset', key: k('h'), entries: [['z', '26']] },
+        { op: 'incr', key: k('v') },
+      ],
+      [
+        { op: 'srem', key: k('s'), members: ['m1'] },
+        { op: 'set', key: k('str'), value: 'é' },
+        { op: 'incr', key: k('v') },
+      ],
     ];
     try {
       for (const ops of script) {

@@ -41,7 +41,15 @@ export function user(userName: string, extra: Record<string, unknown> = {}) {
 }
 
 export function authFields(tenantId: string, userList: unknown, extra: Record<string, unknown> = {}) {
-  return { instanceId: `inst-${tenantId.slice(0, 8)}`, tenantId, appId: APP_ID, userList, flag: 1, testFlag: 0, ...extra };
+  return {
+    instanceId: `inst-${tenantId.slice(0, 8)}`,
+    tenantId,
+    appId: APP_ID,
+    userList,
+    flag: 1,
+    testFlag: 0,
+    ...extra,
+  };
 }
 
 export function orgFields(tenantId: string, orgCode: string, extra: Record<string, unknown> = {}) {

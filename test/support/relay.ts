@@ -69,7 +69,8 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
   const prefix = uniquePrefix();
   const config = loadConfig(testEnv({ REDIS_PREFIX: prefix, ...options.env }));
   const kind = options.store ?? 'redis';
-  const store = typeof kind === 'object' ? kind : kind === 'memory' ? new MemoryStore() : await connectRedisStore();
+  const store =
+    typeof kind === 'object' ? kind : kind === 'memory' ? new MemoryStore() : await connectRedisStore();
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -101,7 +102,12 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
     http,
     api: (path) => http.get(path).set('Authorization', `Bearer ${API_KEY}`),
     state: async () =>
-      snapshot(store, store instanceof MemoryStore ? store.keys().filter((k) => k.startsWith(prefix)) : await keysUnder(prefix)),
+      snapshot(
+        store,
+        store instanceof MemoryStore
+          ? store.keys().filter((k) => k.startsWith(prefix))
+          : await keysUnder(prefix),
+      ),
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

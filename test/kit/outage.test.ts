@@ -1,0 +1,95 @@
+// Redis taken away mid-flight: a redis-server of the test's own is paused, killed and restarted.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { RedisStore } from '../../src/store/redis.js';
+import { StoreUnavailableError } from '../../src/store/store.js';
+import { authFields, newTenantId, tenantFields, user } from '../support/data.js';
+import { RedisProcess } from '../support/redis.js';
+import { startRelay, type TestRelay } from '../support/relay.js';
+
+const waitFor = async (check: () => Promise<boolean>, ms: number) => {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+};
+
+describe('when the store goes away', () => {
+  let redis: RedisProcess;
+  let store: RedisStore;
+  let t: TestRelay;
+  const tenantId = newTenantId();
+
+  beforeAll(async () => {
+    redis = await RedisProcess.start();
+    store = RedisStore.connect({ url: redis.url }, { timeoutMs: 400 });
+    await store.ready();
+    t = await startRelay({ store, env: { KIT_DEADLINE_MS: '1200' } });
+    const r = await t.pusher.tenantSync(tenantFields(tenantId));
+    expect(r.resultCode).toBe('000000');
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await store.close();
+    await redis.stop();
+  });
+
+  const ready = async () => (await t.http.get('/readyz')).status;
+
+  it('answers 000005 in time while Redis hangs, reports not ready, and writes nothing afterwards', async () => {
+    redis.pause();
+    try {
+      const started = Date.now();
+      const r = await t.pusher.authSync(authFields(tenantId, [user('during-pause')]));
+      const took = Date.now() - started;
+      expect(r.status).toBe(200);
+      expect(r.resultCode).toBe('000005');
+      expect(r.resultMsg).toMatch(/nothing was changed/);
+      expect(r.bodySignValid).toBe(true);
+      expect(took).toBeLessThan(2500);
+      expect(await ready()).toBe(503);
+      expect((await t.http.get('/metrics')).text).toMatch(/relay_store_errors_total [1-9]/);
+    } finally {
+      redis.resume();
+    }
+    expect(await waitFor(async () => (await ready()) === 200, 5000)).toBe(true);
+    // Whatever was queued during the pause has now reached Redis: it must have been skipped.
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await t.api(`/api/v1/tenants/${tenantId}/users/during-pause`)).status).toBe(404);
+    const again = await t.pusher.authSync(authFields(tenantId, [user('after-pause')]));
+    expect(again.resultCode).toBe('000000');
+    expect((await t.api(`/api/v1/tenants/${tenantId}/users/after-pause`)).status).toBe(200);
+  });
+
+  it('skips, on the server, a write that reaches Redis after its deadline', async () => {
+    const key = `${t.prefix}{t:late}:probe`;
+    redis.pause();
+    const write = store.apply([{ op: 'set', key, value: 'late' }], { notAfter: Date.now() + 300 });
+    await expect(write).rejects.toBeInstanceOf(StoreUnavailableError);
+    await new Promise((r) => setTimeout(r, 700));
+    redis.resume();
+    expect(await waitFor(async () => (await ready()) === 200, 5000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await store.get(key)).toBeNull();
+  });
+
+  it('answers 000005 fast while Redis is down, then recovers without a restart', async () => {
+    await redis.stop();
+    const started = Date.now();
+    const r = await t.pusher.tenantSync(tenantFields(newTenantId()));
+    expect(r.resultCode).toBe('000005');
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(await ready()).toBe(503);
+    expect((await t.api(`/api/v1/tenants/${tenantId}`)).status).toBe(503);
+
+    await redis.start();
+    expect(await waitFor(async () => (await ready()) === 200, 8000)).toBe(true);
+    // The restarted server is empty (no persistence) and has no script cache: both must be fine.
+    const id = newTenantId();
+    const back = await t.pusher.tenantSync(tenantFields(id));
+    expect(back.resultCode).toBe('000000');
+    expect((await t.api(`/api/v1/tenants/${id}`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,144 @@
+// Operations (contract §7): health, readiness, metrics, request logs without secrets, SIGTERM drain.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { canonicalPayload, kitSign } from '../../src/kit/signature.js';
+import { appFields, newTenantId, tenantFields } from '../support/data.js';
+import { freePort } from '../support/redis.js';
+import { API_KEY, KIT_KEY, startRelay, testEnv, type TestRelay } from '../support/relay.js';
+
+describe('operator endpoints and logs', () => {
+  let t: TestRelay;
+  beforeAll(async () => {
+    t = await startRelay();
+  });
+  afterAll(() => t.close());
+
+  it('answers /healthz and /readyz', async () => {
+    expect((await t.http.get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await t.http.get('/readyz')).body).toEqual({ status: 'ready', store: 'redis' });
+  });
+
+  it('exposes the contract metric names, counting kit pushes by interface and result', async () => {
+    await t.pusher.tenantSync(tenantFields(newTenantId()));
+    await t.pusher.tenantSync(tenantFields(newTenantId()), { sign: 'BAD' });
+    const text = (await t.http.get('/metrics')).text;
+    for (const name of [
+      'relay_http_requests_total',
+      'relay_http_request_duration_seconds',
+      'relay_kit_pushes_total',
+      'relay_logins_total',
+      'relay_token_refreshes_total',
+      'relay_store_errors_total',
+    ])
+      expect(text).toContain(`# TYPE ${name}`);
+    expect(text).toMatch(/relay_kit_pushes_total\{interface="tenantSync",resultCode="000000"\} [1-9]/);
+    expect(text).toMatch(/relay_kit_pushes_total\{interface="tenantSync",resultCode="000001"\} [1-9]/);
+    expect(text).toMatch(
+      /relay_http_requests_total\{route="\/produceAPI\/v2\/tenantSync",status="200"\} [1-9]/,
+    );
+  });
+
+  it('logs one JSON line per request with its reqId, echoed in X-Request-Id', async () => {
+    const res = await t.http.get('/healthz').set('X-Request-Id', 'probe-request-0001');
+    expect(res.headers['x-request-id']).toBe('probe-request-0001');
+    const lines = t.logs.map((l) => JSON.parse(l)).filter((l) => l.reqId === 'probe-request-0001');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: 'request', method: 'GET', path: '/healthz', status: 200 });
+    const generated = await t.http.get('/healthz').set('X-Request-Id', 'bad id with spaces');
+    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('never writes a secret to the log', async () => {
+    const id = newTenantId();
+    const plaintext = 'never-log-this-client-secret';
+    const r = await t.pusher.applicationSync(appFields(id, { clientSecret: plaintext }), {
+      nonce: 'NONCE-SHOULD-BE-OK-TO-LOG',
+    });
+    expect(r.resultCode).toBe('000000');
+    await t.api(`/api/v1/tenants/${id}?token=query-value-secret`);
+    const all = t.logs.join('\n');
+    for (const secret of [
+      plaintext,
+      KIT_KEY,
+      API_KEY,
+      'query-value-secret',
+      r.body.clientSecret as string,
+      t.config.sessionSecrets[0]!,
+    ])
+      expect(all).not.toContain(secret);
+  });
+});
+
+describe('the relay process', () => {
+  const startProcess = (env: Record<string, string | undefined>) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    return { child, exited, out: () => out, err: () => err };
+  };
+
+  it('stops with one line naming a missing variable', async () => {
+    const p = startProcess(testEnv({ KIT_ACCESS_KEY: undefined }));
+    expect(await p.exited).toBe(1);
+    expect(p.err().trim().split('\n')).toEqual(['configuration error: KIT_ACCESS_KEY: is required']);
+  });
+
+  it('refuses the embedded store in production', async () => {
+    const p = startProcess(testEnv({ NODE_ENV: 'production', PUBLIC_URL: 'https://isv.example.com' }));
+    expect(await p.exited).toBe(1);
+    expect(p.err()).toMatch(/^configuration error: REDIS_URL: is required in production/);
+  });
+
+  it('on SIGTERM finishes the request in flight, then exits 0', async () => {
+    const port = await freePort();
+    const p = startProcess(testEnv({ PORT: String(port), REDIS_URL: process.env.TEST_REDIS_URL }));
+    for (let i = 0; i < 100 && !p.out().includes('relay listening'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(p.out()).toContain('relay listening');
+
+    const body = JSON.stringify(tenantFields(newTenantId(), { timeStamp: '20260101000000000' }));
+    const nonce = 'DRAIN' + Date.now();
+    const ts = String(Date.now());
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/produceAPI/v2/tenantSync',
+          headers: {
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+            'x-sign': kitSign(KIT_KEY, nonce, ts, canonicalPayload(JSON.parse(body))),
+            'x-timestamp': ts,
+            'x-nonce': nonce,
+          },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      // Half the body now; SIGTERM arrives while the request is in flight; the rest after.
+      req.write(body.slice(0, 20));
+      setTimeout(() => {
+        p.child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(20)), 300);
+      }, 200);
+    });
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ resultCode: '000000', resultMsg: 'Success' });
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toContain('"msg":"stopped"');
+  });
+});

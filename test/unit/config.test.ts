@@ -1,0 +1,124 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../../src/config.js';
+import { DataKeyRing } from '../../src/crypto/dataKey.js';
+import { testEnv } from '../support/relay.js';
+
+describe('configuration (contract §2)', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(testEnv({ PORT: undefined, HOST: undefined }));
+    expect(c.port).toBe(3000);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.unifiedLoginUrl).toBe(
+      'https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={appId}',
+    );
+    expect(c.produceBasePath).toBe('');
+    expect(c.postLoginPath).toBe('/');
+    expect(c.redis.url).toBeUndefined();
+    expect(c.trustProxy).toBeUndefined();
+    expect(c.publicUrl.href).toBe('http://localhost:3000/');
+  });
+
+  it('reads lists for rotation: session secrets, data keys, API keys', () => {
+    const k1 = Buffer.alloc(32, 1).toString('base64');
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+    const c = loadConfig(
+      testEnv({
+        SESSION_SECRET: 'first-secret-123456, second-secret-12345',
+        DATA_KEY: `${k1},${k2}`,
+        SELLER_API_KEYS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb',
+      }),
+    );
+    expect(c.sessionSecrets).toEqual(['first-secret-123456', 'second-secret-12345']);
+    expect(c.sellerApiKeys).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+    // the second key still opens what it sealed; the first one seals
+    expect(c.dataKeys.open(new DataKeyRing([Buffer.alloc(32, 2)]).seal('x', 'c'), 'c')).toBe('x');
+    expect(c.dataKeys.currentKeyId).toBe(new DataKeyRing([Buffer.alloc(32, 1)]).currentKeyId);
+  });
+
+  it.each([
+    [{ KOO_APP_ID: undefined }, 'KOO_APP_ID: is required'],
+    [{ KIT_ACCESS_KEY: '' }, 'KIT_ACCESS_KEY: is required'],
+    [{ SELLER_API_KEYS: undefined }, 'SELLER_API_KEYS: is required'],
+    [{ SELLER_API_KEYS: 'short' }, 'SELLER_API_KEYS: each key must be at least 16 characters'],
+    [{ RSA_PRIVATE_KEY_FILE: undefined }, 'RSA_PRIVATE_KEY: is required (or RSA_PRIVATE_KEY_FILE)'],
+    [
+      { RSA_PRIVATE_KEY_FILE: '/nonexistent.pem' },
+      'RSA_PRIVATE_KEY_FILE: cannot read /nonexistent.pem (ENOENT)',
+    ],
+    [
+      { RSA_PRIVATE_KEY_FILE: undefined, RSA_PRIVATE_KEY: 'not a key' },
+      'RSA_PRIVATE_KEY: is not a PEM private key (PKCS#8, "BEGIN PRIVATE KEY")',
+    ],
+    [{ PORT: 'eighty' }, 'PORT: must be a whole number from 0 to 65535'],
+    [
+      { PUBLIC_URL: 'isv.example.com' },
+      'PUBLIC_URL: must be an absolute http(s) URL without query, e.g. https://isv.example.com',
+    ],
+    [{ REDIS_URL: 'http://redis' }, 'REDIS_URL: must start with redis:// or rediss://'],
+    [{ REDIS_CLUSTER_NODES: 'a:1,b' }, 'REDIS_CLUSTER_NODES: "b" is not host:port'],
+    [
+      { DATA_KEY: 'dG9vLXNob3J0' },
+      'DATA_KEY: must be comma-separated base64 values of exactly 32 bytes (openssl rand -base64 32)',
+    ],
+    [
+      { UNIFIED_LOGIN_URL: 'https://login.example.com/' },
+      'UNIFIED_LOGIN_URL: must be an http(s) URL containing {appId}',
+    ],
+    [
+      { PRODUCE_BASE_PATH: 'isv/produce' },
+      'PRODUCE_BASE_PATH: must be a path starting with /, e.g. /isv/produce',
+    ],
+    [
+      { POST_LOGIN_PATH: '//evil.example' },
+      'POST_LOGIN_PATH: must be a path on this origin starting with a single /',
+    ],
+    [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET: each secret must be at least 16 characters'],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadConfig(testEnv(env))).toThrow(message);
+  });
+
+  it('requires the production secrets and Redis in production, and generates them elsewhere', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://isv.example.com',
+      REDIS_URL: 'redis://r:6379',
+    };
+    expect(() => loadConfig(testEnv({ ...prod, SESSION_SECRET: undefined }))).toThrow(
+      'SESSION_SECRET: is required in production',
+    );
+    expect(() => loadConfig(testEnv({ ...prod, DATA_KEY: undefined }))).toThrow(
+      'DATA_KEY: is required in production',
+    );
+    expect(() => loadConfig(testEnv({ ...prod, PUBLIC_URL: undefined }))).toThrow(
+      'PUBLIC_URL: is required in production',
+    );
+    expect(() => loadConfig(testEnv({ ...prod, REDIS_URL: undefined }))).toThrow(
+      /REDIS_URL: is required in production/,
+    );
+    expect(loadConfig(testEnv(prod)).production).toBe(true);
+    expect(loadConfig(testEnv({ SESSION_SECRET: undefined, DATA_KEY: undefined })).generated).toEqual([
+      'SESSION_SECRET',
+      'DATA_KEY',
+    ]);
+  });
+
+  it('decodes a Base64-displayed kit key when asked (UNCONFIRMED console behaviour)', () => {
+    const c = loadConfig(
+      testEnv({
+        KIT_ACCESS_KEY: Buffer.from('the-real-key').toString('base64'),
+        KIT_ACCESS_KEY_BASE64: 'true',
+      }),
+    );
+    expect(c.kitAccessKey).toBe('the-real-key');
+  });
+
+  it('refuses an RSA key shorter than KooGallery accepts', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const small = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    expect(() => loadConfig(testEnv({ RSA_PRIVATE_KEY_FILE: undefined, RSA_PRIVATE_KEY: small }))).toThrow(
+      'RSA_PRIVATE_KEY: is 2048-bit; KooGallery requires RSA of at least 3072 bits',
+    );
+  });
+});
