@@ -53,7 +53,7 @@ function embeddedJson(fieldName: string) {
     try {
       return JSON5.parse(value);
     } catch {
-      ctx.addIssue({ code: 'custom', message: `${fieldName} is a string but not a JSON array` });
+      ctx.addIssue({ code: 'custom', message: `is a string but not a JSON array (${fieldName})` });
       return z.NEVER;
     }
   };
@@ -125,49 +125,54 @@ const optionalText = (max: number) =>
     .optional()
     .transform((v) => (v === null || v === undefined || v === '' ? undefined : v));
 const employeeType = z
-  .union([z.number(), z.string().regex(/^\d+$/, 'must be 1, 2, 3 or 4')], { error: 'must be 1, 2, 3 or 4' })
+  .union([z.number(), z.string().regex(/^\d+$/, 'must be 1, 2, 3 or 4')], {
+    error: expected('must be 1, 2, 3 or 4'),
+  })
   .transform(Number)
   .refine((v) => [1, 2, 3, 4].includes(v), 'must be 1, 2, 3 or 4')
   .optional();
 const extensionFields = z
   .object({
     entryDate: optionalText(32),
-    employeeType: z.union([employeeType, z.null()]).optional(),
+    employeeType: z.union([employeeType, z.null()], { error: expected('must be 1, 2, 3 or 4') }).optional(),
     workPlace: optionalText(255),
   })
   .loose();
 
 const user = z
-  .object({
-    userName: id(),
-    name: str(64).optional(),
-    orgCode: str(64).optional(),
-    position: optionalText(64),
-    employeeCode: optionalText(64),
-    employeeType: z.union([employeeType, z.null()]).optional(),
-    role: z
-      .string({ error: expected('must be "user" or "admin"') })
-      .transform((v) => v.toLowerCase())
-      .refine((v): v is 'user' | 'admin' => v === 'user' || v === 'admin', 'must be "user" or "admin"')
-      .optional(),
-    enable: z
-      .union([z.enum(['true', 'false', 'TRUE', 'FALSE', 'True', 'False']), z.boolean()], {
-        error: expected('must be the string "true" or "false"'),
-      })
-      .transform((v) => v === true || (typeof v === 'string' && v.toLowerCase() === 'true'))
-      .optional(),
-    mobile: optionalText(32),
-    email: optionalText(128),
-    workPlace: optionalText(255),
-    entryDate: optionalText(32),
-    extension: z
-      .union([extensionFields, z.null()])
-      .optional()
-      .refine(
-        (e) => e === undefined || e === null || JSON.stringify(e).length <= 4096,
-        'must be at most 4096 bytes of JSON',
-      ),
-  })
+  .object(
+    {
+      userName: id(),
+      name: str(64).optional(),
+      orgCode: str(64).optional(),
+      position: optionalText(64),
+      employeeCode: optionalText(64),
+      employeeType: z.union([employeeType, z.null()], { error: expected('must be 1, 2, 3 or 4') }).optional(),
+      role: z
+        .string({ error: expected('must be "user" or "admin"') })
+        .transform((v) => v.toLowerCase())
+        .refine((v): v is 'user' | 'admin' => v === 'user' || v === 'admin', 'must be "user" or "admin"')
+        .optional(),
+      enable: z
+        .union([z.enum(['true', 'false', 'TRUE', 'FALSE', 'True', 'False']), z.boolean()], {
+          error: expected('must be the string "true" or "false"'),
+        })
+        .transform((v) => v === true || (typeof v === 'string' && v.toLowerCase() === 'true'))
+        .optional(),
+      mobile: optionalText(32),
+      email: optionalText(128),
+      workPlace: optionalText(255),
+      entryDate: optionalText(32),
+      extension: z
+        .union([extensionFields, z.null()])
+        .optional()
+        .refine(
+          (e) => e === undefined || e === null || JSON.stringify(e).length <= 4096,
+          'must be at most 4096 bytes of JSON',
+        ),
+    },
+    { error: expected('must be an object') },
+  )
   .transform(({ extension, ...u }) => ({
     ...u,
     // V1 and MIW put these inside `extension`; the top level wins when both are present.
@@ -213,7 +218,7 @@ export const authSyncSchema = z
 
 const orgName = (input: Record<string, unknown>) => input.orgName ?? input.OrgName ?? input.name;
 const parentCode = z
-  .union([str(64), z.null()])
+  .union([str(64), z.null()], { error: expected('must be a string') })
   .optional()
   .transform((v) => (v ? v : null));
 

@@ -10,7 +10,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * Default `sort()` compares code units; `localeCompare` would not match Java.
  */
 export function canonicalPayload(body: Record<string, unknown>): string {
-  const sorted: Record<string, unknown> = {};
+  // A null-prototype object keeps a "__proto__" member as data, as Java's TreeMap would.
+  const sorted: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(body).sort()) {
     const value = body[key];
     if (value !== null && value !== undefined) sorted[key] = value;

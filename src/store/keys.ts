@@ -70,7 +70,11 @@ export class Keys {
   kitNonce(nonce: string) {
     return `${this.prefix}kit:nonce:${keyPart(nonce)}`;
   }
+  /** connect-redis prefix; session ids carry the tenant's hash tag (sso/sessions.ts). */
   sessionPrefix() {
     return `${this.prefix}sess:`;
+  }
+  session(sid: string) {
+    return `${this.sessionPrefix()}${sid}`;
   }
 }

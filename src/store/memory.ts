@@ -115,13 +115,11 @@ export class MemoryStore implements Store {
 
   private run(op: WriteOp): void {
     switch (op.op) {
-      case 'set':
-        this.data.set(op.key, {
-          type: 'string',
-          value: op.value,
-          ...(op.ttlMs ? { expiresAt: this.now() + op.ttlMs } : {}),
-        });
+      case 'set': {
+        const expiresAt = op.keepTtl ? this.entry(op.key)?.expiresAt : op.ttlMs ? this.now() + op.ttlMs : undefined;
+        this.data.set(op.key, { type: 'string', value: op.value, ...(expiresAt !== undefined ? { expiresAt } : {}) });
         return;
+      }
       case 'del':
         this.data.delete(op.key);
         return;

@@ -51,7 +51,10 @@ for o = 1, nops do
   local code, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
   i = i + 3
   if code == 'set' then
-    if ARGV[i + 1] ~= '0' then redis.call('SET', key, ARGV[i], 'PX', ARGV[i + 1]) else redis.call('SET', key, ARGV[i]) end
+    local ttl = ARGV[i + 1]
+    if ttl == 'keep' then redis.call('SET', key, ARGV[i], 'KEEPTTL')
+    elseif ttl ~= '0' then redis.call('SET', key, ARGV[i], 'PX', ttl)
+    else redis.call('SET', key, ARGV[i]) end
   elseif code == 'del' then
     redis.call('DEL', key)
   elseif code == 'incr' then
@@ -99,7 +102,7 @@ export function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serv
     let payload: string[];
     switch (op.op) {
       case 'set':
-        payload = [op.value, String(op.ttlMs ?? 0)];
+        payload = [op.value, op.keepTtl ? 'keep' : String(op.ttlMs ?? 0)];
         break;
       case 'del':
       case 'incr':

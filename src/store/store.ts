@@ -7,7 +7,8 @@
  * must live in one Redis Cluster slot, which the key layout (keys.ts) guarantees per tenant.
  */
 export type WriteOp =
-  | { op: 'set'; key: string; value: string; ttlMs?: number }
+  /** `keepTtl` keeps the key's current expiry (Redis SET … KEEPTTL); otherwise `ttlMs` or none. */
+  | { op: 'set'; key: string; value: string; ttlMs?: number; keepTtl?: boolean }
   | { op: 'del'; key: string }
   | { op: 'hset'; key: string; entries: readonly (readonly [string, string])[] }
   | { op: 'hdel'; key: string; fields: readonly string[] }

@@ -166,6 +166,17 @@ describe.each(stores)('%s store', (kind, make) => {
     expect(await store.pTtl(k('ctr'))).toBe(-1);
   });
 
+  it('keeps the expiry on SET with keepTtl', async () => {
+    await store.apply([{ op: 'set', key: k('kt'), value: 'a', ttlMs: 10_000 }]);
+    await store.apply([{ op: 'set', key: k('kt'), value: 'b', keepTtl: true }]);
+    expect(await store.get(k('kt'))).toBe('b');
+    const ttl = await store.pTtl(k('kt'));
+    expect(ttl).toBeGreaterThan(9000);
+    expect(ttl).toBeLessThanOrEqual(10_000);
+    await store.apply([{ op: 'set', key: k('kt-none'), value: 'c', keepTtl: true }]);
+    expect(await store.pTtl(k('kt-none'))).toBe(-1);
+  });
+
   it('skips a write whose deadline has passed, and writes nothing of it', async () => {
     await expect(
       store.apply([{ op: 'set', key: k('late'), value: 'x' }], { notAfter: Date.now() - 10 }),
