@@ -10,10 +10,14 @@ import { mirrorRoutes } from './api/mirrorRoutes.js';
 import type { Config } from './config.js';
 import { kitRouter } from './kit/router.js';
 import { Mirror } from './mirror/mirror.js';
-import type { Revocation } from './mirror/transaction.js';
 import { requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
+import { sessionRoutes } from './api/sessionRoutes.js';
+import { IdentityServers } from './sso/idp.js';
+import { TokenRenewal } from './sso/renewal.js';
+import { ssoRouter } from './sso/routes.js';
+import { Sessions } from './sso/sessions.js';
 import { Keys } from './store/keys.js';
 import type { Store } from './store/store.js';
 
@@ -29,6 +33,8 @@ export interface AppDeps {
 export interface Relay {
   app: Express;
   mirror: Mirror;
+  sessions: Sessions;
+  renewal: TokenRenewal;
   metrics: Metrics;
   keys: Keys;
 }
@@ -39,18 +45,55 @@ export function buildApp(deps: AppDeps): Relay {
   const metrics = deps.metrics ?? new Metrics();
   const keys = new Keys(config.redis.prefix);
   const mirror = new Mirror(store, keys);
+  const sessions = new Sessions({
+    store,
+    keys,
+    dataKeys: config.dataKeys,
+    secrets: config.sessionSecrets,
+    cookieName: config.session.cookieName,
+    idleSeconds: config.session.idleSeconds,
+    absoluteSeconds: config.session.absoluteSeconds,
+    now,
+  });
+  const idps = new IdentityServers({
+    mirror,
+    dataKeys: config.dataKeys,
+    appId: config.appId,
+    timeoutMs: config.idpTimeoutMs,
+    allowInsecure: !config.production,
+    now,
+  });
+  // A renewal's claim outlives the identity-server timeout, so it is never taken over mid-call.
+  const renewal = new TokenRenewal({
+    store,
+    sessions,
+    idps,
+    metrics,
+    now,
+    leaseMs: config.idpTimeoutMs + 5000,
+  });
 
   const app = express();
   app.set('trust proxy', trustProxy(config.trustProxy));
   app.set('etag', false);
-  app.use(helmet());
+  app.use(
+    helmet({
+      // Pages are static HTML with one stylesheet; nothing inline, no scripts.
+      contentSecurityPolicy: {
+        directives: {
+          'default-src': ["'none'"],
+          'style-src': ["'self'"],
+          'form-action': ["'self'"],
+          'frame-ancestors': ["'none'"],
+          'base-uri': ["'none'"],
+        },
+      },
+    }),
+  );
   app.use(requestLogger(logger, metrics.observeHttp));
 
   app.use(opsRoutes(store, metrics));
 
-  const onRevoke = async (_revocations: Revocation[], _log: Logger) => {
-    // Sessions arrive with browser sign-in; until then there is nothing to end.
-  };
   app.use(
     kitRouter({
       kitAccessKey: config.kitAccessKey,
@@ -66,13 +109,18 @@ export function buildApp(deps: AppDeps): Relay {
       privateKey: config.rsaPrivateKey,
       dataKeys: config.dataKeys,
       metrics,
-      onRevoke,
+      onApplied: (iface, tenantId) => {
+        if (iface === 'tenantSync' || iface === 'applicationSync') idps.drop(tenantId);
+      },
     }),
   );
+
+  app.use(ssoRouter({ config, store, mirror, sessions, idps, metrics, now }));
 
   const api = express.Router();
   api.use(requireApiKey(config.sellerApiKeys));
   api.use(mirrorRoutes(mirror, config.appId));
+  api.use(sessionRoutes({ sessions, mirror, renewal, now }));
   api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
   api.use(apiErrorHandler(() => metrics.storeErrors.inc()));
   app.use('/api/v1', api);
@@ -82,7 +130,7 @@ export function buildApp(deps: AppDeps): Relay {
   });
   app.use(apiErrorHandler(() => metrics.storeErrors.inc()));
 
-  return { app, mirror, metrics, keys };
+  return { app, mirror, sessions, renewal, metrics, keys };
 }
 
 function trustProxy(value: string | undefined): boolean | number | string {

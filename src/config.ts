@@ -35,6 +35,8 @@ export interface Config {
   logLevel: string;
   kit: { bodyLimitBytes: number; deadlineMs: number; clockWindowMs: number; nonceTtlMs: number };
   session: { idleSeconds: number; absoluteSeconds: number; cookieName: string };
+  /** Deadline of each call to a tenant identity server (token, userinfo). */
+  idpTimeoutMs: number;
   /** Non-production only: secrets generated at start because none were given. */
   generated: string[];
 }
@@ -190,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
       absoluteSeconds: integer('SESSION_ABSOLUTE_SECONDS', 12 * 3600, 60, 30 * 24 * 3600),
       cookieName: text('SESSION_COOKIE_NAME') ?? 'relay.sid',
     },
+    idpTimeoutMs: integer('IDP_TIMEOUT_MS', 5000, 100, 30_000),
     generated,
   };
 }

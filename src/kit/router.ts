@@ -11,8 +11,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { DataKeyRing } from '../crypto/dataKey.js';
 import { decryptClientSecret } from '../crypto/oaep.js';
 import type { Mirror } from '../mirror/mirror.js';
-import type { Revocation, SyncOutcome } from '../mirror/transaction.js';
-import { notes, type Logger } from '../ops/log.js';
+import type { SyncOutcome } from '../mirror/transaction.js';
+import { notes } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Keys } from '../store/keys.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
@@ -36,8 +36,8 @@ export interface KitDeps {
   privateKey: KeyObject;
   dataKeys: DataKeyRing;
   metrics: Metrics;
-  /** Ends the sessions a change invalidates; called after the write, before the answer. */
-  onRevoke: (revocations: Revocation[], log: Logger) => Promise<void>;
+  /** Told about every push that was applied, e.g. to drop cached identity-server settings. */
+  onApplied?: (iface: KitInterface, tenantId: string) => void;
 }
 
 const byLowerName = new Map(KIT_INTERFACES.map((name) => [name.toLowerCase(), name]));
@@ -187,14 +187,8 @@ async function handlePush(
     note: (f) => (n.fields = { ...n.fields, ...f }),
   });
   n.fields = { ...n.fields, changed: outcome.changed, unchanged: outcome.unchanged };
-  if (outcome.revoke.length) {
-    try {
-      await deps.onRevoke(outcome.revoke, req.log);
-    } catch (error) {
-      // The mirror already refuses these users; sessions are re-checked against it on use.
-      req.log.error({ err: { message: (error as Error).message } }, 'ending revoked sessions failed');
-    }
-  }
+  if (outcome.sessionsEnded) n.fields = { ...n.fields, sessionsEnded: outcome.sessionsEnded };
+  deps.onApplied?.(iface, push.tenantId);
   return outcome;
 }
 

@@ -1,6 +1,7 @@
 /** applicationSync (应用同步) applied to the mirror: per (tenant, app) OAuth client credentials. */
 import type { ApplicationSync } from '../kit/schemas.js';
 import { parseJson, type AppRecord } from './records.js';
+import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
 import {
   instancesAfterDelete,
   lastChangeAt,
@@ -29,8 +30,9 @@ export function applyApplicationSync(
         store.hGet(keys.apps(t), appId),
         store.hGet(keys.appTombs(t), appId),
         store.hGet(keys.meta(t), 'deletedAt'),
+        push.flag === 0 ? readSessions(ctx, t, appId) : Promise.resolve(new Map() as SessionsByUser),
       ]),
-    ([rawApp, deletedAppAt, deletedTenantAt]) => {
+    ([rawApp, deletedAppAt, deletedTenantAt, sessions]) => {
       const current = parseJson<AppRecord>(rawApp);
       if (push.at <= lastChangeAt(current?.at, current ? null : deletedAppAt, deletedTenantAt))
         return unchanged();
@@ -46,15 +48,18 @@ export function applyApplicationSync(
           };
           return {
             ops: [{ op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(next)]] }],
-            result: { changed: 1, unchanged: 0, revoke: [] },
+            result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
           };
         }
+        // Without its client the app cannot renew tokens or sign anyone in: its sessions end.
+        const end = endSessionsOps(ctx, t, appId, sessions);
         return {
           ops: [
             { op: 'hdel', key: keys.apps(t), fields: [appId] },
             { op: 'hset', key: keys.appTombs(t), entries: [[appId, String(push.at)]] },
+            ...end.ops,
           ],
-          result: { changed: 1, unchanged: 0, revoke: [{ tenantId: t, appId }] },
+          result: { changed: 1, unchanged: 0, sessionsEnded: end.ended },
         };
       }
 
@@ -73,7 +78,7 @@ export function applyApplicationSync(
           { op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(next)]] },
           { op: 'hdel', key: keys.appTombs(t), fields: [appId] },
         ],
-        result: { changed: 1, unchanged: 0, revoke: [] },
+        result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
       };
     },
   );

@@ -44,7 +44,7 @@ export function applySingleOrgSync(
             { op: 'hset', key: keys.orgTombs(t), entries: [[push.orgCode, String(push.at)]] },
             meta,
           ],
-          result: { changed: 1, unchanged: 0, revoke: [] },
+          result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
         };
       }
       const next: OrgRecord = {
@@ -59,7 +59,7 @@ export function applySingleOrgSync(
           { op: 'hdel', key: keys.orgTombs(t), fields: [push.orgCode] },
           meta,
         ],
-        result: { changed: 1, unchanged: 0, revoke: [] },
+        result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
       };
     },
   );
@@ -119,7 +119,7 @@ export async function applyAllOrgSync(
           { op: 'hset', key: keys.orgTombs(t), entries: keptTombs },
           { op: 'hset', key: keys.meta(t), entries: [['fullOrgSyncAt', String(push.at)]] },
         ],
-        result: { changed: push.orgInfoList.length, unchanged: 0, revoke: [] },
+        result: { changed: push.orgInfoList.length, unchanged: 0, sessionsEnded: 0 },
       };
     },
   ).catch((error: unknown) => {

@@ -1,7 +1,8 @@
 /** tenantSync (企业同步) applied to the mirror. */
 import type { TenantSync } from '../kit/schemas.js';
 import type { WriteOp } from '../store/store.js';
-import { parseJson, type AppRecord, type TenantRecord } from './records.js';
+import { parseJson, type TenantRecord } from './records.js';
+import { endSessionsOps, readSessions } from './sessionIndex.js';
 import {
   instancesAfterDelete,
   lastChangeAt,
@@ -23,14 +24,18 @@ export function applyTenantSync(
     ctx,
     t,
     notAfter,
-    () =>
-      Promise.all([
+    async () => {
+      const [rawTenant, deletedAt, userApps, apps] = await Promise.all([
         store.get(keys.tenant(t)),
         store.hGet(keys.meta(t), 'deletedAt'),
         store.sMembers(keys.userApps(t)),
         store.hGetAll(keys.apps(t)),
-      ]),
-    ([rawTenant, deletedAt, userApps, apps]) => {
+      ]);
+      const appIds = [...new Set([...userApps, ...Object.keys(apps)])];
+      const sessions = push.flag === 0 ? await Promise.all(appIds.map((a) => readSessions(ctx, t, a))) : [];
+      return { rawTenant, deletedAt, appIds, sessions };
+    },
+    ({ rawTenant, deletedAt, appIds, sessions }) => {
       const current = parseJson<TenantRecord>(rawTenant);
       if (push.at <= lastChangeAt(current?.at, deletedAt)) return unchanged();
 
@@ -49,9 +54,10 @@ export function applyTenantSync(
             result: changedOne(),
           };
         }
+        const ends = appIds.map((a, i) => endSessionsOps(ctx, t, a, sessions[i]!));
         return {
-          ops: deleteTenantOps(ctx, t, push.at, userApps, apps),
-          result: { changed: 1, unchanged: 0, revoke: [{ tenantId: t }] },
+          ops: [...deleteTenantOps(ctx, t, push.at, appIds), ...ends.flatMap((e) => e.ops)],
+          result: { changed: 1, unchanged: 0, sessionsEnded: ends.reduce((n, e) => n + e.ended, 0) },
         };
       }
 
@@ -72,20 +78,15 @@ export function applyTenantSync(
   );
 }
 
-const changedOne = (): SyncOutcome => ({ changed: 1, unchanged: 0, revoke: [] });
+const changedOne = (): SyncOutcome => ({ changed: 1, unchanged: 0, sessionsEnded: 0 });
 
 /** Everything of the tenant goes; only the time of the deletion stays, to refuse older pushes. */
 function deleteTenantOps(
   { keys }: MirrorContext,
   t: string,
   at: number,
-  userApps: string[],
-  apps: Record<string, string>,
+  appIds: readonly string[],
 ): WriteOp[] {
-  const appIds = new Set([
-    ...userApps,
-    ...Object.values(apps).map((a) => (JSON.parse(a) as AppRecord).appId),
-  ]);
   const ops: WriteOp[] = [
     keys.tenant(t),
     keys.apps(t),

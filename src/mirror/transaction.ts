@@ -20,8 +20,9 @@ export interface Plan<T> {
 const MAX_ATTEMPTS = 8;
 
 /**
- * `read` must issue all of its store calls before its first `await` (use Promise.all), so that
- * they are queued after the version read and observe a state at least as new as that version.
+ * The version is read first and `read` runs after it has been issued, so every read observes a
+ * state at least as new as that version; if anything was written since, the guard fails and
+ * we start over. `read` may take several rounds (it can read what the first round named).
  */
 export async function transact<R, T>(
   ctx: MirrorContext,
@@ -44,24 +45,18 @@ export async function transact<R, T>(
   throw new StoreUnavailableError(`tenant data kept changing during ${MAX_ATTEMPTS} attempts to write it`);
 }
 
-/** Sessions that must end because of a change: a whole tenant, one app of it, or some users. */
-export interface Revocation {
-  tenantId: string;
-  appId?: string;
-  userNames?: string[];
-}
-
 export interface SyncOutcome {
   /** records created, changed or deleted */
   changed: number;
   /** records left alone: repeats and pushes older than what the mirror holds */
   unchanged: number;
-  revoke: Revocation[];
+  /** browser sessions ended in the same write (removed, disabled or de-authorized users) */
+  sessionsEnded: number;
 }
 
 export const unchanged = (count = 1): Plan<SyncOutcome> => ({
   ops: [],
-  result: { changed: 0, unchanged: count, revoke: [] },
+  result: { changed: 0, unchanged: count, sessionsEnded: 0 },
 });
 
 /** Time of the newest change that an incoming push must beat; deletions count through tombstones. */

@@ -2,6 +2,7 @@
 import type { AuthSync, SyncedUser } from '../kit/schemas.js';
 import type { WriteOp } from '../store/store.js';
 import { parseJson, type UserRecord } from './records.js';
+import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
 import { lastChangeAt, transact, type MirrorContext, type SyncOutcome } from './transaction.js';
 
 export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: number): Promise<SyncOutcome> {
@@ -11,6 +12,8 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
   const byName = new Map<string, SyncedUser>();
   for (const u of push.userList) byName.set(u.userName, u);
   const names = [...byName.keys()];
+  // Users this push would take away from the app: their sessions end in the same write.
+  const losing = names.filter((n) => push.flag === 0 || push.flag === 3 || byName.get(n)!.enable === false);
 
   return transact(
     ctx,
@@ -21,8 +24,9 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
         store.hmGet(keys.users(t, appId), names),
         store.hmGet(keys.userTombs(t, appId), names),
         store.hGet(keys.meta(t), 'deletedAt'),
+        losing.length ? readSessions(ctx, t, appId, losing) : Promise.resolve(new Map() as SessionsByUser),
       ]),
-    ([rawUsers, tombs, deletedTenantAt]) => {
+    ([rawUsers, tombs, deletedTenantAt, sessions]) => {
       const upserts: [string, string][] = [];
       const deletes: string[] = [];
       const revoked: string[] = [];
@@ -43,7 +47,7 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
         if (!next.authorized || !next.enable) revoked.push(name);
       });
       if (upserts.length === 0 && deletes.length === 0)
-        return { ops: [], result: { changed: 0, unchanged: same, revoke: [] } };
+        return { ops: [], result: { changed: 0, unchanged: same, sessionsEnded: 0 } };
 
       const ops: WriteOp[] = [{ op: 'sadd', key: keys.userApps(t), members: [appId] }];
       if (upserts.length) {
@@ -58,13 +62,11 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
           entries: deletes.map((n) => [n, String(push.at)]),
         });
       }
+      const end = endSessionsOps(ctx, t, appId, sessions, revoked);
+      ops.push(...end.ops);
       return {
         ops,
-        result: {
-          changed: upserts.length + deletes.length,
-          unchanged: same,
-          revoke: revoked.length ? [{ tenantId: t, appId, userNames: revoked }] : [],
-        },
+        result: { changed: upserts.length + deletes.length, unchanged: same, sessionsEnded: end.ended },
       };
     },
   );

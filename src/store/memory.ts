@@ -116,8 +116,16 @@ export class MemoryStore implements Store {
   private run(op: WriteOp): void {
     switch (op.op) {
       case 'set': {
-        const expiresAt = op.keepTtl ? this.entry(op.key)?.expiresAt : op.ttlMs ? this.now() + op.ttlMs : undefined;
-        this.data.set(op.key, { type: 'string', value: op.value, ...(expiresAt !== undefined ? { expiresAt } : {}) });
+        const expiresAt = op.keepTtl
+          ? this.entry(op.key)?.expiresAt
+          : op.ttlMs
+            ? this.now() + op.ttlMs
+            : undefined;
+        this.data.set(op.key, {
+          type: 'string',
+          value: op.value,
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
+        });
         return;
       }
       case 'del':

@@ -60,13 +60,17 @@ export interface TestRelay {
 
 export interface StartOptions {
   store?: StoreKind | Store;
+  /** share another relay's keys (two relay processes on one Redis) */
+  prefix?: string;
+  /** listen here instead of a free port (when PUBLIC_URL must be known in advance) */
+  port?: number;
   env?: Record<string, string | undefined>;
   now?: () => number;
   pusher?: Partial<PusherOptions>;
 }
 
 export async function startRelay(options: StartOptions = {}): Promise<TestRelay> {
-  const prefix = uniquePrefix();
+  const prefix = options.prefix ?? uniquePrefix();
   const config = loadConfig(testEnv({ REDIS_PREFIX: prefix, ...options.env }));
   const kind = options.store ?? 'redis';
   const store =
@@ -80,7 +84,7 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
   });
   const logger = createLogger('debug', sink);
   const relay = buildApp({ config, store, logger, ...(options.now ? { now: options.now } : {}) });
-  const server = relay.app.listen(0, '127.0.0.1');
+  const server = relay.app.listen(options.port ?? 0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const pusher = new Pusher({
@@ -113,7 +117,7 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
       await new Promise((r) => server.close(r));
       if (typeof kind !== 'object') {
         await store.close();
-        if (kind === 'redis') await dropPrefix(prefix);
+        if (kind === 'redis' && !options.prefix) await dropPrefix(prefix);
       }
     },
   };

@@ -1,0 +1,123 @@
+/**
+ * The seller app's view of a browser session (contract §5): who the user is, a fresh access
+ * token, and sign-out. The session is named by the browser's forwarded Cookie header or by
+ * X-Session-Id. Each answer re-checks the user against the mirror, so authorization follows
+ * the marketplace at once even for a session that is still stored.
+ */
+import express, { type Request, type Router } from 'express';
+import { z } from 'zod';
+import type { Mirror } from '../mirror/mirror.js';
+import { notes } from '../ops/log.js';
+import { IdpError } from '../sso/idp.js';
+import { NoSessionError, ReauthenticateError, type TokenRenewal } from '../sso/renewal.js';
+import type { Sessions } from '../sso/sessions.js';
+import { ApiError } from './errors.js';
+
+const tokenBody = z.object({ forceRefresh: z.boolean().optional() }).strict();
+
+export function sessionRoutes(deps: {
+  sessions: Sessions;
+  mirror: Mirror;
+  renewal: TokenRenewal;
+  now: () => number;
+}): Router {
+  const { sessions, mirror, renewal, now } = deps;
+  const router = express.Router();
+
+  const noSession = () =>
+    new ApiError(401, 'no_session', 'No signed-in session: it is absent, expired or was revoked.');
+
+  const sidOf = (req: Request) => {
+    const header = req.get('x-session-id');
+    return header !== undefined
+      ? sessions.sidFromHeader(header)
+      : sessions.sidFromCookieHeader(req.get('cookie'));
+  };
+
+  /** The live session and the mirror's current word on its user, or 401. */
+  const live = async (req: Request) => {
+    const sid = sidOf(req);
+    if (!sid) throw noSession();
+    const current = await sessions.read(sid);
+    if (!current) throw noSession();
+    const { login } = current;
+    if (login.ended === 'reauthenticate')
+      throw new ApiError(
+        401,
+        'reauthenticate',
+        'The identity server refused to renew this session; sign in again.',
+      );
+    if (login.absoluteExpiresAt <= now()) throw noSession();
+    const decision = await mirror.authorize(login.tenantId, login.appId, login.userName);
+    if (!decision.allowed) {
+      // The mirror has taken the user away (normally the push ended the session already).
+      await sessions.end(sid, login);
+      throw noSession();
+    }
+    notes(reqRes(req)).fields = { tenantId: login.tenantId, userName: login.userName };
+    return { sid, current, decision };
+  };
+
+  router.get('/session', async (req, res) => {
+    const { sid, current, decision } = await live(req);
+    const { login } = current;
+    const user = decision.user!;
+    const tenant = decision.tenant!;
+    const ttlMs = await sessions.touch(sid, current);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      user: {
+        userName: user.userName,
+        name: user.name || login.profile.name || user.userName,
+        email: user.email ?? login.profile.email ?? null,
+        mobile: user.mobile ?? login.profile.mobile ?? null,
+        role: user.role,
+        orgCode: user.orgCode,
+      },
+      tenant: { tenantId: tenant.tenantId, tenantCode: tenant.tenantCode, name: tenant.name },
+      appId: login.appId,
+      instanceId: login.instanceId || tenant.instanceIds[0] || null,
+      expiresAt: new Date(Math.min(now() + ttlMs, login.absoluteExpiresAt)).toISOString(),
+    });
+  });
+
+  router.post('/session/token', express.json({ limit: '1kb', strict: true }), async (req, res) => {
+    const body = tokenBody.safeParse(req.body ?? {});
+    if (!body.success)
+      throw new ApiError(400, 'invalid_request', 'The body may only hold {"forceRefresh": true|false}.');
+    const { sid } = await live(req);
+    try {
+      const token = await renewal.token(sid, body.data.forceRefresh ?? false);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ accessToken: token.accessToken, expiresAt: new Date(token.expiresAt).toISOString() });
+    } catch (error) {
+      if (error instanceof NoSessionError) throw noSession();
+      if (error instanceof ReauthenticateError)
+        throw new ApiError(
+          401,
+          'reauthenticate',
+          'The identity server refused to renew this session; sign in again.',
+        );
+      if (error instanceof IdpError)
+        throw new ApiError(
+          502,
+          'idp_unavailable',
+          "The tenant's identity server could not renew the token right now; retry shortly.",
+        );
+      throw error;
+    }
+  });
+
+  router.delete('/session', async (req, res) => {
+    const sid = sidOf(req);
+    const current = sid ? await sessions.read(sid) : null;
+    if (sid && current) await sessions.end(sid, current.login);
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+function reqRes(req: Request) {
+  return req.res!;
+}

@@ -1,0 +1,31 @@
+/**
+ * `returnTo` survives sign-in only as a same-origin relative path (contract §4). Anything a
+ * browser could read as another origin is refused: protocol-relative `//host`, backslashes
+ * (browsers treat `/\host` as `//host`), tabs and newlines (stripped by URL parsers, turning
+ * `/\t/host` into `//host`), schemes, and encoded forms of the same.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+export function safeReturnTo(value: unknown, origin: string): string | null {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return null;
+  if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\') || CONTROL.test(value))
+    return null;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+  if (decoded.startsWith('//') || decoded.includes('\\') || CONTROL.test(decoded)) return null;
+  let url: URL;
+  try {
+    url = new URL(value, origin);
+  } catch {
+    return null;
+  }
+  if (url.origin !== new URL(origin).origin) return null;
+  // Back to the relay's sign-in routes would only loop.
+  if (url.pathname.startsWith('/sso/')) return null;
+  // Re-serialized by the URL parser: non-ASCII and look-alike characters come out percent-encoded.
+  return `${url.pathname}${url.search}${url.hash}`;
+}

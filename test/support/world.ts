@@ -1,0 +1,138 @@
+/** The whole sign-in world on one machine: the sandbox marketplace and IdPs, and a relay provisioned by it. */
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { SandboxWorld, type SandboxTenant } from '../../src/sandbox/world.js';
+import { Browser } from './browser.js';
+import { freePort } from './redis.js';
+import {
+  APP_ID,
+  KIT_KEY,
+  SELLER_PUBLIC_KEY,
+  startRelay,
+  type StartOptions,
+  type TestRelay,
+} from './relay.js';
+
+export interface SignInWorld {
+  world: SandboxWorld;
+  sandbox: RunningSandbox;
+  relay: TestRelay;
+  acme: SandboxTenant;
+  password: string;
+  browser: () => Browser;
+  /** The unified login's JSON call, as its page script makes it; returns the callback URL. */
+  unifiedLogin: (browser: Browser, username: string, password?: string) => Promise<string>;
+  /** Sign in from /sso/login to the relay's final redirect. */
+  signIn: (username: string, returnTo?: string) => Promise<{ browser: Browser; landed: string; sid: string }>;
+  close: () => Promise<void>;
+}
+
+export async function startSignInWorld(options: StartOptions = {}): Promise<SignInWorld> {
+  const world = new SandboxWorld();
+  const sandbox = await startSandbox(world);
+  const port = options.port ?? (await freePort());
+  const relay = await startRelay({
+    ...options,
+    port,
+    env: {
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      UNIFIED_LOGIN_URL: `${sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId={appId}`,
+      ...options.env,
+    },
+  });
+  const publicBase = relay.config.publicUrl.href.replace(/\/$/, '');
+  world.registerApp({
+    appId: APP_ID,
+    name: '示例 SaaS 应用',
+    callbackUrl: `${publicBase}/sso/callback`,
+    publicKey: SELLER_PUBLIC_KEY,
+    kitAccessKey: KIT_KEY,
+    productionAddress: relay.url,
+  });
+  const password = 'Passw0rd!';
+  const acme = world.addTenant({
+    name: 'Acme 科技',
+    tenantCode: `acme${Math.random().toString(36).slice(2, 8)}`,
+    departments: [
+      { orgCode: 'hq', orgName: '总部', parentCode: '' },
+      { orgCode: 'rd', orgName: '研发部', parentCode: 'hq' },
+    ],
+  });
+  const apps = new Set([APP_ID]);
+  world.addUser({
+    tenantId: acme.tenantId,
+    userName: 'alice',
+    password,
+    name: '爱丽丝',
+    role: 'admin',
+    orgCode: 'hq',
+    email: 'alice@acme.example',
+    mobile: '13800000001',
+    apps,
+  });
+  world.addUser({
+    tenantId: acme.tenantId,
+    userName: 'bob',
+    password,
+    name: '鲍勃',
+    role: 'user',
+    orgCode: 'rd',
+    apps: new Set(apps),
+  });
+  world.addUser({
+    tenantId: acme.tenantId,
+    userName: 'carol',
+    password,
+    name: '卡罗尔',
+    enable: false,
+    orgCode: 'rd',
+    apps: new Set(apps),
+  });
+  world.addUser({
+    tenantId: acme.tenantId,
+    userName: 'dave',
+    password,
+    name: '戴夫',
+    orgCode: 'rd',
+    apps: new Set(apps),
+  });
+  await world.provision(APP_ID);
+
+  const unifiedLogin = async (browser: Browser, username: string, pw = password) => {
+    const r = await browser.request(`${sandbox.url}/unified-login/api/login`, {
+      method: 'POST',
+      json: { appId: APP_ID, username, password: pw },
+    });
+    if (r.status !== 200) throw new Error(`unified login refused ${username}: ${r.status} ${r.text}`);
+    return (JSON.parse(r.text) as { redirect: string }).redirect;
+  };
+
+  const signIn = async (username: string, returnTo?: string) => {
+    const browser = new Browser();
+    const start = await browser.request(
+      `${relay.url}/sso/login${returnTo ? `?returnTo=${encodeURIComponent(returnTo)}` : ''}`,
+    );
+    if (start.status !== 302) throw new Error(`/sso/login answered ${start.status}`);
+    const callback = await unifiedLogin(browser, username);
+    const landed = await browser.request(callback.replace(publicBase, relay.url));
+    if (landed.status !== 302)
+      throw new Error(`callback answered ${landed.status}: ${landed.text.slice(0, 200)}`);
+    const cookie = browser.cookie(relay.url, relay.config.session.cookieName)!;
+    const sid = decodeURIComponent(cookie.value).slice(2, decodeURIComponent(cookie.value).lastIndexOf('.'));
+    return { browser, landed: landed.location!, sid };
+  };
+
+  return {
+    world,
+    sandbox,
+    relay,
+    acme,
+    password,
+    browser: () => new Browser(),
+    unifiedLogin,
+    signIn,
+    close: async () => {
+      await relay.close();
+      await sandbox.close();
+    },
+  };
+}
