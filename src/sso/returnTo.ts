@@ -4,6 +4,7 @@
  * (browsers treat `/\host` as `//host`), tabs and newlines (stripped by URL parsers, turning
  * `/\t/host` into `//host`), schemes, and encoded forms of the same.
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export function safeReturnTo(value: unknown, origin: string): string | null {
