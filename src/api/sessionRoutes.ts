@@ -26,6 +26,12 @@ export function sessionRoutes(deps: {
 
   const noSession = () =>
     new ApiError(401, 'no_session', 'No signed-in session: it is absent, expired or was revoked.');
+  const reauthenticate = () =>
+    new ApiError(
+      401,
+      'reauthenticate',
+      'The identity server refused to renew this session; the user must sign in again.',
+    );
 
   const sidOf = (req: Request) => {
     const header = req.get('x-session-id');
@@ -34,19 +40,17 @@ export function sessionRoutes(deps: {
       : sessions.sidFromCookieHeader(req.get('cookie'));
   };
 
-  /** The live session and the mirror's current word on its user, or 401. */
-  const live = async (req: Request) => {
+  /**
+   * The live session and the mirror's current word on its user, or 401. A session ended by a
+   * refused refresh token reads as `reauthenticate` to token callers, `no_session` to others.
+   */
+  const live = async (req: Request, endedAs: 'no_session' | 'reauthenticate' = 'no_session') => {
     const sid = sidOf(req);
     if (!sid) throw noSession();
     const current = await sessions.read(sid);
     if (!current) throw noSession();
     const { login } = current;
-    if (login.ended === 'reauthenticate')
-      throw new ApiError(
-        401,
-        'reauthenticate',
-        'The identity server refused to renew this session; sign in again.',
-      );
+    if (login.ended) throw endedAs === 'reauthenticate' ? reauthenticate() : noSession();
     if (login.absoluteExpiresAt <= now()) throw noSession();
     const decision = await mirror.authorize(login.tenantId, login.appId, login.userName);
     if (!decision.allowed) {
@@ -85,19 +89,14 @@ export function sessionRoutes(deps: {
     const body = tokenBody.safeParse(req.body ?? {});
     if (!body.success)
       throw new ApiError(400, 'invalid_request', 'The body may only hold {"forceRefresh": true|false}.');
-    const { sid } = await live(req);
+    const { sid } = await live(req, 'reauthenticate');
     try {
       const token = await renewal.token(sid, body.data.forceRefresh ?? false);
       res.setHeader('Cache-Control', 'no-store');
       res.json({ accessToken: token.accessToken, expiresAt: new Date(token.expiresAt).toISOString() });
     } catch (error) {
       if (error instanceof NoSessionError) throw noSession();
-      if (error instanceof ReauthenticateError)
-        throw new ApiError(
-          401,
-          'reauthenticate',
-          'The identity server refused to renew this session; sign in again.',
-        );
+      if (error instanceof ReauthenticateError) throw reauthenticate();
       if (error instanceof IdpError)
         throw new ApiError(
           502,

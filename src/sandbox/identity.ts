@@ -50,6 +50,8 @@ export interface IdentityServer {
   stats: IdentityStats;
   /** Test helper: whether a refresh token is still accepted. */
   refreshTokenActive(token: string): boolean;
+  /** Test helper: the administrator revokes every refresh token of a user. */
+  revokeRefreshTokens(userName: string): number;
 }
 
 export function identityServer(world: SandboxWorld, now: () => number = Date.now): IdentityServer {
@@ -312,6 +314,15 @@ export function identityServer(world: SandboxWorld, now: () => number = Date.now
   return {
     router,
     stats,
+    revokeRefreshTokens: (userName) => {
+      let n = 0;
+      for (const r of refreshTokens.values())
+        if (r.userName === userName && !r.revoked) {
+          r.revoked = true;
+          n++;
+        }
+      return n;
+    },
     refreshTokenActive: (token) => {
       const r = refreshTokens.get(token);
       return !!r && !r.revoked && r.expiresAt > now();

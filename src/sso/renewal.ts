@@ -73,8 +73,10 @@ export class TokenRenewal {
       if (login.absoluteExpiresAt <= now()) throw new NoSessionError();
       firstVersion ??= login.tokens.v;
       const fresh = login.tokens.expiresAt - now() > RENEW_BEFORE_MS;
-      // A forced renewal is satisfied by any renewal that completed after we asked.
-      if (force ? login.tokens.v > firstVersion : fresh) return this.view(sid, login.tokens);
+      // Any renewal that completed after we asked satisfies us, even when the identity server
+      // issues tokens shorter-lived than the renewal margin (else every waiter would renew again).
+      const renewedMeanwhile = login.tokens.v > firstVersion;
+      if (renewedMeanwhile || (fresh && !force)) return this.view(sid, login.tokens);
 
       if (login.refreshing && now() - login.refreshing.since < leaseMs) {
         if (now() > giveUpAt)
