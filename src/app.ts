@@ -16,7 +16,9 @@ import { opsRoutes } from './ops/routes.js';
 import { sessionRoutes } from './api/sessionRoutes.js';
 import { IdentityServers } from './sso/idp.js';
 import { TokenRenewal } from './sso/renewal.js';
-import { ssoRouter } from './sso/routes.js';
+import { AssertionKeys } from './sso/assertionKeys.js';
+import { Handoff } from './sso/handoff.js';
+import { relayBase, ssoRouter } from './sso/routes.js';
 import { Sessions } from './sso/sessions.js';
 import { Keys } from './store/keys.js';
 import type { Store } from './store/store.js';
@@ -64,6 +66,14 @@ export function buildApp(deps: AppDeps): Relay {
     now,
   });
   // A renewal's claim outlives the identity-server timeout, so it is never taken over mid-call.
+  const handoff = new Handoff(store, keys);
+  const assertionKeys = new AssertionKeys({
+    store,
+    keys,
+    dataKeys: config.dataKeys,
+    now,
+    rotationDays: config.assertion.rotationDays,
+  });
   const renewal = new TokenRenewal({
     store,
     sessions,
@@ -115,12 +125,30 @@ export function buildApp(deps: AppDeps): Relay {
     }),
   );
 
-  app.use(ssoRouter({ config, store, mirror, sessions, idps, metrics, now }));
+  app.use(ssoRouter({ config, store, mirror, sessions, idps, handoff, metrics, now }));
+  app.get('/.well-known/jwks.json', async (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(await assertionKeys.jwks());
+  });
 
   const api = express.Router();
   api.use(requireApiKey(config.sellerApiKeys));
   api.use(mirrorRoutes(mirror, config.appId));
-  api.use(sessionRoutes({ sessions, mirror, renewal, now }));
+  api.use(
+    sessionRoutes({
+      sessions,
+      mirror,
+      renewal,
+      handoff,
+      assertionKeys,
+      assertion: {
+        issuer: relayBase(config),
+        audience: config.appId,
+        ttlSeconds: config.assertion.ttlSeconds,
+      },
+      now,
+    }),
+  );
   api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
   api.use(apiErrorHandler(() => metrics.storeErrors.inc()));
   app.use('/api/v1', api);

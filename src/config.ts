@@ -37,6 +37,9 @@ export interface Config {
   session: { idleSeconds: number; absoluteSeconds: number; cookieName: string };
   /** Deadline of each call to a tenant identity server (token, userinfo). */
   idpTimeoutMs: number;
+  /** Seller app on another origin: the callback hands a one-time ticket to this URL. */
+  handoffUrl?: URL;
+  assertion: { ttlSeconds: number; rotationDays: number };
   /** Non-production only: secrets generated at start because none were given. */
   generated: string[];
 }
@@ -159,6 +162,22 @@ export function loadConfig(env: Env = process.env): Config {
 
   const trustProxy = text('TRUST_PROXY');
 
+  let handoffUrl: URL | undefined;
+  const handoffText = text('HANDOFF_URL');
+  if (handoffText) {
+    try {
+      handoffUrl = new URL(handoffText);
+      if (!['http:', 'https:'].includes(handoffUrl.protocol) || handoffUrl.hash) throw new Error();
+    } catch {
+      throw new ConfigError(
+        'HANDOFF_URL',
+        "must be an absolute http(s) URL of the seller app's hand-off route",
+      );
+    }
+    if (production && handoffUrl.protocol !== 'https:')
+      throw new ConfigError('HANDOFF_URL', 'must be https in production');
+  }
+
   return {
     production,
     port,
@@ -193,6 +212,11 @@ export function loadConfig(env: Env = process.env): Config {
       cookieName: text('SESSION_COOKIE_NAME') ?? 'relay.sid',
     },
     idpTimeoutMs: integer('IDP_TIMEOUT_MS', 5000, 100, 30_000),
+    ...(handoffUrl ? { handoffUrl } : {}),
+    assertion: {
+      ttlSeconds: integer('ASSERTION_TTL_SECONDS', 300, 30, 3600),
+      rotationDays: integer('ASSERTION_KEY_ROTATION_DAYS', 30, 1, 365),
+    },
     generated,
   };
 }

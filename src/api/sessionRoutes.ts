@@ -1,26 +1,35 @@
 /**
  * The seller app's view of a browser session (contract §5): who the user is, a fresh access
- * token, and sign-out. The session is named by the browser's forwarded Cookie header or by
+ * token, sign-out; and for apps on another origin, the one-time ticket hand-off and a signed
+ * assertion. The session is named by the browser's forwarded Cookie header or by
  * X-Session-Id. Each answer re-checks the user against the mirror, so authorization follows
  * the marketplace at once even for a session that is still stored.
  */
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import type { Mirror } from '../mirror/mirror.js';
+import type { AuthorizeAnswer, Mirror } from '../mirror/mirror.js';
 import { notes } from '../ops/log.js';
+import type { AssertionKeys } from '../sso/assertionKeys.js';
+import type { Handoff } from '../sso/handoff.js';
 import { IdpError } from '../sso/idp.js';
 import { NoSessionError, ReauthenticateError, type TokenRenewal } from '../sso/renewal.js';
-import type { Sessions } from '../sso/sessions.js';
+import type { Sessions, StoredSession } from '../sso/sessions.js';
 import { ApiError } from './errors.js';
 
 const tokenBody = z.object({ forceRefresh: z.boolean().optional() }).strict();
+const ticketBody = z.object({ ticket: z.string().min(1).max(128) }).strict();
 
-export function sessionRoutes(deps: {
+export interface SessionRoutesDeps {
   sessions: Sessions;
   mirror: Mirror;
   renewal: TokenRenewal;
+  handoff: Handoff;
+  assertionKeys: AssertionKeys;
+  assertion: { issuer: string; audience: string; ttlSeconds: number };
   now: () => number;
-}): Router {
+}
+
+export function sessionRoutes(deps: SessionRoutesDeps): Router {
   const { sessions, mirror, renewal, now } = deps;
   const router = express.Router();
 
@@ -44,8 +53,11 @@ export function sessionRoutes(deps: {
    * The live session and the mirror's current word on its user, or 401. A session ended by a
    * refused refresh token reads as `reauthenticate` to token callers, `no_session` to others.
    */
-  const live = async (req: Request, endedAs: 'no_session' | 'reauthenticate' = 'no_session') => {
-    const sid = sidOf(req);
+  const live = async (
+    sid: string | null,
+    res: Response,
+    endedAs: 'no_session' | 'reauthenticate' = 'no_session',
+  ) => {
     if (!sid) throw noSession();
     const current = await sessions.read(sid);
     if (!current) throw noSession();
@@ -58,18 +70,16 @@ export function sessionRoutes(deps: {
       await sessions.end(sid, login);
       throw noSession();
     }
-    notes(reqRes(req)).fields = { tenantId: login.tenantId, userName: login.userName };
+    notes(res).fields = { tenantId: login.tenantId, userName: login.userName };
     return { sid, current, decision };
   };
 
-  router.get('/session', async (req, res) => {
-    const { sid, current, decision } = await live(req);
+  /** The contract's session answer; `ttlMs` is how long the store keeps the session now. */
+  const view = (current: StoredSession, decision: AuthorizeAnswer, ttlMs: number) => {
     const { login } = current;
     const user = decision.user!;
     const tenant = decision.tenant!;
-    const ttlMs = await sessions.touch(sid, current);
-    res.setHeader('Cache-Control', 'no-store');
-    res.json({
+    return {
       user: {
         userName: user.userName,
         name: user.name || login.profile.name || user.userName,
@@ -82,14 +92,21 @@ export function sessionRoutes(deps: {
       appId: login.appId,
       instanceId: login.instanceId || tenant.instanceIds[0] || null,
       expiresAt: new Date(Math.min(now() + ttlMs, login.absoluteExpiresAt)).toISOString(),
-    });
+    };
+  };
+
+  router.get('/session', async (req, res) => {
+    const { sid, current, decision } = await live(sidOf(req), res);
+    const ttlMs = await sessions.touch(sid, current);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(view(current, decision, ttlMs));
   });
 
-  router.post('/session/token', express.json({ limit: '1kb', strict: true }), async (req, res) => {
+  router.post('/session/token', express.json({ limit: '1kb' }), async (req, res) => {
     const body = tokenBody.safeParse(req.body ?? {});
     if (!body.success)
       throw new ApiError(400, 'invalid_request', 'The body may only hold {"forceRefresh": true|false}.');
-    const { sid } = await live(req, 'reauthenticate');
+    const { sid } = await live(sidOf(req), res, 'reauthenticate');
     try {
       const token = await renewal.token(sid, body.data.forceRefresh ?? false);
       res.setHeader('Cache-Control', 'no-store');
@@ -107,6 +124,45 @@ export function sessionRoutes(deps: {
     }
   });
 
+  router.post('/session/assertion', async (req, res) => {
+    const { sid, current, decision } = await live(sidOf(req), res);
+    const body = view(current, decision, current.ttlMs);
+    const expiresAt = Math.min(now() + deps.assertion.ttlSeconds * 1000, Date.parse(body.expiresAt));
+    const assertion = await deps.assertionKeys.sign(
+      {
+        appId: body.appId,
+        tenant: body.tenant,
+        user: body.user,
+        instanceId: body.instanceId,
+        sid: sessions.fingerprint(sid),
+      },
+      {
+        issuer: deps.assertion.issuer,
+        audience: deps.assertion.audience,
+        subject: `${body.tenant.tenantId}:${body.user.userName}`,
+        expiresAt,
+      },
+    );
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ assertion, expiresAt: new Date(expiresAt).toISOString() });
+  });
+
+  router.post('/session/ticket', express.json({ limit: '1kb' }), async (req, res) => {
+    const body = ticketBody.safeParse(req.body ?? {});
+    if (!body.success)
+      throw new ApiError(
+        400,
+        'invalid_request',
+        'The body must be {"ticket": "<the ticket from the callback>"}.',
+      );
+    const sid = await deps.handoff.redeem(body.data.ticket);
+    if (!sid)
+      throw new ApiError(400, 'invalid_ticket', 'The ticket is unknown, already used or older than 60 s.');
+    const { current, decision } = await live(sid, res);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ sessionId: sid, session: view(current, decision, current.ttlMs) });
+  });
+
   router.delete('/session', async (req, res) => {
     const sid = sidOf(req);
     const current = sid ? await sessions.read(sid) : null;
@@ -115,8 +171,4 @@ export function sessionRoutes(deps: {
   });
 
   return router;
-}
-
-function reqRes(req: Request) {
-  return req.res!;
 }

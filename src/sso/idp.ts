@@ -182,9 +182,12 @@ function classify(error: unknown): IdpError {
       return new IdpError({ kind: 'rejected', error: error.error, status: error.status });
     return new IdpError({ kind: 'unavailable', detail: `HTTP ${error.status} ${error.error}` });
   }
-  const e = error as { name?: string; message?: string; cause?: { code?: string; status?: number } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
-    return new IdpError({ kind: 'unavailable', detail: 'timed out' });
-  if (e?.cause?.code) return new IdpError({ kind: 'unavailable', detail: e.cause.code });
+  const e = error as { name?: string; message?: string; cause?: unknown };
+  const cause = e?.cause as { name?: string; code?: unknown; status?: number } | undefined;
+  const timedOut = (x?: { name?: string }) => x?.name === 'TimeoutError' || x?.name === 'AbortError';
+  if (timedOut(e) || timedOut(cause)) return new IdpError({ kind: 'unavailable', detail: 'timed out' });
+  // oauth4webapi reports an unexpected status with the Response as its cause
+  if (cause instanceof Response) return new IdpError({ kind: 'unavailable', detail: `HTTP ${cause.status}` });
+  if (typeof cause?.code === 'string') return new IdpError({ kind: 'unavailable', detail: cause.code });
   return new IdpError({ kind: 'unavailable', detail: e?.message ?? String(error) });
 }

@@ -14,7 +14,8 @@ export type Failure =
   | 'not_authorized'
   | 'user_disabled'
   | 'idp_unavailable'
-  | 'cross_site';
+  | 'cross_site'
+  | 'insecure_transport';
 
 interface FailureText {
   status: number;
@@ -78,6 +79,14 @@ export const FAILURES: Record<Failure, FailureText> = {
     messageZh: '暂时无法连接您企业的身份认证服务，或它没有正常响应。请稍后重试。',
     messageEn:
       "Your organisation's identity service could not be reached or did not answer properly. Please try again in a moment.",
+  },
+  insecure_transport: {
+    status: 500,
+    titleZh: '本应用的登录配置有误',
+    titleEn: "This application's sign-in is misconfigured",
+    messageZh: '登录需要 HTTPS 连接，但请求没有以 HTTPS 到达。请联系应用提供商。',
+    messageEn:
+      'Sign-in needs HTTPS, but this request did not arrive over HTTPS. Please tell the application provider.',
   },
   cross_site: {
     status: 403,

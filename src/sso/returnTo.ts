@@ -2,7 +2,8 @@
  * `returnTo` survives sign-in only as a same-origin relative path (contract §4). Anything a
  * browser could read as another origin is refused: protocol-relative `//host`, backslashes
  * (browsers treat `/\host` as `//host`), tabs and newlines (stripped by URL parsers, turning
- * `/\t/host` into `//host`), schemes, and encoded forms of the same.
+ * `/\t/host` into `//host`), dot segments that resolve to `//host`, schemes, and encoded forms
+ * of the same.
  */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -25,8 +26,10 @@ export function safeReturnTo(value: unknown, origin: string): string | null {
     return null;
   }
   if (url.origin !== new URL(origin).origin) return null;
-  // Back to the relay's sign-in routes would only loop.
-  if (url.pathname.startsWith('/sso/')) return null;
+  // Dot segments resolve only now: "/.//evil.com" becomes "//evil.com". Check the result too.
+  if (url.pathname.startsWith('//') || url.pathname.includes('\\')) return null;
+  // Back to the relay's sign-in routes would only loop (routes match case-insensitively).
+  if (url.pathname.toLowerCase().startsWith('/sso/')) return null;
   // Re-serialized by the URL parser: non-ASCII and look-alike characters come out percent-encoded.
   return `${url.pathname}${url.search}${url.hash}`;
 }

@@ -21,6 +21,7 @@ import type { Config } from '../config.js';
 import type { Mirror } from '../mirror/mirror.js';
 import type { Metrics } from '../ops/metrics.js';
 import { notes } from '../ops/log.js';
+import type { Handoff } from './handoff.js';
 import { IdpError, type IdentityServers } from './idp.js';
 import { sendFailure, sendPage, stylesheetPath, type Failure } from './pages.js';
 import { safeReturnTo } from './returnTo.js';
@@ -43,6 +44,7 @@ export interface SsoDeps {
   mirror: Mirror;
   sessions: Sessions;
   idps: IdentityServers;
+  handoff: Handoff;
   metrics: Metrics;
   now: () => number;
 }
@@ -97,7 +99,19 @@ export function ssoRouter(deps: SsoDeps): Router {
     res.sendFile(stylesheetPath.pathname);
   });
 
+  // With an https PUBLIC_URL our cookies are Secure, and express-session silently drops them
+  // on a request that did not arrive over TLS (or through a proxy saying X-Forwarded-Proto: https).
+  // Fail loudly instead of sending the user round in circles.
+  const transportOk = (req: Request) =>
+    !https || (req.socket as { encrypted?: boolean }).encrypted === true || forwardedProto(req) === 'https';
+
   router.get('/sso/login', (req, res) => {
+    if (!transportOk(req)) {
+      req.log.error(
+        'PUBLIC_URL is https but this request came over plain http without X-Forwarded-Proto: https',
+      );
+      return sendFailure(req, res, 'insecure_transport');
+    }
     const returnTo = safeReturnTo(req.query.returnTo, base) ?? undefined;
     const pending: Pending = {
       ...(returnTo ? { returnTo } : {}),
@@ -119,6 +133,12 @@ export function ssoRouter(deps: SsoDeps): Router {
       metrics.logins.inc({ outcome: failure });
       sendFailure(req, res, failure, detail);
     };
+    if (!transportOk(req)) {
+      req.log.error(
+        'PUBLIC_URL is https but this request came over plain http without X-Forwarded-Proto: https',
+      );
+      return fail('insecure_transport');
+    }
     const code = typeof req.query.code === 'string' ? req.query.code : '';
     const tenantId = typeof req.query.tenant === 'string' ? req.query.tenant : '';
     if (!code || code.length > 2048 || !tenantId || tenantId.length > 64) return fail('bad_request');
@@ -184,7 +204,15 @@ export function ssoRouter(deps: SsoDeps): Router {
     await promisify((cb) => req.session.save(cb));
     metrics.logins.inc({ outcome: 'success' });
     res.setHeader('Cache-Control', 'no-store');
-    res.redirect(302, pendingValid?.returnTo ?? config.postLoginPath);
+    const returnTo = pendingValid?.returnTo ?? config.postLoginPath;
+    if (config.handoffUrl) {
+      // The seller app is on another origin: it trades this ticket for the session, server-to-server.
+      const target = new URL(config.handoffUrl);
+      target.searchParams.set('ticket', await deps.handoff.issue(req.sessionID));
+      target.searchParams.set('returnTo', returnTo);
+      return res.redirect(302, target.href);
+    }
+    res.redirect(302, returnTo);
   });
 
   const signOut = async (req: Request, res: Response) => {
@@ -204,15 +232,20 @@ export function ssoRouter(deps: SsoDeps): Router {
     res.redirect(302, target);
   };
 
+  // The seller app's own origin may send the browser here to sign out (hand-off deployments).
+  const trustedOrigins = [config.publicUrl.origin, ...(config.handoffUrl ? [config.handoffUrl.origin] : [])];
+
   router.post('/sso/logout', sessionMiddleware, async (req, res) => {
-    if (!sameOrigin(req, config.publicUrl.origin)) return sendFailure(req, res, 'cross_site');
+    if (!sameOrigin(req, trustedOrigins)) return sendFailure(req, res, 'cross_site');
     await signOut(req, res);
   });
 
   router.get('/sso/logout', sessionMiddleware, async (req, res) => {
     // A top-level GET from another site carries our Lax cookie: ask instead of signing out.
     const site = req.get('sec-fetch-site');
-    if (site === 'cross-site' || site === 'same-site')
+    const referer = originOf(req.get('referer'));
+    const fromApp = referer !== null && trustedOrigins.includes(referer);
+    if ((site === 'cross-site' || site === 'same-site') && !fromApp)
       return sendPage(res, 200, 'confirm-sign-out', { home: config.postLoginPath });
     await signOut(req, res);
   });
@@ -224,9 +257,21 @@ export function ssoRouter(deps: SsoDeps): Router {
   return router;
 }
 
-function sameOrigin(req: Request, origin: string): boolean {
+function forwardedProto(req: Request): string | undefined {
+  return req.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+}
+
+function originOf(url: string | undefined): string | null {
+  try {
+    return url ? new URL(url).origin : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameOrigin(req: Request, origins: readonly string[]): boolean {
   const given = req.get('origin');
-  if (given) return given === origin;
+  if (given) return origins.includes(given);
   const site = req.get('sec-fetch-site');
   return site === undefined || site === 'same-origin' || site === 'none';
 }

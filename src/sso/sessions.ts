@@ -71,6 +71,11 @@ export class Sessions {
     return `{t:${keyPart(tenantId)}}.${randomBytes(32).toString('base64url')}`;
   }
 
+  /** A non-reversible short name of a session, for assertions and logs. */
+  fingerprint(sid: string): string {
+    return createHmac('sha256', this.options.secrets[0]!).update(sid).digest('base64url').slice(0, 22);
+  }
+
   isId(sid: string): boolean {
     return SID.test(sid);
   }

@@ -1,0 +1,174 @@
+/**
+ * A small typed client for the relay's seller API (`/api/v1`), for the seller's own server.
+ * It never talks to KooGallery: the relay does that. Dependency-free (global fetch).
+ */
+export interface RelayClientOptions {
+  /** where the relay answers the seller API, e.g. http://relay.internal:3000 */
+  baseUrl: string;
+  /** one of the relay's SELLER_API_KEYS */
+  apiKey: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** How a request names the browser's relay session: its forwarded Cookie header, or a session id. */
+export type SessionRef = { cookie: string } | { sessionId: string };
+
+export interface RelayUser {
+  userName: string;
+  name: string;
+  email: string | null;
+  mobile: string | null;
+  role: 'user' | 'admin';
+  orgCode: string;
+}
+
+export interface RelaySession {
+  user: RelayUser;
+  tenant: { tenantId: string; tenantCode: string; name: string };
+  appId: string;
+  instanceId: string | null;
+  expiresAt: string;
+}
+
+export interface AccessToken {
+  accessToken: string;
+  expiresAt: string;
+}
+
+export interface Department {
+  orgCode: string;
+  orgName: string;
+  parentCode: string | null;
+}
+
+export interface AuthorizeAnswer {
+  allowed: boolean;
+  reason: 'ok' | 'tenant_unknown' | 'user_unknown' | 'not_authorized' | 'user_disabled' | 'role_missing';
+  user?: Record<string, unknown>;
+}
+
+/** The relay answered with an error (`{"error","message"}`), or could not be reached (status 0). */
+export class RelayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RelayError';
+  }
+}
+
+export class RelayClient {
+  private readonly base: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: RelayClientOptions) {
+    this.base = options.baseUrl.replace(/\/+$/, '');
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  /** The signed-in user, or null when there is no live session (absent, expired, revoked). */
+  async session(ref: SessionRef): Promise<RelaySession | null> {
+    try {
+      return await this.call<RelaySession>('GET', '/api/v1/session', { ref });
+    } catch (error) {
+      if (error instanceof RelayError && error.status === 401) return null;
+      throw error;
+    }
+  }
+
+  /** A valid access token for the tenant's identity server, renewed by the relay when due. Throws 401 `reauthenticate`. */
+  accessToken(ref: SessionRef, options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
+    return this.call<AccessToken>('POST', '/api/v1/session/token', {
+      ref,
+      body: options.forceRefresh ? { forceRefresh: true } : {},
+    });
+  }
+
+  /** A short-lived ES256 JWT describing the session, verifiable with the relay's /.well-known/jwks.json. */
+  assertion(ref: SessionRef): Promise<{ assertion: string; expiresAt: string }> {
+    return this.call('POST', '/api/v1/session/assertion', { ref, body: {} });
+  }
+
+  async endSession(ref: SessionRef): Promise<void> {
+    await this.call('DELETE', '/api/v1/session', { ref });
+  }
+
+  /** Cross-origin hand-off: trade the one-time ticket from the callback for the session (single use, 60 s). */
+  redeemTicket(ticket: string): Promise<{ sessionId: string; session: RelaySession }> {
+    return this.call('POST', '/api/v1/session/ticket', { body: { ticket } });
+  }
+
+  authorize(input: {
+    tenantId: string;
+    userName: string;
+    appId?: string;
+    role?: 'user' | 'admin';
+  }): Promise<AuthorizeAnswer> {
+    return this.call('POST', '/api/v1/authorize', { body: input });
+  }
+
+  tenant(tenantId: string) {
+    return this.call<{
+      tenantId: string;
+      tenantCode: string;
+      name: string;
+      domainName: string;
+      testFlag: 0 | 1;
+      instanceIds: string[];
+    }>('GET', `/api/v1/tenants/${encodeURIComponent(tenantId)}`);
+  }
+
+  user(tenantId: string, userName: string) {
+    return this.call<Record<string, unknown>>(
+      'GET',
+      `/api/v1/tenants/${encodeURIComponent(tenantId)}/users/${encodeURIComponent(userName)}`,
+    );
+  }
+
+  async departments(tenantId: string, parent?: string): Promise<Department[]> {
+    const q = parent === undefined ? '' : `?parent=${encodeURIComponent(parent)}`;
+    return (
+      await this.call<{ departments: Department[] }>(
+        'GET',
+        `/api/v1/tenants/${encodeURIComponent(tenantId)}/departments${q}`,
+      )
+    ).departments;
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    init: { ref?: SessionRef; body?: unknown } = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.options.apiKey}`,
+      Accept: 'application/json',
+    };
+    if (init.ref && 'cookie' in init.ref) headers.Cookie = init.ref.cookie;
+    if (init.ref && 'sessionId' in init.ref) headers['X-Session-Id'] = init.ref.sessionId;
+    if (init.body !== undefined) headers['Content-Type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
+      });
+    } catch (error) {
+      throw new RelayError(0, 'relay_unreachable', `the relay did not answer: ${(error as Error).message}`);
+    }
+    if (response.status === 204) return undefined as T;
+    const body = (await response.json().catch(() => null)) as { error?: string; message?: string } | null;
+    if (!response.ok)
+      throw new RelayError(
+        response.status,
+        body?.error ?? 'error',
+        body?.message ?? `HTTP ${response.status}`,
+      );
+    return body as T;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The deployment self-check as a command, to run against a deployed relay before Seller Center's
+ * interface debugging (接口调试):
+ *
+ *   npm run selfcheck -- --url https://isv.example.com/isv/produce --kit-key KEY
+ *       --public-key seller-public.pem [--oaep sha256-mgf1sha1|sha256-mgf1sha256|sha1-mgf1sha1]
+ *       [--timeout-ms 5000] [--tenant-id ID] [--app-id ID] [--json]
+ *
+ * `--kit-key` may be left out when KIT_ACCESS_KEY is set in the environment (keeps the key out of
+ * shell history). Prints one PASS/WARN/FAIL line per case; exit status 0 only if every case passed
+ * (WARN lines pass), 1 if one failed, 2 for bad usage.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { OAEP_VARIANTS } from '../crypto/oaep.js';
+import {
+  DEBUG_TOOL_TIMEOUT_MS,
+  DEFAULT_OAEP,
+  newDebugTenantId,
+  PRODUCTION_TIMEOUT_MS,
+  runSelfCheck,
+  type CaseResult,
+} from './selfcheck.js';
+
+const USAGE = `usage:
+  npm run selfcheck -- --url PRODUCTION_ADDRESS --kit-key KEY --public-key FILE
+                       [--oaep ${OAEP_VARIANTS.map((v) => v.id).join('|')}] [--timeout-ms ${PRODUCTION_TIMEOUT_MS}]
+                       [--tenant-id ID] [--app-id ID] [--json]
+
+  --url          the production address registered in Seller Center, e.g. https://isv.example.com/isv/produce
+  --kit-key      the access key bound to the kit (联营SaaS同步) interfaces (default: $KIT_ACCESS_KEY)
+  --public-key   the public key uploaded with the app credential (PEM, or the Base64 body pasted in Seller Center)
+  --oaep         OAEP variant of the main applicationSync case (default ${DEFAULT_OAEP}); all are tried as well
+  --timeout-ms   per-answer timeout: ${PRODUCTION_TIMEOUT_MS} as in production, ${DEBUG_TOOL_TIMEOUT_MS} as Seller Center's debug tool
+  --tenant-id    debug tenant to use (default: a fresh random one); it is deleted at the end
+  --app-id       appId for applicationSync/authSync (default: selfcheck-app)
+  --json         print one JSON document instead of lines`;
+
+function usage(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const LABEL = (r: CaseResult) => (!r.pass ? 'FAIL' : r.warn ? 'WARN' : 'PASS');
+
+function formatCase(r: CaseResult): string {
+  const ms = `${String(r.ms).padStart(5)} ms`;
+  const outcome = r.got === r.expected || (r.pass && !r.warn) ? r.got : `${r.got}, expected ${r.expected}`;
+  const line = `${LABEL(r)}  ${ms}  ${r.name} → ${outcome}`;
+  return r.why ? `${line}\n                 ${r.why}` : line;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: 'string' },
+        'kit-key': { type: 'string' },
+        'public-key': { type: 'string' },
+        oaep: { type: 'string', default: DEFAULT_OAEP },
+        'timeout-ms': { type: 'string', default: String(PRODUCTION_TIMEOUT_MS) },
+        'tenant-id': { type: 'string' },
+        'app-id': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    usage((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!values.url) usage('--url is required: the production address registered in Seller Center');
+  try {
+    new URL(values.url);
+  } catch {
+    usage(`--url "${values.url}" is not a URL`);
+  }
+  const kitKey = values['kit-key'] ?? process.env.KIT_ACCESS_KEY;
+  if (!kitKey) usage('--kit-key is required (or set KIT_ACCESS_KEY)');
+  if (!values['public-key'])
+    usage('--public-key is required: the public key uploaded with the app credential');
+  let publicKey: string;
+  try {
+    publicKey = readFileSync(values['public-key'], 'utf8');
+  } catch (error) {
+    usage(`cannot read --public-key ${values['public-key']}: ${(error as Error).message}`);
+  }
+  if (!OAEP_VARIANTS.some((v) => v.id === values.oaep))
+    usage(`--oaep must be one of ${OAEP_VARIANTS.map((v) => v.id).join(', ')}`);
+  const timeoutMs = Number(values['timeout-ms']);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) usage('--timeout-ms must be a positive integer');
+  const tenantId = values['tenant-id'] ?? newDebugTenantId();
+  const appId = values['app-id'] ?? 'selfcheck-app';
+
+  // Output piped into `head` closes early: keep running, so the debug data is still cleaned up.
+  process.stdout.on('error', () => {});
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  if (!values.json) {
+    out(`KooGallery kit self-check of ${values.url}`);
+    out(
+      `debug tenant ${tenantId}, appId ${appId}, testFlag 1, timeout ${timeoutMs} ms` +
+        (timeoutMs === PRODUCTION_TIMEOUT_MS ? ' (production)' : '') +
+        '\n',
+    );
+  }
+  const results = await runSelfCheck({
+    url: values.url,
+    kitKey,
+    publicKey,
+    oaep: values.oaep!,
+    timeoutMs,
+    tenantId,
+    appId,
+    ...(values.json ? {} : { onResult: (r: CaseResult) => out(formatCase(r)) }),
+  });
+  const failed = results.filter((r) => !r.pass).length;
+  const warned = results.filter((r) => r.pass && r.warn).length;
+  const ok = failed === 0 && results.length > 0;
+  if (values.json) {
+    out(JSON.stringify({ url: values.url, tenantId, appId, timeoutMs, ok, results }, null, 2));
+  } else {
+    out(
+      `\n${results.length - failed} passed${warned ? ` (${warned} with a warning)` : ''}, ${failed} failed: ` +
+        (ok
+          ? 'the relay should pass Seller Center’s interface debugging (接口调试).'
+          : 'fix the FAIL lines before running Seller Center’s interface debugging (接口调试).'),
+    );
+  }
+  return ok ? 0 : 1;
+}
+
+process.exitCode = await main(process.argv.slice(2));
