@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import { requireApiKey } from './api/auth.js';
 import { apiErrorHandler, sendError } from './api/errors.js';
 import { mirrorRoutes } from './api/mirrorRoutes.js';
+import { openApiRouter } from './api/openapi.js';
 import type { Config } from './config.js';
 import { kitRouter } from './kit/router.js';
 import { Mirror } from './mirror/mirror.js';
@@ -132,6 +133,7 @@ export function buildApp(deps: AppDeps): Relay {
   });
 
   const api = express.Router();
+  api.use(openApiRouter());
   api.use(requireApiKey(config.sellerApiKeys));
   api.use(mirrorRoutes(mirror, config.appId));
   api.use(
