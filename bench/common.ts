@@ -1,0 +1,198 @@
+/**
+ * Shared pieces of the benchmarks: the relay's environment (the same values the tests use, copied
+ * so bench/ does not import test/), Redis helpers, data builders and sample statistics.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+
+export const REDIS_URL = process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
+
+export const KIT_KEY = 'bench-kit-access-key-5f1c9a';
+export const APP_ID = 'app-bench-0001';
+export const API_KEY = 'seller-api-key-bench-0000000001';
+export const DATA_KEY = Buffer.alloc(32, 7).toString('base64');
+export const SELLER_PRIVATE_KEY_FILE = fileURLToPath(
+  new URL('../test/fixtures/seller-rsa-3072.pem', import.meta.url),
+);
+
+/** The environment a relay of this benchmark is configured from (src/config.ts reads it). */
+export function relayEnv(
+  prefix: string,
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    KOO_APP_ID: APP_ID,
+    KIT_ACCESS_KEY: KIT_KEY,
+    RSA_PRIVATE_KEY_FILE: SELLER_PRIVATE_KEY_FILE,
+    SESSION_SECRET: 'bench-session-secret-0123456789',
+    DATA_KEY,
+    SELLER_API_KEYS: API_KEY,
+    LOG_LEVEL: 'warn',
+    ...overrides,
+  };
+}
+
+/** A key prefix of its own per run, so nothing else in the Redis is touched. */
+export function benchPrefix(): string {
+  return `bench:${randomBytes(6).toString('hex')}:`;
+}
+
+const newClient = (url: string) => createClient({ url });
+export type RedisClient = ReturnType<typeof newClient>;
+
+export async function connectClient(url = REDIS_URL): Promise<RedisClient> {
+  const client = newClient(url);
+  client.on('error', (error: Error) => console.error(`redis client: ${error.message}`));
+  await client.connect();
+  return client;
+}
+
+/** Deletes every key under `prefix` (SCAN MATCH + DEL). Returns how many keys went. */
+export async function dropPrefix(client: RedisClient, prefix: string): Promise<number> {
+  let deleted = 0;
+  for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+    if (batch.length) deleted += await client.del(batch);
+  }
+  return deleted;
+}
+
+export async function redisVersion(client: RedisClient): Promise<string> {
+  const info = await client.info('server');
+  return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+}
+
+export const newTenantId = () => randomBytes(16).toString('hex');
+
+export function tenantFields(tenantId: string) {
+  return {
+    instanceId: `inst-${tenantId.slice(0, 8)}`,
+    orderId: `CS${tenantId.slice(0, 10).toUpperCase()}`,
+    tenantId,
+    tenantCode: `code-${tenantId.slice(0, 6)}`,
+    name: '华为测试企业',
+    domainName: `https://${tenantId.slice(0, 8)}.idp.example.com`,
+    flag: 1,
+    testFlag: 0,
+  };
+}
+
+/** A user as the marketplace sends it, with the optional fields a real directory usually fills. */
+export function benchUser(i: number) {
+  const n = String(i).padStart(5, '0');
+  return {
+    userName: `user${n}@example.com`,
+    name: `用户 ${n}`,
+    orgCode: `D${String(1 + (i % 200)).padStart(5, '0')}`,
+    position: 'Engineer',
+    employeeCode: `E${n}`,
+    role: i % 50 === 0 ? 'admin' : 'user',
+    enable: 'true',
+    mobile: `+86-138${n}000`.slice(0, 16),
+    email: `user${n}@example.com`,
+  };
+}
+
+export function authFields(tenantId: string, userList: unknown[], timeStamp: string) {
+  return {
+    instanceId: `inst-${tenantId.slice(0, 8)}`,
+    tenantId,
+    appId: APP_ID,
+    userList,
+    currentSyncTime: timeStamp,
+    flag: 1,
+    testFlag: 0,
+    timeStamp,
+  };
+}
+
+/** A department tree: ten children per department, codes D00001…; D00001 is the root. */
+export function benchDepartment(i: number) {
+  const code = (n: number) => `D${String(n).padStart(5, '0')}`;
+  const n = i + 1;
+  return {
+    orgCode: code(n),
+    orgName: `部门 ${n} Department`,
+    parentCode: n === 1 ? '' : code(Math.floor((n - 2) / 10) + 1),
+  };
+}
+
+export function allOrgFields(tenantId: string, orgInfoList: unknown[], timeStamp: string) {
+  return { instanceId: `inst-${tenantId.slice(0, 8)}`, tenantId, orgInfoList, testFlag: 0, timeStamp };
+}
+
+export interface Stats {
+  n: number;
+  p50: number;
+  p95: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+/** Percentile of sorted samples, linear between the two closest ranks. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
+}
+
+export function stats(samples: readonly number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    mean: sorted.reduce((s, v) => s + v, 0) / (sorted.length || 1),
+    min: sorted[0] ?? Number.NaN,
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+  };
+}
+
+export const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** Share of the machine's CPU time that was busy over `ms` (Linux /proc/stat), or null elsewhere. */
+export async function cpuBusy(ms = 1000): Promise<number | null> {
+  const read = async () => {
+    const { readFile } = await import('node:fs/promises');
+    const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = v[3]! + (v[4] ?? 0);
+    return { idle, total: v.reduce((s, x) => s + x, 0) };
+  };
+  try {
+    const a = await read();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const b = await read();
+    return 1 - (b.idle - a.idle) / Math.max(1, b.total - a.total);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Benchmarks on a shared machine: wait (up to `maxS`) until other processes leave the CPU
+ * mostly idle, and say so when they do not. Returns the last busy share seen.
+ */
+export async function waitForQuiet(maxS = 60, threshold = 0.1): Promise<number | null> {
+  let busy = await cpuBusy();
+  for (let waited = 1; busy !== null && busy > threshold && waited < maxS; waited++) {
+    if (waited === 1)
+      log(`the machine is ${Math.round(busy * 100)}% busy; waiting up to ${maxS} s for quiet`);
+    busy = await cpuBusy();
+  }
+  if (busy !== null && busy > threshold)
+    log(`WARNING: still ${Math.round(busy * 100)}% busy with other work; figures will be noisy`);
+  return busy;
+}

@@ -1,0 +1,372 @@
+/**
+ * Kit push benchmarks: authSync with 500 users and allOrgSync with 10,000 departments.
+ *
+ * For each, three measurements interleaved round by round (so drift, GC and Redis state affect
+ * them alike), each run writing for real (a fresh, newer sync time every time):
+ *   - push:  the sandbox Pusher sends a signed push over HTTP to the real relay (buildApp on a
+ *            RedisStore, listening on a local port); client-observed latency (PushResult.ms:
+ *            body serialisation, fetch, the relay's whole handling, reading the answer) and the
+ *            relay's own time from request to response `finish`;
+ *   - apply: `relay.mirror.<sync>(push, deadline)` called directly with an already parsed push:
+ *            the store reads, the decision and the atomic write, no HTTP, JSON or signature;
+ *   - floor: the same records written by one node-redis MULTI (prepared outside the timing).
+ * Plus a breakdown of the relay's per-push CPU steps on the same body, timed on their own.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { buildApp, type Relay } from '../src/app.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { allOrgSyncSchema, authSyncSchema } from '../src/kit/schemas.js';
+import { canonicalPayload, kitSign } from '../src/kit/signature.js';
+import { parseSyncTime } from '../src/kit/timestamp.js';
+import { verifyKitRequest } from '../src/kit/verify.js';
+import { encodeOrg, type UserRecord } from '../src/mirror/records.js';
+import { createLogger } from '../src/ops/log.js';
+import { Pusher, type Fields } from '../src/sandbox/pusher.js';
+import { RedisStore } from '../src/store/redis.js';
+import {
+  allOrgFields,
+  authFields,
+  benchDepartment,
+  benchUser,
+  KIT_KEY,
+  log,
+  newTenantId,
+  REDIS_URL,
+  relayEnv,
+  stats,
+  tenantFields,
+  type RedisClient,
+  type Stats,
+} from './common.js';
+
+export interface KitRun {
+  name: string;
+  records: number;
+  bodyBytes: number;
+  warmup: number;
+  /** client-observed push latency (PushResult.ms) */
+  push: Stats;
+  /** the relay's own time, request received to response finished */
+  server: Stats;
+  /** mirror apply alone */
+  apply: Stats;
+  /** one MULTI of the same records */
+  floor: Stats;
+  /** median ms of each CPU step of the relay's push handling, timed on its own */
+  breakdown: Record<string, number>;
+}
+
+interface InProcessRelay {
+  config: Config;
+  relay: Relay;
+  store: RedisStore;
+  pusher: Pusher;
+  /** server time in ms by x-nonce */
+  serverTimes: Map<string, number>;
+  close: () => Promise<void>;
+}
+
+async function startRelay(prefix: string): Promise<InProcessRelay> {
+  const config = loadConfig(relayEnv(prefix));
+  const store = RedisStore.connect({ url: REDIS_URL }, { timeoutMs: config.redis.timeoutMs });
+  await store.ready();
+  // warn and above only, to stderr: one info line per push would not dominate, but is not the subject.
+  const logger = createLogger('warn', pino.destination(2));
+  const relay = buildApp({ config, store, logger });
+  const serverTimes = new Map<string, number>();
+  const server: Server = createServer((req, res) => {
+    const started = performance.now();
+    const nonce = req.headers['x-nonce'];
+    res.on('finish', () => {
+      if (typeof nonce === 'string') serverTimes.set(nonce, performance.now() - started);
+    });
+    void relay.app(req, res);
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const pusher = new Pusher({
+    productionAddress: `${url}${config.produceBasePath}`,
+    kitAccessKey: KIT_KEY,
+    timeoutMs: 20_000,
+  });
+  return {
+    config,
+    relay,
+    store,
+    pusher,
+    serverTimes,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await store.close();
+    },
+  };
+}
+
+const newNonce = () => randomBytes(32).toString('hex').toUpperCase();
+
+interface Variant {
+  name: 'push' | 'apply' | 'floor';
+  /** prepares outside the timing, runs, checks, and returns the timed ms */
+  run: () => Promise<number>;
+}
+
+/** Runs the variants round by round, rotating which goes first, and keeps the samples after warm-up. */
+async function interleave(variants: Variant[], warmup: number, measured: number) {
+  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < warmup + measured; round++) {
+    for (let k = 0; k < variants.length; k++) {
+      const v = variants[(round + k) % variants.length]!;
+      const ms = await v.run();
+      if (round >= warmup) samples.get(v.name)!.push(ms);
+    }
+  }
+  return samples;
+}
+
+/** Median of `reps` timings of a synchronous or asynchronous step. */
+async function timeStep(reps: number, step: () => unknown): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await step();
+    times.push(performance.now() - t0);
+  }
+  return stats(times).p50;
+}
+
+/** The per-push CPU steps of the kit router on one signed body, each on its own. */
+async function breakdown(
+  r: InProcessRelay,
+  body: Fields,
+  schema: typeof authSyncSchema | typeof allOrgSyncSchema,
+  reps: number,
+): Promise<Record<string, number>> {
+  const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+  const nonce = newNonce();
+  const timestamp = String(Date.now());
+  const sign = kitSign(KIT_KEY, nonce, timestamp, canonicalPayload(body));
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const parsed = JSON.parse(decoder.decode(bytes)) as Record<string, unknown>;
+  const keys = r.relay.keys;
+  return {
+    'utf-8 decode + JSON.parse': await timeStep(reps, () => JSON.parse(decoder.decode(bytes))),
+    'verify x-sign (canonical JSON + HMAC)': await timeStep(reps, () =>
+      verifyKitRequest(KIT_KEY, { sign, timestamp, nonce }, parsed, Date.now(), 60_000),
+    ),
+    'schema validation (zod)': await timeStep(reps, () => schema.parse(parsed)),
+    'nonce claim (one apply round trip)': await timeStep(reps, () => {
+      const key = keys.kitNonce(newNonce());
+      return r.store.apply([{ op: 'set', key, value: '1', ttlMs: 120_000 }], {
+        guards: [{ key, equals: null }],
+        notAfter: Date.now() + 3000,
+      });
+    }),
+  };
+}
+
+async function waitForServerTime(r: InProcessRelay, nonce: string): Promise<number> {
+  for (let i = 0; i < 10; i++) {
+    const t = r.serverTimes.get(nonce);
+    if (t !== undefined) {
+      r.serverTimes.delete(nonce);
+      return t;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('the relay did not finish its answer');
+}
+
+export interface KitOptions {
+  prefix: string;
+  client: RedisClient;
+  users: number;
+  userRounds: number;
+  departments: number;
+  departmentRounds: number;
+}
+
+export async function runKitBenchmarks(o: KitOptions): Promise<KitRun[]> {
+  const r = await startRelay(o.prefix);
+  try {
+    const tenantId = newTenantId();
+    const seeded = await r.pusher.tenantSync(tenantFields(tenantId));
+    if (!seeded.ok) throw new Error(`tenantSync failed: ${seeded.problem}`);
+    return [await authSyncBench(r, o, tenantId), await allOrgSyncBench(r, o, tenantId)];
+  } finally {
+    await r.close();
+  }
+}
+
+async function authSyncBench(r: InProcessRelay, o: KitOptions, t: string): Promise<KitRun> {
+  const keys = r.relay.keys;
+  const appId = r.config.appId;
+  const usersKey = keys.users(t, appId);
+  const userList = Array.from({ length: o.users }, (_, i) => benchUser(i));
+  const firstUser = userList[0]!.userName;
+  const warmup = 10;
+  log(`authSync: ${o.users} users, ${warmup} warm-up + ${o.userRounds} measured rounds`);
+
+  // One real push first, so the floor writes exactly the records the relay writes.
+  const first = await r.pusher.authSync(authFields(t, userList, r.pusher.nextSyncTime()));
+  if (!first.ok) throw new Error(`authSync failed: ${first.problem}`);
+  const templates = Object.values(await o.client.hGetAll(usersKey)).map((v) => JSON.parse(v) as UserRecord);
+  if (templates.length !== o.users) throw new Error(`expected ${o.users} users, found ${templates.length}`);
+  const bodyBytes = Buffer.byteLength(JSON.stringify(authFields(t, userList, r.pusher.nextSyncTime())));
+
+  const storedAt = async () => (JSON.parse((await o.client.hGet(usersKey, firstUser))!) as UserRecord).at;
+  const serverSamples: number[] = [];
+  let pushes = 0; // the push variant runs once per round
+
+  const variants: Variant[] = [
+    {
+      name: 'push',
+      run: async () => {
+        const ts = r.pusher.nextSyncTime();
+        const nonce = newNonce();
+        const result = await r.pusher.authSync(authFields(t, userList, ts), { nonce });
+        if (!result.ok) throw new Error(`authSync push failed: ${result.problem}`);
+        const server = await waitForServerTime(r, nonce);
+        if ((await storedAt()) !== parseSyncTime(ts)) throw new Error('the push did not write');
+        if (pushes++ >= warmup) serverSamples.push(server);
+        return result.ms;
+      },
+    },
+    {
+      name: 'apply',
+      run: async () => {
+        const push = authSyncSchema.parse(authFields(t, userList, r.pusher.nextSyncTime()));
+        const t0 = performance.now();
+        const outcome = await r.relay.mirror.authSync(push, Date.now() + 3000);
+        const ms = performance.now() - t0;
+        if (outcome.changed !== o.users) throw new Error(`apply changed ${outcome.changed} users`);
+        return ms;
+      },
+    },
+    {
+      name: 'floor',
+      run: async () => {
+        const ts = r.pusher.nextSyncTime();
+        const at = parseSyncTime(ts)!;
+        const entries = templates.map(
+          (u) => [u.userName, JSON.stringify({ ...u, currentSyncTime: ts, at })] as [string, string],
+        );
+        const nonceKey = keys.kitNonce(newNonce());
+        const now = String(Date.now());
+        const t0 = performance.now();
+        const replies = await o.client
+          .multi()
+          .set(nonceKey, now, { expiration: { type: 'PX', value: 120_000 } })
+          .hSet(usersKey, entries)
+          .sAdd(keys.userApps(t), appId)
+          .incr(keys.version(t))
+          .exec();
+        const ms = performance.now() - t0;
+        if (replies.length !== 4) throw new Error('the MULTI did not run');
+        if ((await storedAt()) !== at) throw new Error('the MULTI did not write');
+        return ms;
+      },
+    },
+  ];
+  const samples = await interleave(variants, warmup, o.userRounds);
+  const body = authFields(t, userList, r.pusher.nextSyncTime());
+  return {
+    name: `authSync, ${o.users} users`,
+    records: o.users,
+    bodyBytes,
+    warmup,
+    push: stats(samples.get('push')!),
+    server: stats(serverSamples),
+    apply: stats(samples.get('apply')!),
+    floor: stats(samples.get('floor')!),
+    breakdown: await breakdown(r, body, authSyncSchema, 30),
+  };
+}
+
+async function allOrgSyncBench(r: InProcessRelay, o: KitOptions, t: string): Promise<KitRun> {
+  const keys = r.relay.keys;
+  const orgsKey = keys.orgs(t);
+  const list = Array.from({ length: o.departments }, (_, i) => benchDepartment(i));
+  const warmup = 3;
+  log(`allOrgSync: ${o.departments} departments, ${warmup} warm-up + ${o.departmentRounds} measured rounds`);
+  const bodyBytes = Buffer.byteLength(JSON.stringify(allOrgFields(t, list, r.pusher.nextSyncTime())));
+  const storedAt = async () => Number(await o.client.hGet(keys.meta(t), 'fullOrgSyncAt'));
+  const serverSamples: number[] = [];
+  let pushes = 0; // the push variant runs once per round
+
+  const variants: Variant[] = [
+    {
+      name: 'push',
+      run: async () => {
+        const ts = r.pusher.nextSyncTime();
+        const nonce = newNonce();
+        const result = await r.pusher.allOrgSync(allOrgFields(t, list, ts), { nonce });
+        if (!result.ok) throw new Error(`allOrgSync push failed: ${result.problem}`);
+        const server = await waitForServerTime(r, nonce);
+        if ((await storedAt()) !== parseSyncTime(ts)) throw new Error('the push did not write');
+        if (pushes++ >= warmup) serverSamples.push(server);
+        return result.ms;
+      },
+    },
+    {
+      name: 'apply',
+      run: async () => {
+        const push = allOrgSyncSchema.parse(allOrgFields(t, list, r.pusher.nextSyncTime()));
+        const t0 = performance.now();
+        const outcome = await r.relay.mirror.allOrgSync(push, Date.now() + 3000);
+        const ms = performance.now() - t0;
+        if (outcome.changed !== o.departments) throw new Error(`apply changed ${outcome.changed}`);
+        return ms;
+      },
+    },
+    {
+      name: 'floor',
+      run: async () => {
+        const ts = r.pusher.nextSyncTime();
+        const at = parseSyncTime(ts)!;
+        const entries = list.map(
+          (d) =>
+            [
+              d.orgCode,
+              encodeOrg({ orgCode: d.orgCode, orgName: d.orgName, parentCode: d.parentCode || null, at }),
+            ] as [string, string],
+        );
+        const nonceKey = keys.kitNonce(newNonce());
+        const now = String(Date.now());
+        const t0 = performance.now();
+        const replies = await o.client
+          .multi()
+          .set(nonceKey, now, { expiration: { type: 'PX', value: 120_000 } })
+          .del(orgsKey)
+          .hSet(orgsKey, entries)
+          .hSet(keys.meta(t), 'fullOrgSyncAt', String(at))
+          .incr(keys.version(t))
+          .exec();
+        const ms = performance.now() - t0;
+        if (replies.length !== 5) throw new Error('the MULTI did not run');
+        if ((await storedAt()) !== at) throw new Error('the MULTI did not write');
+        return ms;
+      },
+    },
+  ];
+  const samples = await interleave(variants, warmup, o.departmentRounds);
+  const count = await o.client.hLen(orgsKey);
+  if (count !== o.departments) throw new Error(`expected ${o.departments} departments, found ${count}`);
+  const body = allOrgFields(t, list, r.pusher.nextSyncTime());
+  return {
+    name: `allOrgSync, ${o.departments.toLocaleString('en')} departments`,
+    records: o.departments,
+    bodyBytes,
+    warmup,
+    push: stats(samples.get('push')!),
+    server: stats(serverSamples),
+    apply: stats(samples.get('apply')!),
+    floor: stats(samples.get('floor')!),
+    breakdown: await breakdown(r, body, allOrgSyncSchema, 10),
+  };
+}
