@@ -17,7 +17,7 @@ const errorAnswer = <const C extends readonly string[]>(description: string, cod
     description,
     content: {
       [json]: {
-        schema: { allOf: [errorRef], properties: { error: { enum: codes } } },
+        schema: { type: 'object', allOf: [errorRef], properties: { error: { enum: codes } } },
       },
     },
   }) as const;
@@ -377,7 +377,9 @@ export const openApiDocument = {
           },
         },
         content: {
-          [json]: { schema: { allOf: [errorRef], properties: { error: { const: 'unauthorized' } } } },
+          [json]: {
+            schema: { type: 'object', allOf: [errorRef], properties: { error: { const: 'unauthorized' } } },
+          },
         },
       },
       InvalidIdentifier: errorAnswer(

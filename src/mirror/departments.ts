@@ -5,10 +5,18 @@
  * an incremental push newer than the full sync keeps that newer state; `newestSingleAt` lets the
  * common case (no such push) skip reading the whole current set.
  */
+import { randomBytes } from 'node:crypto';
 import type { AllOrgSync, SingleOrgSync } from '../kit/schemas.js';
 import type { WriteOp } from '../store/store.js';
 import { decodeOrg, encodeOrg, type OrgRecord } from './records.js';
-import { lastChangeAt, transact, unchanged, type MirrorContext, type SyncOutcome } from './transaction.js';
+import {
+  lastChangeAt,
+  transact,
+  unchanged,
+  type MirrorContext,
+  type Plan,
+  type SyncOutcome,
+} from './transaction.js';
 
 export function applySingleOrgSync(
   ctx: MirrorContext,
@@ -72,60 +80,71 @@ export async function applyAllOrgSync(
 ): Promise<SyncOutcome> {
   const { store, keys } = ctx;
   const t = push.tenantId;
-  const meta = await store.hmGet(keys.meta(t), ['deletedAt', 'fullOrgSyncAt', 'newestSingleAt']);
-  // Only when an incremental push is newer than this list do we need the current set.
-  const needCurrent = lastChangeAt(meta[2]) > push.at;
-  return transact(
-    ctx,
-    t,
-    notAfter,
-    () =>
-      Promise.all([
-        store.hmGet(keys.meta(t), ['deletedAt', 'fullOrgSyncAt', 'newestSingleAt']),
-        needCurrent ? store.hGetAll(keys.orgs(t)) : Promise.resolve({} as Record<string, string>),
-        needCurrent ? store.hGetAll(keys.orgTombs(t)) : Promise.resolve({} as Record<string, string>),
-      ]),
-    ([[deletedTenantAt, fullAt, newestSingleAt], currentRaw, tombs]) => {
-      if (push.at <= lastChangeAt(fullAt, deletedTenantAt)) return unchanged(push.orgInfoList.length || 1);
-      if (lastChangeAt(newestSingleAt) > push.at && !needCurrent) {
-        // An incremental push landed between our two reads; decide again with the full picture.
-        throw new RetryWithCurrentSet();
-      }
-      const next = new Map<string, string>();
-      for (const o of push.orgInfoList) {
-        next.set(
-          o.orgCode,
-          encodeOrg({ orgCode: o.orgCode, orgName: o.orgName, parentCode: o.parentCode, at: push.at }),
-        );
-      }
-      const keptTombs: [string, string][] = [];
-      if (needCurrent) {
-        for (const [code, raw] of Object.entries(currentRaw)) {
-          if (decodeOrg(code, raw).at > push.at) next.set(code, raw);
-        }
-        for (const [code, at] of Object.entries(tombs)) {
-          if (Number(at) > push.at) {
-            next.delete(code);
-            keptTombs.push([code, at]);
-          }
-        }
-      }
-      return {
-        ops: [
-          { op: 'del', key: keys.orgs(t) },
-          { op: 'hset', key: keys.orgs(t), entries: [...next] },
-          // Older deletions are now implied by the full list's time.
-          { op: 'del', key: keys.orgTombs(t) },
-          { op: 'hset', key: keys.orgTombs(t), entries: keptTombs },
-          { op: 'hset', key: keys.meta(t), entries: [['fullOrgSyncAt', String(push.at)]] },
-        ],
-        result: { changed: push.orgInfoList.length, unchanged: 0, sessionsEnded: 0 },
-      };
-    },
-  ).catch((error: unknown) => {
-    if (error instanceof RetryWithCurrentSet) return applyAllOrgSync(ctx, push, notAfter);
-    throw error;
-  });
-}
+  const [deletedAt, fullAt] = await store.hmGet(keys.meta(t), ['deletedAt', 'fullOrgSyncAt']);
+  if (push.at <= lastChangeAt(fullAt, deletedAt)) return unchanged(push.orgInfoList.length || 1).result;
 
-class RetryWithCurrentSet extends Error {}
+  // The list is written aside first, then moved over the current set by the guarded write: one
+  // step for readers, without passing tens of thousands of fields through one script call.
+  const staging = keys.orgsStaging(t, randomBytes(6).toString('hex'));
+  const listed = new Map<string, string>();
+  for (const o of push.orgInfoList) {
+    listed.set(
+      o.orgCode,
+      encodeOrg({ orgCode: o.orgCode, orgName: o.orgName, parentCode: o.parentCode, at: push.at }),
+    );
+  }
+  await store.stage(staging, [...listed], Math.max(notAfter - Date.now(), 0) + 60_000);
+
+  let applied = false;
+  try {
+    const outcome = await transact(
+      ctx,
+      t,
+      notAfter,
+      async () => {
+        const [deletedTenantAt, fullOrgSyncAt, newestSingleAt] = await store.hmGet(keys.meta(t), [
+          'deletedAt',
+          'fullOrgSyncAt',
+          'newestSingleAt',
+        ]);
+        // Only an incremental push newer than this list makes the current set matter.
+        const newer = lastChangeAt(newestSingleAt) > push.at;
+        const none: Record<string, string> = {};
+        const [current, tombs] = await Promise.all([
+          newer ? store.hGetAll(keys.orgs(t)) : none,
+          newer ? store.hGetAll(keys.orgTombs(t)) : none,
+        ]);
+        return { deletedTenantAt, fullOrgSyncAt, current, tombs };
+      },
+      ({ deletedTenantAt, fullOrgSyncAt, current, tombs }): Plan<SyncOutcome> => {
+        if (push.at <= lastChangeAt(fullOrgSyncAt, deletedTenantAt))
+          return unchanged(push.orgInfoList.length || 1);
+        // Departments changed by a newer incremental push keep that state.
+        const kept: [string, string][] = [];
+        for (const [code, raw] of Object.entries(current))
+          if (decodeOrg(code, raw).at > push.at) kept.push([code, raw]);
+        const keptTombs = Object.entries(tombs).filter(([, at]) => Number(at) > push.at);
+        return {
+          ops: [
+            { op: 'move', key: staging, to: keys.orgs(t) },
+            { op: 'hset', key: keys.orgs(t), entries: kept },
+            {
+              op: 'hdel',
+              key: keys.orgs(t),
+              fields: keptTombs.map(([code]) => code).filter((c) => listed.has(c)),
+            },
+            // Older deletions are now implied by the full list's time.
+            { op: 'del', key: keys.orgTombs(t) },
+            { op: 'hset', key: keys.orgTombs(t), entries: keptTombs },
+            { op: 'hset', key: keys.meta(t), entries: [['fullOrgSyncAt', String(push.at)]] },
+          ],
+          result: { changed: push.orgInfoList.length, unchanged: 0, sessionsEnded: 0 },
+        };
+      },
+    );
+    applied = outcome.changed > 0;
+    return outcome;
+  } finally {
+    if (!applied) await store.apply([{ op: 'del', key: staging }]).catch(() => undefined);
+  }
+}

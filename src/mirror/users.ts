@@ -15,25 +15,33 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
   // Users this push would take away from the app: their sessions end in the same write.
   const losing = names.filter((n) => push.flag === 0 || push.flag === 3 || byName.get(n)!.enable === false);
 
+  const newestField = `usersAt:${appId}`;
+
   return transact(
     ctx,
     t,
     notAfter,
-    () =>
-      Promise.all([
-        store.hmGet(keys.users(t, appId), names),
-        store.hmGet(keys.userTombs(t, appId), names),
-        store.hGet(keys.meta(t), 'deletedAt'),
-        losing.length ? readSessions(ctx, t, appId, losing) : Promise.resolve(new Map() as SessionsByUser),
-      ]),
-    ([rawUsers, tombs, deletedTenantAt, sessions]) => {
+    async () => {
+      const [deletedTenantAt, newestAt] = await store.hmGet(keys.meta(t), ['deletedAt', newestField]);
+      // Pushes arrive in order almost always: when this one is newer than every change this app's
+      // users have seen, no per-user time can beat it, and the current records need not be read.
+      // A cancellation (flag 3) keeps what it does not name, so it always reads them.
+      const inOrder = push.flag !== 3 && push.at > lastChangeAt(newestAt, deletedTenantAt);
+      const [rawUsers, tombs, sessions] = await Promise.all([
+        inOrder ? null : store.hmGet(keys.users(t, appId), names),
+        inOrder ? null : store.hmGet(keys.userTombs(t, appId), names),
+        losing.length ? readSessions(ctx, t, appId, losing) : (new Map() as SessionsByUser),
+      ]);
+      return { deletedTenantAt, newestAt, rawUsers, tombs, sessions };
+    },
+    ({ deletedTenantAt, newestAt, rawUsers, tombs, sessions }) => {
       const upserts: [string, string][] = [];
       const deletes: string[] = [];
       const revoked: string[] = [];
       let same = 0;
       names.forEach((name, i) => {
-        const current = parseJson<UserRecord>(rawUsers[i]);
-        if (push.at <= lastChangeAt(current?.at, current ? null : tombs[i], deletedTenantAt)) {
+        const current = rawUsers ? parseJson<UserRecord>(rawUsers[i]) : null;
+        if (rawUsers && push.at <= lastChangeAt(current?.at, current ? null : tombs![i], deletedTenantAt)) {
           same++;
           return;
         }
@@ -49,19 +57,18 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       if (upserts.length === 0 && deletes.length === 0)
         return { ops: [], result: { changed: 0, unchanged: same, sessionsEnded: 0 } };
 
-      const ops: WriteOp[] = [{ op: 'sadd', key: keys.userApps(t), members: [appId] }];
-      if (upserts.length) {
-        ops.push({ op: 'hset', key: keys.users(t, appId), entries: upserts });
-        ops.push({ op: 'hdel', key: keys.userTombs(t, appId), fields: upserts.map(([n]) => n) });
-      }
-      if (deletes.length) {
-        ops.push({ op: 'hdel', key: keys.users(t, appId), fields: deletes });
-        ops.push({
+      // A tombstone is consulted only while its user is absent, so an upsert leaves it in place.
+      const ops: WriteOp[] = [
+        { op: 'sadd', key: keys.userApps(t), members: [appId] },
+        {
           op: 'hset',
-          key: keys.userTombs(t, appId),
-          entries: deletes.map((n) => [n, String(push.at)]),
-        });
-      }
+          key: keys.meta(t),
+          entries: [[newestField, String(Math.max(push.at, lastChangeAt(newestAt)))]],
+        },
+        { op: 'hset', key: keys.users(t, appId), entries: upserts },
+        { op: 'hdel', key: keys.users(t, appId), fields: deletes },
+        { op: 'hset', key: keys.userTombs(t, appId), entries: deletes.map((n) => [n, String(push.at)]) },
+      ];
       const end = endSessionsOps(ctx, t, appId, sessions, revoked);
       ops.push(...end.ops);
       return {
@@ -75,29 +82,35 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
 function userRecord(push: AuthSync, u: SyncedUser, current: UserRecord | null): UserRecord {
   // flag 3 (取消授权) keeps the user and may carry only the identifier: fill from what we had.
   const base = push.flag === 3 ? current : null;
-  const pick = <K extends keyof SyncedUser & keyof UserRecord>(k: K) => (u[k] ?? base?.[k]) as UserRecord[K];
   const record: UserRecord = {
     tenantId: push.tenantId,
     appId: push.appId,
     userName: u.userName,
-    name: pick('name') ?? '',
-    orgCode: pick('orgCode') ?? '',
-    position: pick('position'),
-    employeeCode: pick('employeeCode'),
-    employeeType: pick('employeeType'),
-    role: pick('role') ?? 'user',
-    enable: pick('enable') ?? true,
-    mobile: pick('mobile'),
-    email: pick('email'),
-    workPlace: pick('workPlace'),
-    entryDate: pick('entryDate'),
-    extension: pick('extension'),
+    name: u.name ?? base?.name ?? '',
+    orgCode: u.orgCode ?? base?.orgCode ?? '',
+    role: u.role ?? base?.role ?? 'user',
+    enable: u.enable ?? base?.enable ?? true,
     authorized: push.flag !== 3,
     instanceId: push.instanceId,
     testFlag: push.testFlag,
     currentSyncTime: push.currentSyncTime,
     at: push.at,
   };
-  for (const k of Object.keys(record) as (keyof UserRecord)[]) if (record[k] === undefined) delete record[k];
+  // Optional fields only when present (assigning undefined would cost JSON.stringify time).
+  for (const k of OPTIONAL) {
+    const v = u[k] ?? base?.[k];
+    if (v !== undefined) (record as unknown as Record<string, unknown>)[k] = v;
+  }
   return record;
 }
+
+const OPTIONAL = [
+  'position',
+  'employeeCode',
+  'employeeType',
+  'mobile',
+  'email',
+  'workPlace',
+  'entryDate',
+  'extension',
+] as const;

@@ -49,6 +49,10 @@ export class Keys {
   orgs(tenantId: string) {
     return `${this.t(tenantId)}:orgs`;
   }
+  /** A full department list being written, before it replaces `orgs` in one step. */
+  orgsStaging(tenantId: string, id: string) {
+    return `${this.t(tenantId)}:orgs:staging:${id}`;
+  }
   /** Hashes id -> sync time of its deletion, so an older add arriving late stays deleted. */
   appTombs(tenantId: string) {
     return `${this.t(tenantId)}:tomb:apps`;

@@ -96,6 +96,7 @@ export class MemoryStore implements Store {
     switch (op.op) {
       case 'hset':
       case 'hdel':
+      case 'move':
         this.typed(op.key, 'hash');
         break;
       case 'sadd':
@@ -172,7 +173,22 @@ export class MemoryStore implements Store {
         if (e) e.expiresAt = this.now() + op.ttlMs;
         return;
       }
+      case 'move': {
+        const e = this.entry(op.key);
+        if (e) this.data.set(op.to, { type: e.type, value: e.value } as Entry);
+        else this.data.delete(op.to);
+        this.data.delete(op.key);
+        return;
+      }
     }
+  }
+
+  async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {
+    if (entries.length === 0) return;
+    await this.apply([
+      { op: 'hset', key, entries },
+      { op: 'pexpire', key, ttlMs },
+    ]);
   }
 
   async ping(): Promise<void> {}

@@ -61,6 +61,14 @@ for o = 1, nops do
     redis.call('INCR', key)
   elseif code == 'pexpire' then
     redis.call('PEXPIRE', key, ARGV[i])
+  elseif code == 'move' then
+    local to = KEYS[tonumber(ARGV[i])]
+    if redis.call('EXISTS', key) == 1 then
+      redis.call('RENAME', key, to)
+      redis.call('PERSIST', to)
+    else
+      redis.call('DEL', to)
+    end
   else
     -- unpack is bounded by Lua's C stack; 1000 arguments per call stays far below it.
     local last = i + n - 1
@@ -111,8 +119,12 @@ export function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serv
       case 'pexpire':
         payload = [String(op.ttlMs)];
         break;
+      case 'move':
+        payload = [keyRef(op.to)];
+        break;
       case 'hset':
-        payload = op.entries.flat();
+        payload = [];
+        for (const [f, v] of op.entries) payload.push(f, v);
         break;
       case 'hdel':
         payload = [...op.fields];
@@ -124,10 +136,13 @@ export function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serv
     }
     // Redis refuses variadic commands without arguments; an empty one is a no-op anyway.
     if (payload.length === 0 && !['del', 'incr'].includes(op.op)) continue;
-    body.push(op.op, keyRef(op.key), String(payload.length), ...payload);
+    body.push(op.op, keyRef(op.key), String(payload.length));
+    // A loop, not a spread: spreading tens of thousands of arguments overflows the call stack.
+    for (const p of payload) body.push(p);
     count++;
   }
-  args.push(String(count), ...body);
+  args.push(String(count));
+  for (const b of body) args.push(b);
   return { keys, args };
 }
 
@@ -270,6 +285,19 @@ export class RedisStore implements Store {
     if (reply === 0) return 'conflict';
     if (reply === 1) return 'applied';
     throw new StoreUnavailableError(`unexpected reply from the apply script: ${String(reply)}`);
+  }
+
+  async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {
+    if (entries.length === 0) return;
+    const writes: Promise<unknown>[] = [];
+    // Issued together (pipelined), in chunks so no single command is huge.
+    for (let i = 0; i < entries.length; i += 1000) {
+      const chunk: string[] = [];
+      for (const [f, v] of entries.slice(i, i + 1000)) chunk.push(f, v);
+      writes.push(this.client.hSet(key, chunk as never));
+      if (i === 0) writes.push(this.client.pExpire(key, ttlMs));
+    }
+    await withDeadline(Promise.all(writes), this.timeoutMs, 'staging');
   }
 
   async ping(): Promise<void> {

@@ -15,7 +15,9 @@ export type WriteOp =
   | { op: 'sadd'; key: string; members: readonly string[] }
   | { op: 'srem'; key: string; members: readonly string[] }
   | { op: 'incr'; key: string }
-  | { op: 'pexpire'; key: string; ttlMs: number };
+  | { op: 'pexpire'; key: string; ttlMs: number }
+  /** `to` becomes the hash staged at `key` (nothing staged: `to` is deleted), without expiry. */
+  | { op: 'move'; key: string; to: string };
 
 /** The string at `key` (or hash field `field`) must equal `equals`; `null` means absent. */
 export interface Guard {
@@ -46,6 +48,12 @@ export interface Store {
   sMembers(key: string): Promise<string[]>;
   pTtl(key: string): Promise<number>;
   apply(ops: readonly WriteOp[], options?: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * Writes a large hash to a private staging key, not atomically, expiring after `ttlMs`, so a
+   * later `apply` can `move` it into place in one step: big replacements stay atomic to readers
+   * without passing every field through one script call.
+   */
+  stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

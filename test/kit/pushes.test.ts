@@ -498,6 +498,20 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
       expect(await t.state()).toEqual(before);
     });
 
+    it('takes a list of 40,000 departments in one push', async () => {
+      const id = newTenantId();
+      await ok(t.pusher.tenantSync(tenantFields(id)));
+      const many = Array.from({ length: 40_000 }, (_, i) => ({
+        orgCode: `d${i}`,
+        orgName: `部门${i}`,
+        parentCode: i ? 'd0' : '',
+      }));
+      await ok(t.pusher.allOrgSync(allOrgFields(id, many)));
+      expect(await t.store.hLen(t.relay.keys.orgs(id))).toBe(40_000);
+      // no staging key is left behind
+      expect(Object.keys(await t.state()).filter((k) => k.includes(':staging:'))).toEqual([]);
+    });
+
     it('never lets a reader see half of a replaced set', async () => {
       const id = newTenantId();
       await ok(t.pusher.tenantSync(tenantFields(id)));

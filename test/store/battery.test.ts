@@ -177,6 +177,29 @@ describe.each(stores)('%s store', (kind, make) => {
     expect(await store.pTtl(k('kt-none'))).toBe(-1);
   });
 
+  it('stages a hash aside and moves it over another in one step, without expiry', async () => {
+    await store.apply([{ op: 'hset', key: k('target'), entries: [['old', '1']] }]);
+    const entries = Array.from({ length: 2500 }, (_, i) => [`f${i}`, `v${i}`] as const);
+    await store.stage(k('staged'), entries, 60_000);
+    expect(await store.hGet(k('target'), 'f0')).toBeNull();
+    expect(await store.pTtl(k('staged'))).toBeGreaterThan(0);
+    expect(await store.apply([{ op: 'move', key: k('staged'), to: k('target') }])).toBe('applied');
+    expect(await store.hLen(k('target'))).toBe(2500);
+    expect(await store.hGet(k('target'), 'old')).toBeNull();
+    expect(await store.pTtl(k('target'))).toBe(-1);
+    expect(await store.pTtl(k('staged'))).toBe(-2);
+    // nothing staged: the target is emptied
+    await store.stage(k('nothing'), [], 60_000);
+    await store.apply([{ op: 'move', key: k('nothing'), to: k('target') }]);
+    expect(await store.hLen(k('target'))).toBe(0);
+  });
+
+  it('lets an unused staging key expire', async () => {
+    await store.stage(k('abandoned'), [['a', '1']], 40);
+    await new Promise((r) => setTimeout(r, 90));
+    expect(await store.hLen(k('abandoned'))).toBe(0);
+  });
+
   it('skips a write whose deadline has passed, and writes nothing of it', async () => {
     await expect(
       store.apply([{ op: 'set', key: k('late'), value: 'x' }], { notAfter: Date.now() - 10 }),

@@ -1,0 +1,583 @@
+// The seller API's OpenAPI document (contract §5): served without a key, complete, and true of
+// the relay's real answers. Every answer below is validated against the schema the served
+// document declares for its path, method and status; an undeclared status fails.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Ajv2020Import from 'ajv/dist/2020.js';
+import addFormatsImport from 'ajv-formats';
+import type request from 'supertest';
+import { openApiDocument } from '../../src/api/openapi.js';
+import { Handoff } from '../../src/sso/handoff.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { StoreUnavailableError, type Store } from '../../src/store/store.js';
+import { API_KEY, startRelay, type TestRelay } from '../support/relay.js';
+import { startSignInWorld, type SignInWorld } from '../support/world.js';
+
+// ajv and ajv-formats are CommonJS with `exports.default`: take whichever form the loader gives.
+type AjvClass = typeof Ajv2020Import.default;
+type AddFormats = typeof addFormatsImport.default;
+const Ajv2020 =
+  (Ajv2020Import as unknown as { default?: AjvClass }).default ?? (Ajv2020Import as unknown as AjvClass);
+const addFormats =
+  (addFormatsImport as unknown as { default?: AddFormats }).default ??
+  (addFormatsImport as unknown as AddFormats);
+
+type Method = 'get' | 'post' | 'delete';
+interface ResponseObject {
+  $ref?: string;
+  description?: string;
+  content?: Record<string, { schema: unknown }>;
+}
+interface Operation {
+  operationId: string;
+  security?: unknown[];
+  responses: Record<string, ResponseObject>;
+}
+interface Doc {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  servers: { url: string }[];
+  paths: Record<string, Partial<Record<Method, Operation>> & { parameters?: unknown[] }>;
+  components: {
+    securitySchemes: Record<string, { type: string; scheme?: string }>;
+    parameters: Record<string, { name: string; in: string }>;
+    responses: Record<string, ResponseObject>;
+    schemas: Record<string, unknown>;
+  };
+}
+
+/** Every route the app serves under /api/v1, as `<method> <path below /api/v1>`. */
+const SERVED = [
+  'get /openapi.json',
+  'get /session',
+  'delete /session',
+  'post /session/token',
+  'post /session/assertion',
+  'post /session/ticket',
+  'post /authorize',
+  'get /tenants/{tenantId}',
+  'get /tenants/{tenantId}/users/{userName}',
+  'get /tenants/{tenantId}/departments',
+].sort();
+
+const DOC_ID = 'https://relay.invalid/api/v1/openapi.json';
+const METHODS: Method[] = ['get', 'post', 'delete'];
+
+let doc: Doc;
+let ajv: InstanceType<AjvClass>;
+/** `<method> <path> <status>` of every answer checked, to show every documented status happens. */
+const seen = new Set<string>();
+
+const fragment = (parts: string[]) =>
+  parts.map((p) => `/${encodeURIComponent(p.replace(/~/g, '~0').replace(/\//g, '~1'))}`).join('');
+
+function schemaValidator(pointer: string[]) {
+  const validate = ajv.getSchema(`${DOC_ID}#${fragment(pointer)}`);
+  if (!validate) throw new Error(`no schema at #${fragment(pointer)}`);
+  return validate;
+}
+
+/** Validates `value` against a named component schema; the errors, or null when valid. */
+function componentErrors(name: string, value: unknown): string | null {
+  const validate = schemaValidator(['components', 'schemas', name]);
+  return validate(value) ? null : ajv.errorsText(validate.errors);
+}
+
+type Answer = Pick<request.Response, 'status' | 'body' | 'text' | 'headers'>;
+
+/** Throws unless the document declares `res.status` for this operation and the body matches its schema. */
+function check(method: Method, path: string, res: Answer): void {
+  const op = doc.paths[path]?.[method];
+  if (!op) throw new Error(`${method.toUpperCase()} ${path} is not in the document`);
+  const status = String(res.status);
+  let response = op.responses[status];
+  let pointer = ['paths', path, method, 'responses', status];
+  if (!response)
+    throw new Error(
+      `${method.toUpperCase()} ${path} answered ${status}, which the document does not declare: ${res.text.slice(0, 300)}`,
+    );
+  if (response.$ref) {
+    const name = response.$ref.replace('#/components/responses/', '');
+    response = doc.components.responses[name];
+    if (!response) throw new Error(`dangling ${op.responses[status]!.$ref}`);
+    pointer = ['components', 'responses', name];
+  }
+  seen.add(`${method} ${path} ${status}`);
+  if (!response.content) {
+    if (res.text) throw new Error(`${method.toUpperCase()} ${path} ${status} declares no body but sent one`);
+    return;
+  }
+  expect(Object.keys(response.content)).toEqual(['application/json']);
+  expect(res.headers['content-type']).toMatch(/^application\/json\b/);
+  const validate = schemaValidator([...pointer, 'content', 'application/json', 'schema']);
+  if (!validate(res.body))
+    throw new Error(
+      `${method.toUpperCase()} ${path} ${status}: the body does not match the document: ${ajv.errorsText(
+        validate.errors,
+      )}\n${JSON.stringify(res.body)}`,
+    );
+}
+
+/** A concrete path for a documented template (for calls whose parameters do not matter). */
+const concrete = (path: string) =>
+  path.replace('{tenantId}', 'some-tenant').replace('{userName}', 'some-user');
+
+/** The routes an Express app serves below `mount`, found by walking its router. */
+function servedRoutes(app: unknown, mount: string): string[] {
+  interface Layer {
+    match: (path: string) => unknown;
+    route?: { path: string; methods: Record<string, boolean> };
+    handle: { stack?: Layer[] };
+  }
+  const top = (app as { router: { stack: Layer[] } }).router.stack;
+  const mounted = top.filter((l) => l.handle.stack && l.match(`${mount}/x`) && !l.match('/x'));
+  const out: string[] = [];
+  const walk = (stack: Layer[]) => {
+    for (const layer of stack) {
+      if (layer.route)
+        for (const [method, on] of Object.entries(layer.route.methods))
+          if (on && method !== '_all') out.push(`${method} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
+      if (layer.handle.stack) walk(layer.handle.stack);
+    }
+  };
+  for (const layer of mounted) walk(layer.handle.stack!);
+  return out.sort();
+}
+
+describe('the OpenAPI document of the seller API', () => {
+  let w: SignInWorld;
+  const idp = () => w.world.idp(w.acme.tenantCode);
+  const call = (method: Method, path: string, headers: Record<string, string> = {}) => {
+    const req = w.relay.http[method](`/api/v1${path}`).set('Authorization', `Bearer ${API_KEY}`);
+    return req.set(headers);
+  };
+
+  beforeAll(async () => {
+    // a short identity-server timeout, so a slow refresh becomes 502 quickly
+    w = await startSignInWorld({ env: { IDP_TIMEOUT_MS: '1000' } });
+  });
+  afterAll(() => w.close());
+
+  it('is served without an API key, as JSON, and is OpenAPI 3.1.0', async () => {
+    const res = await w.relay.http.get('/api/v1/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json\b/);
+    doc = res.body as Doc;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
+    expect(doc.info).toMatchObject({ title: expect.any(String), version: expect.any(String) });
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/api/v1' })]);
+    expect(doc.components.securitySchemes.sellerApiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(
+      Object.values(doc.components.parameters)
+        .filter((p) => p.in === 'header')
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['Cookie', 'X-Session-Id']);
+    for (const topic of [/X-Session-Id/, /Cookie/, /5 minutes/, /60 s/, /ES256/, /jwks\.json/])
+      expect(JSON.stringify(doc)).toMatch(topic);
+
+    // strictRequired is off: a conditional `then` may require a property declared beside it.
+    ajv = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true });
+    addFormats(ajv);
+    // The document's own members are not JSON Schema keywords: known, but without meaning.
+    ajv.addVocabulary([
+      'openapi',
+      'jsonSchemaDialect',
+      'info',
+      'servers',
+      'security',
+      'tags',
+      'paths',
+      'components',
+      'webhooks',
+      'externalDocs',
+    ]);
+    ajv.addSchema({ ...doc, $id: DOC_ID });
+    // every schema in the document compiles (strict mode: no unknown keyword, no typo)
+    for (const name of Object.keys(doc.components.schemas)) schemaValidator(['components', 'schemas', name]);
+    check('get', '/openapi.json', res);
+  });
+
+  it('documents exactly the routes the app serves under /api/v1', () => {
+    const documented = Object.entries(doc.paths)
+      .flatMap(([path, item]) => METHODS.filter((m) => item[m]).map((m) => `${m} ${path}`))
+      .sort();
+    expect(documented).toEqual(SERVED);
+    expect(servedRoutes(w.relay.relay.app, '/api/v1')).toEqual(SERVED);
+    // only the document itself is public
+    for (const key of SERVED) {
+      const [method, path] = key.split(' ') as [Method, string];
+      expect(doc.paths[path]![method]!.security).toEqual(key === 'get /openapi.json' ? [] : undefined);
+    }
+  });
+
+  it('validates for real: a wrong object fails, and so does an undeclared status', () => {
+    const good = {
+      user: { userName: 'a', name: 'A', email: null, mobile: null, role: 'user', orgCode: 'hq' },
+      tenant: { tenantId: 't', tenantCode: 'c', name: 'T' },
+      appId: 'app',
+      instanceId: null,
+      expiresAt: '2026-01-01T00:00:00.000Z',
+    };
+    expect(componentErrors('Session', good)).toBeNull();
+    expect(componentErrors('Session', { ...good, tenant: undefined })).toMatch(/tenant/);
+    expect(componentErrors('Session', { ...good, instanceId: 7 })).toMatch(/instanceId/);
+    expect(componentErrors('Session', { ...good, expiresAt: '2026-01-01 08:00' })).toMatch(/expiresAt/);
+    expect(componentErrors('Session', { ...good, user: { ...good.user, role: 'owner' } })).toMatch(/role/);
+    expect(componentErrors('Tenant', { tenantId: 't', clientSecret: 's' })).not.toBeNull();
+    expect(componentErrors('Error', { error: 'no_session' })).toMatch(/message/);
+    expect(componentErrors('AuthorizeAnswer', { allowed: true, reason: 'role_missing' })).not.toBeNull();
+    const fake = { status: 418, body: {}, text: '{}', headers: { 'content-type': 'application/json' } };
+    expect(() => check('get', '/session', fake)).toThrow(/does not declare/);
+    expect(() =>
+      check('get', '/session', {
+        status: 401,
+        body: { error: 'reauthenticate', message: 'x' },
+        text: 'x',
+        headers: { 'content-type': 'application/json' },
+      }),
+    ).toThrow(/does not match/);
+  });
+
+  it('GET /session: 200 by Cookie and by X-Session-Id, 401 without a session', async () => {
+    const { browser, sid } = await w.signIn('alice');
+    const byCookie = await call('get', '/session', { Cookie: browser.cookieHeader(w.relay.url) });
+    check('get', '/session', byCookie);
+    expect(byCookie.status).toBe(200);
+    expect(byCookie.body.user).toMatchObject({ userName: 'alice', email: 'alice@acme.example' });
+    const byId = await call('get', '/session', { 'X-Session-Id': sid });
+    check('get', '/session', byId);
+    expect(byId.status).toBe(200);
+    const anonymous: Record<string, string>[] = [
+      {},
+      { 'X-Session-Id': `${sid}x` },
+      { Cookie: 'relay.sid=s%3Aforged.sig' },
+    ];
+    for (const headers of anonymous) {
+      const none = await call('get', '/session', headers);
+      check('get', '/session', none);
+      expect(none.status).toBe(401);
+      expect(none.body.error).toBe('no_session');
+    }
+  });
+
+  it('POST /session/token: 200, 400, 401 no_session and reauthenticate, 413, 415, 502', async () => {
+    const { sid } = await w.signIn('alice');
+    const token = (body: unknown, headers: Record<string, string> = { 'X-Session-Id': sid }) =>
+      call('post', '/session/token', headers).send(body as object);
+    const statuses: number[] = [];
+    const record = (res: Answer) => {
+      check('post', '/session/token', res);
+      statuses.push(res.status);
+      return res;
+    };
+    record(await call('post', '/session/token', { 'X-Session-Id': sid })); // no body at all
+    record(await token({}));
+    expect(record(await token({ forceRefresh: true })).body.accessToken).toEqual(expect.any(String));
+    expect(record(await token({ forceRefresh: 'yes' })).body.error).toBe('invalid_request');
+    expect(record(await token({ forceRefresh: true, other: 1 })).body.error).toBe('invalid_request');
+    record(
+      await call('post', '/session/token', { 'X-Session-Id': sid, 'Content-Type': 'application/json' }).send(
+        '{"forceRefresh":',
+      ),
+    );
+    record(await token({ forceRefresh: false, pad: 'x'.repeat(2048) }));
+    record(
+      await call('post', '/session/token', {
+        'X-Session-Id': sid,
+        'Content-Type': 'application/json; charset=latin1',
+      }).send('{}'),
+    );
+    expect(record(await token({}, {})).body.error).toBe('no_session');
+    expect(statuses).toEqual([200, 200, 200, 400, 400, 400, 413, 415, 401]);
+
+    const dave = await w.signIn('dave');
+    expect(w.sandbox.identity.revokeRefreshTokens('dave')).toBeGreaterThan(0);
+    const refused = record(await token({ forceRefresh: true }, { 'X-Session-Id': dave.sid }));
+    expect([refused.status, refused.body.error]).toEqual([401, 'reauthenticate']);
+
+    const bob = await w.signIn('bob');
+    idp().refreshDelayMs = 1500;
+    try {
+      const slow = record(await token({ forceRefresh: true }, { 'X-Session-Id': bob.sid }));
+      expect([slow.status, slow.body.error]).toEqual([502, 'idp_unavailable']);
+    } finally {
+      idp().refreshDelayMs = 0;
+    }
+  });
+
+  it('POST /session/assertion: 200 with an ES256 JWT, 401 without a session', async () => {
+    const { sid } = await w.signIn('bob');
+    const res = await call('post', '/session/assertion', { 'X-Session-Id': sid }).send({});
+    check('post', '/session/assertion', res);
+    expect(res.status).toBe(200);
+    const header = JSON.parse(Buffer.from(res.body.assertion.split('.')[0], 'base64url').toString());
+    expect(header.alg).toBe('ES256');
+    const none = await call('post', '/session/assertion').send({});
+    check('post', '/session/assertion', none);
+    expect([none.status, none.body.error]).toEqual([401, 'no_session']);
+  });
+
+  it('POST /session/ticket: 200 once, then 400 invalid_ticket; 400 invalid_request, 401, 413, 415', async () => {
+    const { sid } = await w.signIn('alice');
+    const handoff = new Handoff(w.relay.store, w.relay.relay.keys);
+    const ticket = await handoff.issue(sid);
+    const redeem = (body: unknown) => call('post', '/session/ticket').send(body as object);
+
+    const first = await redeem({ ticket });
+    check('post', '/session/ticket', first);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ sessionId: sid, session: { user: { userName: 'alice' } } });
+    const again = await redeem({ ticket });
+    check('post', '/session/ticket', again);
+    expect([again.status, again.body.error]).toEqual([400, 'invalid_ticket']);
+    const unknown = await redeem({ ticket: 'x'.repeat(43) });
+    check('post', '/session/ticket', unknown);
+    expect(unknown.body.error).toBe('invalid_ticket');
+    for (const body of [{}, { ticket: '' }, { ticket: 'a', more: 1 }]) {
+      const bad = await redeem(body);
+      check('post', '/session/ticket', bad);
+      expect([bad.status, bad.body.error]).toEqual([400, 'invalid_request']);
+    }
+    const large = await redeem({ ticket: 'x'.repeat(2048) });
+    check('post', '/session/ticket', large);
+    expect(large.status).toBe(413);
+    const latin1 = await call('post', '/session/ticket', {
+      'Content-Type': 'application/json; charset=latin1',
+    }).send(JSON.stringify({ ticket }));
+    check('post', '/session/ticket', latin1);
+    expect(latin1.status).toBe(415);
+
+    // a good ticket for a session that has ended since
+    const ended = await w.signIn('bob');
+    const late = await handoff.issue(ended.sid);
+    check('delete', '/session', await call('delete', '/session', { 'X-Session-Id': ended.sid }));
+    const gone = await redeem({ ticket: late });
+    check('post', '/session/ticket', gone);
+    expect([gone.status, gone.body.error]).toEqual([401, 'no_session']);
+  });
+
+  it('DELETE /session: 204, also when there is no session', async () => {
+    const { browser, sid } = await w.signIn('alice');
+    const out = await call('delete', '/session', { Cookie: browser.cookieHeader(w.relay.url) });
+    check('delete', '/session', out);
+    expect(out.status).toBe(204);
+    const after = await call('get', '/session', { 'X-Session-Id': sid });
+    check('get', '/session', after);
+    expect(after.status).toBe(401);
+    const again = await call('delete', '/session', { 'X-Session-Id': sid });
+    check('delete', '/session', again);
+    expect(again.status).toBe(204);
+    const none = await call('delete', '/session');
+    check('delete', '/session', none);
+    expect(none.status).toBe(204);
+  });
+
+  it('POST /authorize: 200 allowed and denied for every reason, 400, 413, 415', async () => {
+    const tenantId = w.acme.tenantId;
+    const cases: [object, boolean, string][] = [
+      [{ tenantId, userName: 'alice' }, true, 'ok'],
+      [{ tenantId, userName: 'alice', role: 'admin', appId: w.relay.config.appId }, true, 'ok'],
+      [{ tenantId, userName: 'bob', role: 'admin' }, false, 'role_missing'],
+      [{ tenantId, userName: 'carol' }, false, 'user_disabled'],
+      [{ tenantId, userName: 'nobody' }, false, 'user_unknown'],
+      [{ tenantId, userName: 'alice', appId: 'another-app' }, false, 'user_unknown'],
+      [{ tenantId: 'no-such-tenant', userName: 'alice' }, false, 'tenant_unknown'],
+    ];
+    for (const [body, allowed, reason] of cases) {
+      const res = await call('post', '/authorize').send(body);
+      check('post', '/authorize', res);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ allowed, reason });
+    }
+    for (const body of [
+      { tenantId },
+      { tenantId, userName: 'alice', role: 'owner' },
+      { tenantId, userName: 5 },
+    ]) {
+      const res = await call('post', '/authorize').send(body);
+      check('post', '/authorize', res);
+      expect([res.status, res.body.error]).toEqual([400, 'invalid_request']);
+    }
+    const broken = await call('post', '/authorize', { 'Content-Type': 'application/json' }).send('{"t');
+    check('post', '/authorize', broken);
+    expect(broken.status).toBe(400);
+    const large = await call('post', '/authorize').send({
+      tenantId,
+      userName: 'alice',
+      pad: 'x'.repeat(17_000),
+    });
+    check('post', '/authorize', large);
+    expect(large.status).toBe(413);
+    const latin1 = await call('post', '/authorize', {
+      'Content-Type': 'application/json; charset=latin1',
+    }).send(JSON.stringify({ tenantId, userName: 'alice' }));
+    check('post', '/authorize', latin1);
+    expect(latin1.status).toBe(415);
+  });
+
+  it('GET /tenants/{tenantId}: 200, 404, 400', async () => {
+    const path = '/tenants/{tenantId}';
+    const ok = await call('get', `/tenants/${w.acme.tenantId}`);
+    check('get', path, ok);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ tenantId: w.acme.tenantId, tenantCode: w.acme.tenantCode });
+    const unknown = await call('get', '/tenants/no-such-tenant');
+    check('get', path, unknown);
+    expect(unknown.status).toBe(404);
+    for (const bad of ['x'.repeat(65), '%E0%A4%A']) {
+      const res = await call('get', `/tenants/${bad}`);
+      check('get', path, res);
+      expect([res.status, res.body.error]).toEqual([400, 'invalid_request']);
+    }
+  });
+
+  it('GET /tenants/{tenantId}/users/{userName}: 200 (enabled or not), 404, 400', async () => {
+    const path = '/tenants/{tenantId}/users/{userName}';
+    for (const userName of ['alice', 'bob', 'carol', 'dave']) {
+      const res = await call('get', `/tenants/${w.acme.tenantId}/users/${userName}`);
+      check('get', path, res);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ userName, tenantId: w.acme.tenantId });
+    }
+    for (const [tenantId, userName] of [
+      [w.acme.tenantId, 'nobody'],
+      ['no-such-tenant', 'alice'],
+    ]) {
+      const res = await call('get', `/tenants/${tenantId}/users/${userName}`);
+      check('get', path, res);
+      expect(res.status).toBe(404);
+    }
+    const long = await call('get', `/tenants/${w.acme.tenantId}/users/${'u'.repeat(65)}`);
+    check('get', path, long);
+    expect(long.status).toBe(400);
+  });
+
+  it('GET /tenants/{tenantId}/departments: 200 (all, one level, top), 404, 400', async () => {
+    const path = '/tenants/{tenantId}/departments';
+    const base = `/tenants/${w.acme.tenantId}/departments`;
+    const expected: [string, string[]][] = [
+      ['', ['hq', 'rd']],
+      ['?parent=hq', ['rd']],
+      ['?parent=', ['hq']],
+      ['?parent=rd', []],
+    ];
+    for (const [query, codes] of expected) {
+      const res = await call('get', `${base}${query}`);
+      check('get', path, res);
+      expect(res.status).toBe(200);
+      expect(res.body.departments.map((d: { orgCode: string }) => d.orgCode)).toEqual(codes);
+    }
+    const unknown = await call('get', '/tenants/no-such-tenant/departments');
+    check('get', path, unknown);
+    expect(unknown.status).toBe(404);
+    for (const query of [`?parent=${'p'.repeat(65)}`, '?parent=a&parent=b']) {
+      const res = await call('get', `${base}${query}`);
+      check('get', path, res);
+      expect([res.status, res.body.error]).toEqual([400, 'invalid_request']);
+    }
+  });
+
+  it('answers 401 unauthorized on every operation but the document without a valid key', async () => {
+    for (const key of SERVED.filter((k) => k !== 'get /openapi.json')) {
+      const [method, path] = key.split(' ') as [Method, string];
+      for (const auth of [undefined, 'Bearer not-a-configured-key']) {
+        const req = w.relay.http[method](`/api/v1${concrete(path)}`);
+        const res = await (auth ? req.set('Authorization', auth) : req);
+        check(method, path, res);
+        expect([res.status, res.body.error]).toEqual([401, 'unauthorized']);
+        expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+      }
+    }
+  });
+
+  it('answers 404 not_found for any other route or method, as the document says', async () => {
+    const notFound = schemaValidator([
+      'components',
+      'responses',
+      'NotFound',
+      'content',
+      'application/json',
+      'schema',
+    ]);
+    for (const [method, path] of [
+      ['get', '/nope'],
+      ['put', '/session'],
+      ['post', '/tenants/x'],
+      ['get', '/session/token'],
+    ] as const) {
+      const res = await w.relay.http[method](`/api/v1${path}`).set('Authorization', `Bearer ${API_KEY}`);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^application\/json\b/);
+      expect(notFound(res.body)).toBe(true);
+    }
+  });
+});
+
+describe('the OpenAPI document when the store fails', () => {
+  let t: TestRelay;
+  let mode: 'up' | 'unavailable' | 'broken' = 'up';
+  beforeAll(async () => {
+    const inner = new MemoryStore();
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function' || prop === 'close') return value;
+        return (...args: unknown[]) =>
+          mode === 'up'
+            ? (value as (...a: unknown[]) => unknown).apply(target, args)
+            : Promise.reject(
+                mode === 'unavailable'
+                  ? new StoreUnavailableError('store down (test)')
+                  : new Error('store broken (test)'),
+              );
+      },
+    }) as Store;
+    t = await startRelay({ store });
+  });
+  afterAll(() => t.close());
+
+  const sid = `{t:some-tenant}.${'A'.repeat(43)}`;
+  const calls: [Method, string, Record<string, string>, object | undefined][] = [
+    ['get', '/session', { 'X-Session-Id': sid }, undefined],
+    ['delete', '/session', { 'X-Session-Id': sid }, undefined],
+    ['post', '/session/token', { 'X-Session-Id': sid }, {}],
+    ['post', '/session/assertion', { 'X-Session-Id': sid }, {}],
+    ['post', '/session/ticket', {}, { ticket: 'T'.repeat(43) }],
+    ['post', '/authorize', {}, { tenantId: 'some-tenant', userName: 'some-user' }],
+    ['get', '/tenants/{tenantId}', {}, undefined],
+    ['get', '/tenants/{tenantId}/users/{userName}', {}, undefined],
+    ['get', '/tenants/{tenantId}/departments', {}, undefined],
+  ];
+
+  it.each([
+    ['unavailable', 503, 'store_unavailable'],
+    ['broken', 500, 'internal_error'],
+  ] as const)(
+    'answers the declared error on every operation when the store is %s',
+    async (m, status, code) => {
+      mode = m;
+      try {
+        for (const [method, path, headers, body] of calls) {
+          const req = t.http[method](`/api/v1${concrete(path)}`)
+            .set('Authorization', `Bearer ${API_KEY}`)
+            .set(headers);
+          const res = await (body ? req.send(body) : req);
+          check(method, path, res);
+          expect([method, path, res.status, res.body.error]).toEqual([method, path, status, code]);
+        }
+      } finally {
+        mode = 'up';
+      }
+    },
+  );
+});
+
+describe('coverage of the document by the checks above', () => {
+  it('saw every documented status of every operation happen', () => {
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      METHODS.flatMap((m) => Object.keys(item[m]?.responses ?? {}).map((s) => `${m} ${path} ${s}`)),
+    );
+    expect(documented.filter((d) => !seen.has(d))).toEqual([]);
+  });
+});
