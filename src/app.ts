@@ -11,7 +11,7 @@ import { openApiRouter } from './api/openapi.js';
 import type { Config } from './config.js';
 import { kitRouter } from './kit/router.js';
 import { Mirror } from './mirror/mirror.js';
-import { requestLogger, type Logger } from './ops/log.js';
+import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/routes.js';
 import { sessionRoutes } from './api/sessionRoutes.js';
@@ -87,6 +87,34 @@ export function buildApp(deps: AppDeps): Relay {
   const app = express();
   app.set('trust proxy', trustProxy(config.trustProxy));
   app.set('etag', false);
+  installRequestLog(app.request, logger);
+  app.use(requestLogger(logger, metrics.observeHttp));
+
+  // The seller app's API first: it is the hot path, JSON only, for servers (no browser headers).
+  const api = express.Router();
+  api.use(openApiRouter());
+  api.use(requireApiKey(config.sellerApiKeys));
+  api.use(mirrorRoutes(mirror, config.appId));
+  api.use(
+    sessionRoutes({
+      sessions,
+      mirror,
+      renewal,
+      handoff,
+      assertionKeys,
+      assertion: {
+        issuer: relayBase(config),
+        audience: config.appId,
+        ttlSeconds: config.assertion.ttlSeconds,
+      },
+      now,
+    }),
+  );
+  api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
+  api.use(apiErrorHandler(() => metrics.storeErrors.inc()));
+  app.use('/api/v1', api);
+
+  // Browser-facing from here on.
   app.use(
     helmet({
       // Pages are static HTML with one stylesheet; nothing inline, no scripts.
@@ -101,8 +129,6 @@ export function buildApp(deps: AppDeps): Relay {
       },
     }),
   );
-  app.use(requestLogger(logger, metrics.observeHttp));
-
   app.use(opsRoutes(store, metrics));
 
   app.use(
@@ -131,29 +157,6 @@ export function buildApp(deps: AppDeps): Relay {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(await assertionKeys.jwks());
   });
-
-  const api = express.Router();
-  api.use(openApiRouter());
-  api.use(requireApiKey(config.sellerApiKeys));
-  api.use(mirrorRoutes(mirror, config.appId));
-  api.use(
-    sessionRoutes({
-      sessions,
-      mirror,
-      renewal,
-      handoff,
-      assertionKeys,
-      assertion: {
-        issuer: relayBase(config),
-        audience: config.appId,
-        ttlSeconds: config.assertion.ttlSeconds,
-      },
-      now,
-    }),
-  );
-  api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
-  api.use(apiErrorHandler(() => metrics.storeErrors.inc()));
-  app.use('/api/v1', api);
 
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found');

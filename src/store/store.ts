@@ -70,24 +70,27 @@ export class StoreUnavailableError extends Error {
 export class StoreDeadlineError extends StoreUnavailableError {}
 
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
       () => reject(new StoreUnavailableError(`store did not answer ${what} within ${ms} ms`)),
       ms,
     );
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(
+          error instanceof StoreUnavailableError
+            ? error
+            : new StoreUnavailableError(
+                `store failed ${what}: ${(error as Error)?.message ?? String(error)}`,
+                { cause: error },
+              ),
+        );
+      },
+    );
   });
-  return Promise.race([promise, timeout]).then(
-    (value) => {
-      clearTimeout(timer);
-      return value;
-    },
-    (error: unknown) => {
-      clearTimeout(timer);
-      if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`store failed ${what}: ${(error as Error)?.message ?? String(error)}`, {
-        cause: error,
-      });
-    },
-  );
 }
