@@ -18,9 +18,8 @@ const str = (max: number) =>
 const id = (max = 64) => str(max).min(1, 'must not be empty');
 /** Present but possibly empty, missing or null on the marketplace's own debug calls. */
 const maybeEmpty = (max = 64) =>
-  z
-    .union([str(max), z.null()], { error: 'must be a string' })
-    .optional()
+  str(max)
+    .nullish()
     .transform((v) => v ?? '');
 const testFlag = z.union([z.literal(0), z.literal(1)], { error: expected('must be the number 0 or 1') });
 const flag = <const T extends readonly number[]>(allowed: T) =>
@@ -119,10 +118,10 @@ export const applicationSyncSchema = z
     at: parseSyncTime(b.timeStamp)!,
   }));
 
+// nullish() rather than a union with null: zod checks it several times faster, per user field.
 const optionalText = (max: number) =>
-  z
-    .union([str(max), z.null()])
-    .optional()
+  str(max)
+    .nullish()
     .transform((v) => (v === null || v === undefined || v === '' ? undefined : v));
 const employeeType = z
   .union([z.number(), z.string().regex(/^\d+$/, 'must be 1, 2, 3 or 4')], {
