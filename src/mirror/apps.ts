@@ -3,7 +3,8 @@ import type { ApplicationSync } from '../kit/schemas.js';
 import { parseJson, type AppRecord } from './records.js';
 import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
 import {
-  instancesAfterDelete,
+  afterUnbind,
+  changed,
   lastChangeAt,
   transact,
   unchanged,
@@ -38,17 +39,11 @@ export function applyApplicationSync(
         return unchanged();
 
       if (push.flag === 0) {
-        const remaining = instancesAfterDelete(current?.instanceIds, push.instanceId);
-        if (current && remaining.length > 0) {
-          const next: AppRecord = {
-            ...current,
-            instanceIds: remaining,
-            timeStamp: push.timeStamp,
-            at: push.at,
-          };
+        const unbound = afterUnbind(current, push);
+        if (unbound) {
           return {
-            ops: [{ op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(next)]] }],
-            result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
+            ops: [{ op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(unbound)]] }],
+            result: changed(),
           };
         }
         // Without its client the app cannot renew tokens or sign anyone in: its sessions end.
@@ -59,7 +54,7 @@ export function applyApplicationSync(
             { op: 'hset', key: keys.appTombs(t), entries: [[appId, String(push.at)]] },
             ...end.ops,
           ],
-          result: { changed: 1, unchanged: 0, sessionsEnded: end.ended },
+          result: changed(1, end.ended),
         };
       }
 
@@ -78,7 +73,7 @@ export function applyApplicationSync(
           { op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(next)]] },
           { op: 'hdel', key: keys.appTombs(t), fields: [appId] },
         ],
-        result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
+        result: changed(),
       };
     },
   );

@@ -4,7 +4,8 @@ import type { WriteOp } from '../store/store.js';
 import { parseJson, type TenantRecord } from './records.js';
 import { endSessionsOps, readSessions } from './sessionIndex.js';
 import {
-  instancesAfterDelete,
+  afterUnbind,
+  changed,
   lastChangeAt,
   transact,
   unchanged,
@@ -40,24 +41,20 @@ export function applyTenantSync(
       if (push.at <= lastChangeAt(current?.at, deletedAt)) return unchanged();
 
       if (push.flag === 0) {
-        const remaining = instancesAfterDelete(current?.instanceIds, push.instanceId);
-        if (current && remaining.length > 0) {
-          // Another order still binds this enterprise (支持多实例绑定): only this instance goes.
-          const next: TenantRecord = {
-            ...current,
-            instanceIds: remaining,
-            timeStamp: push.timeStamp,
-            at: push.at,
-          };
+        // Another order may still bind this enterprise: then only this instance goes.
+        const unbound = afterUnbind(current, push);
+        if (unbound)
           return {
-            ops: [{ op: 'set', key: keys.tenant(t), value: JSON.stringify(next) }],
-            result: changedOne(),
+            ops: [{ op: 'set', key: keys.tenant(t), value: JSON.stringify(unbound) }],
+            result: changed(),
           };
-        }
         const ends = appIds.map((a, i) => endSessionsOps(ctx, t, a, sessions[i]!));
         return {
           ops: [...deleteTenantOps(ctx, t, push.at, appIds), ...ends.flatMap((e) => e.ops)],
-          result: { changed: 1, unchanged: 0, sessionsEnded: ends.reduce((n, e) => n + e.ended, 0) },
+          result: changed(
+            1,
+            ends.reduce((n, e) => n + e.ended, 0),
+          ),
         };
       }
 
@@ -73,12 +70,10 @@ export function applyTenantSync(
         timeStamp: push.timeStamp,
         at: push.at,
       };
-      return { ops: [{ op: 'set', key: keys.tenant(t), value: JSON.stringify(next) }], result: changedOne() };
+      return { ops: [{ op: 'set', key: keys.tenant(t), value: JSON.stringify(next) }], result: changed() };
     },
   );
 }
-
-const changedOne = (): SyncOutcome => ({ changed: 1, unchanged: 0, sessionsEnded: 0 });
 
 /** Everything of the tenant goes; only the time of the deletion stays, to refuse older pushes. */
 function deleteTenantOps(

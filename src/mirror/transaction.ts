@@ -70,11 +70,26 @@ export function lastChangeAt(...times: (number | string | null | undefined)[]): 
   return newest;
 }
 
-/** Instances binding a record after a delete for `instanceId`; empty means the record goes. */
-export function instancesAfterDelete(current: readonly string[] | undefined, instanceId: string): string[] {
-  if (!instanceId || !current) return [];
-  return current.filter((i) => i !== instanceId);
+/**
+ * A delete naming one of several instances that bind a record (支持多实例绑定) unbinds only that
+ * one: the record updated, or null when it goes (its last instance, or a debug delete with none).
+ */
+export function afterUnbind<R extends { instanceIds: string[]; timeStamp: string; at: number }>(
+  current: R | null,
+  push: { instanceId: string; timeStamp: string; at: number },
+): R | null {
+  if (!current || !push.instanceId) return null;
+  const remaining = current.instanceIds.filter((i) => i !== push.instanceId);
+  return remaining.length
+    ? { ...current, instanceIds: remaining, timeStamp: push.timeStamp, at: push.at }
+    : null;
 }
+
+export const changed = (count = 1, sessionsEnded = 0): SyncOutcome => ({
+  changed: count,
+  unchanged: 0,
+  sessionsEnded,
+});
 
 export function withInstance(current: readonly string[] | undefined, instanceId: string): string[] {
   const all = new Set(current ?? []);
