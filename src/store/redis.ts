@@ -148,6 +148,9 @@ export function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serv
 
 type Client = RedisClientType | RedisClusterType;
 
+/** Wait before reconnect attempt `n` (0-based): 50 ms doubling, at most 2 s. */
+const backoffMs = (n: number) => Math.min(50 * 2 ** n, 2000);
+
 export interface RedisStoreOptions {
   /** Deadline of every store call in ms (KooGallery waits 5 s for a push answer). */
   timeoutMs?: number;
@@ -160,10 +163,15 @@ export class RedisStore implements Store {
   /** serverTime - localTime, learnt from TIME, so deadlines can be checked by the server's clock. */
   private clockOffsetMs = 0;
   private readonly clockTimer: NodeJS.Timeout;
+  private closed = false;
+  /** Ends the wait between two connection attempts to a cluster (see connectCluster). */
+  private wake?: () => void;
 
   private constructor(
     private readonly client: Client,
     options: RedisStoreOptions,
+    /** set for a Redis Cluster, so key-less commands know to pick nodes themselves */
+    private readonly cluster?: RedisClusterType,
   ) {
     this.timeoutMs = options.timeoutMs ?? 1500;
     this.clockTimer = setInterval(() => void this.syncClock().catch(() => undefined), 30_000);
@@ -177,15 +185,29 @@ export class RedisStore implements Store {
   ): RedisStore {
     const socket = {
       connectTimeout: 2000,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+      reconnectStrategy: (retries: number) => backoffMs(retries),
     };
     const common = { disableOfflineQueue: true, pingInterval: 5000 };
-    const client: Client = target.clusterNodes?.length
-      ? (createCluster({
-          rootNodes: target.clusterNodes.map((n) => ({ url: `redis://${n}` })),
-          defaults: { ...common, socket },
-        }) as unknown as RedisClusterType)
-      : (createClient({ url: target.url, ...common, socket }) as unknown as RedisClientType);
+    if (target.clusterNodes?.length) {
+      // `defaults` apply to every node connection; the seeds only serve to discover the topology.
+      const cluster = createCluster({
+        rootNodes: target.clusterNodes.map((n) => ({ url: `redis://${n}` })),
+        defaults: { ...common, socket },
+      }) as unknown as RedisClusterType;
+      const store = new RedisStore(cluster, options, cluster);
+      cluster.on('error', (error: Error) => options.onError?.(error));
+      // A cluster reports its node connections' errors as 'node-error', not 'error'.
+      cluster.on('node-error', (error: Error, node?: { host?: string; port?: number }) =>
+        options.onError?.(
+          new Error(`cluster node ${node?.host ?? '?'}:${node?.port ?? '?'}: ${error.message}`, {
+            cause: error,
+          }),
+        ),
+      );
+      store.firstConnection = store.connectCluster(cluster, options.onError);
+      return store;
+    }
+    const client = createClient({ url: target.url, ...common, socket }) as unknown as RedisClientType;
     const store = new RedisStore(client, options);
     client.on('error', (error: Error) => options.onError?.(error));
     client.on('ready', () => void store.syncClock().catch(() => undefined));
@@ -194,6 +216,44 @@ export class RedisStore implements Store {
       (error: Error) => options.onError?.(error),
     );
     return store;
+  }
+
+  /**
+   * node-redis connects a cluster once: when no seed answers, connect() fails and is never
+   * retried, and a topology without slots (nodes up, cluster not created yet) is accepted, after
+   * which every command fails. So the store retries, with a single server's reconnect backoff,
+   * until every slot has a master (or the store is closed).
+   */
+  private async connectCluster(cluster: RedisClusterType, onError?: (error: Error) => void): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await cluster.connect();
+        if (this.closed) {
+          // closed during discovery: drop the node connections discovery opened meanwhile
+          cluster.destroy();
+          return;
+        }
+        const uncovered = cluster.slots.findIndex((shard) => !shard?.master);
+        if (uncovered === -1) {
+          await this.syncClock().catch(() => undefined);
+          return;
+        }
+        cluster.destroy();
+        throw new StoreUnavailableError(
+          `the Redis Cluster does not serve every slot yet (slot ${uncovered} has no master)`,
+        );
+      } catch (error) {
+        if (this.closed) return;
+        onError?.(error as Error);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoffMs(attempt));
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
   }
 
   private firstConnection: Promise<void> = Promise.resolve();
@@ -214,25 +274,31 @@ export class RedisStore implements Store {
     return withDeadline(started, this.timeoutMs, what);
   }
 
+  /**
+   * On a cluster, TIME is asked of one master and its offset used for every node: the nodes'
+   * clocks are assumed to agree (NTP) to well within a write's deadline.
+   */
   async syncClock(): Promise<void> {
     const before = Date.now();
-    const reply = (await this.clusterAware('TIME', (c) => c.time())) as unknown as Date | [string, string];
+    const reply = (await this.call('TIME', async () =>
+      (this.cluster ? await this.nodeClient(this.masters()[0]!) : (this.client as RedisClientType)).time(),
+    )) as unknown as Date | [string, string];
     const after = Date.now();
     const serverMs =
       reply instanceof Date ? reply.getTime() : Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000);
     this.clockOffsetMs = serverMs - Math.round((before + after) / 2);
   }
 
-  /** Commands without a key go to any node of a cluster. */
-  private clusterAware<T>(what: string, run: (c: RedisClientType) => Promise<T>): Promise<T> {
-    const c = this.client as RedisClusterType & RedisClientType;
-    if ('masters' in c && Array.isArray((c as RedisClusterType).masters)) {
-      return this.call(what, async () => {
-        const node = await (c as RedisClusterType).nodeClient((c as RedisClusterType).masters[0]!);
-        return run(node as unknown as RedisClientType);
-      });
-    }
-    return this.call(what, () => run(c));
+  /** A cluster's masters, for commands without a key (they must be sent to a node). */
+  private masters() {
+    const masters = this.cluster!.masters;
+    if (masters.length === 0)
+      throw new StoreUnavailableError('not connected to the Redis Cluster yet (no master known)');
+    return masters;
+  }
+
+  private async nodeClient(node: ReturnType<RedisStore['masters']>[number]): Promise<RedisClientType> {
+    return (await this.cluster!.nodeClient(node)) as unknown as RedisClientType;
   }
 
   get(key: string) {
@@ -300,11 +366,20 @@ export class RedisStore implements Store {
     await withDeadline(Promise.all(writes), this.timeoutMs, 'staging');
   }
 
+  /** On a cluster every master must answer: each serves a share of the tenants. */
   async ping(): Promise<void> {
-    await this.clusterAware('PING', (c) => c.ping());
+    if (!this.cluster) {
+      await this.call('PING', () => (this.client as RedisClientType).ping());
+      return;
+    }
+    await this.call('PING', async () => {
+      await Promise.all(this.masters().map(async (m) => (await this.nodeClient(m)).ping()));
+    });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
     clearInterval(this.clockTimer);
     try {
       await withDeadline(this.client.close(), 2000, 'close');

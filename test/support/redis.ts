@@ -1,7 +1,13 @@
-/** Real Redis servers for the tests: the shared one from globalSetup, or a private one to stop and start. */
-import { spawn, type ChildProcess } from 'node:child_process';
+/**
+ * Real Redis servers for the tests: the shared one from globalSetup, a private one to stop and
+ * start, or a private Redis Cluster.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient } from 'redis';
 import { RedisStore } from '../../src/store/redis.js';
 
@@ -58,6 +64,14 @@ export function freePort(): Promise<number> {
       const address = server.address();
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
+  });
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
@@ -119,4 +133,199 @@ export class RedisProcess {
     child.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * A real Redis Cluster on loopback: three masters, no replicas, in a temporary directory.
+ * `prepare()` picks the ports (so a store can be pointed at them before anything runs),
+ * `start()` runs the nodes and creates the cluster, `stop()` kills the nodes and removes the directory.
+ */
+export class RedisCluster {
+  private readonly children: ChildProcess[] = [];
+
+  private constructor(
+    readonly ports: number[],
+    readonly dir: string,
+  ) {}
+
+  /** Throws one line naming what to install when redis-server or redis-cli is missing. */
+  static requireTools(): void {
+    for (const tool of ['redis-server', 'redis-cli'])
+      if (spawnSync(tool, ['--version']).error)
+        throw new Error(
+          `The Redis Cluster test needs ${tool} on the PATH: install Debian's redis-server (apt-get install redis-server redis-tools).`,
+        );
+  }
+
+  static async prepare(size = 3): Promise<RedisCluster> {
+    RedisCluster.requireTools();
+    // A node also listens on port + 10000 (the cluster bus), so the port must be at most 55535.
+    const ports: number[] = [];
+    for (let tries = 0; ports.length < size; tries++) {
+      if (tries === 1000) throw new Error('found no free port pair for a cluster node');
+      const port = await freePort();
+      if (port > 55_535 || ports.includes(port) || !(await isFree(port + 10_000))) continue;
+      ports.push(port);
+    }
+    return new RedisCluster(ports, mkdtempSync(join(tmpdir(), 'relay-cluster-')));
+  }
+
+  /** `host:port` of every node, as REDIS_CLUSTER_NODES takes them. */
+  get nodes(): string[] {
+    return this.ports.map((p) => `127.0.0.1:${p}`);
+  }
+
+  async start(): Promise<void> {
+    await this.startNodes();
+    await this.create();
+  }
+
+  /** Runs the nodes, cluster mode on, not yet joined: no node serves a slot. */
+  async startNodes(): Promise<void> {
+    for (const port of this.ports) {
+      const child = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(this.dir, `nodes-${port}.conf`),
+          '--dir',
+          this.dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--bind',
+          '127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      this.children.push(child);
+    }
+    await Promise.all(this.ports.map((port) => waitForPing(`redis://127.0.0.1:${port}`)));
+  }
+
+  /** Joins the nodes into one cluster and waits until every node reports cluster_state:ok. */
+  async create(): Promise<void> {
+    const created = await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...this.nodes,
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    if (created.code !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${created.output.split('\n').slice(-5).join(' ')}`);
+    for (const port of this.ports) {
+      for (let i = 0; ; i++) {
+        const info = await run('redis-cli', ['-p', String(port), 'cluster', 'info']);
+        if (info.output.includes('cluster_state:ok')) break;
+        if (i === 200) throw new Error(`the cluster node on port ${port} never reported cluster_state:ok`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  /** A plain (non-cluster) connection to one node, for CLUSTER commands and per-node checks. */
+  async nodeClient(port = this.ports[0]!) {
+    const client = createClient({ url: `redis://127.0.0.1:${port}` });
+    client.on('error', () => {});
+    await client.connect();
+    return client;
+  }
+
+  /** The slot of a key, as the cluster computes it (CLUSTER KEYSLOT). */
+  async keySlot(key: string): Promise<number> {
+    const client = await this.nodeClient();
+    try {
+      return Number(await client.sendCommand(['CLUSTER', 'KEYSLOT', key]));
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** The port of the master serving a slot (CLUSTER SLOTS). */
+  async portOfSlot(slot: number): Promise<number> {
+    const client = await this.nodeClient();
+    try {
+      const ranges = (await client.sendCommand(['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][];
+      const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+      if (!range) throw new Error(`no node serves slot ${slot}`);
+      return Number(range[2][1]);
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** Every key under a prefix on every node (each node scans only its own keys). */
+  async keysUnder(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for (const port of this.ports) {
+      const client = await this.nodeClient(port);
+      try {
+        for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
+          keys.push(...batch);
+      } finally {
+        client.destroy();
+      }
+    }
+    return keys.sort();
+  }
+
+  /** Deletes every key under a prefix, node by node. */
+  async dropPrefix(prefix: string): Promise<void> {
+    for (const port of this.ports) {
+      const client = await this.nodeClient(port);
+      try {
+        for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 }))
+          for (const key of batch) await client.del(key);
+      } finally {
+        client.destroy();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+      }),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitForPing(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.ping();
+      client.destroy();
+      return;
+    } catch {
+      client.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`redis-server at ${url} did not start`);
+}
+
+function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
 }

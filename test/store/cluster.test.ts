@@ -1,0 +1,303 @@
+// The relay on a real Redis Cluster (three masters on loopback, started here): the store battery,
+// kit pushes for tenants living on different nodes, readiness, and a browser sign-in whose
+// session is renewed and then revoked by a push, all inside the tenant's slot.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { PushResult } from '../../src/sandbox/pusher.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { StoreUnavailableError } from '../../src/store/store.js';
+import { allOrgFields, appFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
+import { RedisCluster } from '../support/redis.js';
+import { API_KEY, APP_ID, startRelay, type TestRelay } from '../support/relay.js';
+import { startSignInWorld, type SignInWorld } from '../support/world.js';
+import { storeBattery } from './storeBattery.js';
+
+// Missing tools fail the whole file with one line, before any test runs.
+RedisCluster.requireTools();
+
+let cluster: RedisCluster;
+// Stores started before the cluster was there, as a relay may be: before the nodes ran, and
+// while the nodes ran but no slot was assigned yet.
+let beforeNodes: RedisStore | undefined;
+let beforeCreate: RedisStore | undefined;
+const beforeNodesErrors: string[] = [];
+const beforeCreateErrors: string[] = [];
+
+/** Waits until a store has reported a failed connection attempt. */
+async function failedOnce(errors: string[]): Promise<void> {
+  for (let i = 0; errors.length === 0; i++) {
+    if (i === 200) throw new Error('the store reported no failed connection attempt');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+beforeAll(async () => {
+  cluster = await RedisCluster.prepare();
+  beforeNodes = RedisStore.connect(
+    { clusterNodes: cluster.nodes },
+    { onError: (e) => beforeNodesErrors.push(e.message) },
+  );
+  await failedOnce(beforeNodesErrors);
+  await cluster.startNodes();
+  beforeCreate = RedisStore.connect(
+    { clusterNodes: cluster.nodes },
+    { onError: (e) => beforeCreateErrors.push(e.message) },
+  );
+  await failedOnce(beforeCreateErrors);
+  await cluster.create();
+}, 60_000);
+
+afterAll(async () => {
+  await beforeNodes?.close();
+  await beforeCreate?.close();
+  await cluster?.stop();
+});
+
+async function connectClusterStore(): Promise<RedisStore> {
+  const store = RedisStore.connect({ clusterNodes: cluster.nodes });
+  await store.ready(10_000);
+  return store;
+}
+
+/** Tenant ids whose keys live on `count` different nodes, with the node of each. */
+async function tenantsOnDifferentNodes(
+  versionKey: (tenantId: string) => string,
+  count = 3,
+): Promise<{ tenantId: string; port: number; slot: number }[]> {
+  const found = new Map<number, { tenantId: string; port: number; slot: number }>();
+  for (let i = 0; found.size < count; i++) {
+    if (i === 200) throw new Error('could not find tenants on every node');
+    const tenantId = newTenantId();
+    const slot = await cluster.keySlot(versionKey(tenantId));
+    const port = await cluster.portOfSlot(slot);
+    if (!found.has(port)) found.set(port, { tenantId, port, slot });
+  }
+  return [...found.values()];
+}
+
+describe('connecting to the cluster', () => {
+  it('connects stores started before the nodes ran and before the cluster was created', async () => {
+    await beforeNodes!.ready(10_000);
+    await beforeCreate!.ready(10_000);
+    expect(beforeNodesErrors.join('\n')).toMatch(/ECONNREFUSED|root nodes are unavailable/);
+    expect(beforeCreateErrors.join('\n')).toMatch(/does not serve every slot/);
+    for (const [i, store] of [beforeNodes!, beforeCreate!].entries()) {
+      const key = `test:early${i}:{t:early}:s`;
+      expect(await store.apply([{ op: 'set', key, value: 'x', ttlMs: 60_000 }])).toBe('applied');
+      expect(await store.get(key)).toBe('x');
+    }
+  });
+
+  it('reads the cluster clock (TIME) as soon as it is connected', async () => {
+    // a cluster emits no 'ready' event: the deadline's clock offset must not wait for the timer
+    const syncClock = jest.spyOn(RedisStore.prototype, 'syncClock');
+    try {
+      const store = await connectClusterStore();
+      expect(syncClock).toHaveBeenCalled();
+      await store.close();
+    } finally {
+      syncClock.mockRestore();
+    }
+  });
+
+  it('runs each write on the node of its slot, loading the script again after SCRIPT FLUSH', async () => {
+    const store = await connectClusterStore();
+    try {
+      const prefix = `test:route:${Date.now()}:`;
+      const tenants = await tenantsOnDifferentNodes((id) => `${prefix}{t:${id}}:v`);
+      expect(new Set(tenants.map((t) => t.port)).size).toBe(3);
+      for (let round = 0; round < 2; round++) {
+        for (const { tenantId } of tenants)
+          expect(await store.apply([{ op: 'incr', key: `${prefix}{t:${tenantId}}:v` }])).toBe('applied');
+        // Every node forgets the script: each must get it again (NOSCRIPT, then EVAL).
+        for (const port of cluster.ports) {
+          const node = await cluster.nodeClient(port);
+          await node.sendCommand(['SCRIPT', 'FLUSH']);
+          node.destroy();
+        }
+      }
+      for (const { tenantId, port } of tenants) {
+        const node = await cluster.nodeClient(port);
+        expect(await node.sendCommand(['GET', `${prefix}{t:${tenantId}}:v`])).toBe('2');
+        node.destroy();
+      }
+      await cluster.dropPrefix(prefix);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a write whose keys span two slots, writing nothing', async () => {
+    const store = await connectClusterStore();
+    try {
+      const prefix = `test:cross:${Date.now()}:`;
+      const [a, b] = await tenantsOnDifferentNodes((id) => `${prefix}{t:${id}}:v`, 2);
+      const keyA = `${prefix}{t:${a!.tenantId}}:v`;
+      const keyB = `${prefix}{t:${b!.tenantId}}:v`;
+      await expect(
+        store.apply([
+          { op: 'set', key: keyA, value: '1' },
+          { op: 'set', key: keyB, value: '1' },
+        ]),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect([await store.get(keyA), await store.get(keyB)]).toEqual([null, null]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('the store battery on the cluster', () => {
+  storeBattery(connectClusterStore, (prefix) => cluster.dropPrefix(prefix));
+});
+
+describe('kit pushes through a relay on the cluster', () => {
+  let store: RedisStore;
+  let t: TestRelay;
+  let tenants: { tenantId: string; port: number; slot: number }[];
+  beforeAll(async () => {
+    store = await connectClusterStore();
+    t = await startRelay({ store });
+    tenants = await tenantsOnDifferentNodes((id) => t.relay.keys.version(id));
+  });
+  afterAll(async () => {
+    await t?.close();
+    await store?.close();
+    if (t) await cluster.dropPrefix(t.prefix);
+  });
+
+  const ok = async (result: Promise<PushResult>) => {
+    const r = await result;
+    expect(r.problem).toBeUndefined();
+    expect(r.resultCode).toBe('000000');
+  };
+
+  it('answers /readyz with 200', async () => {
+    const r = await t.http.get('/readyz');
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ status: 'ready', store: 'redis' });
+  });
+
+  it('mirrors tenants living on three nodes, 5,000 departments included, and deletes one', async () => {
+    const orgs = Array.from({ length: 5000 }, (_, i) => ({
+      orgCode: `d${i}`,
+      orgName: `部门${i}`,
+      parentCode: i ? 'd0' : '',
+    }));
+    await Promise.all(
+      tenants.map(async ({ tenantId: id }) => {
+        await ok(t.pusher.tenantSync(tenantFields(id)));
+        await ok(t.pusher.applicationSync(appFields(id)));
+        await ok(t.pusher.authSync(authFields(id, [user('alice', { role: 'admin' }), user('bob')])));
+        await ok(t.pusher.allOrgSync(allOrgFields(id, orgs)));
+      }),
+    );
+
+    for (const { tenantId: id, port } of tenants) {
+      const tenant = await t.api(`/api/v1/tenants/${id}`);
+      expect(tenant.status).toBe(200);
+      expect(tenant.body).toMatchObject({ tenantId: id, name: '华为测试企业' });
+      expect((await t.api(`/api/v1/tenants/${id}/users/alice`)).body).toMatchObject({
+        tenantId: id,
+        appId: APP_ID,
+        userName: 'alice',
+        role: 'admin',
+        authorized: true,
+      });
+      const departments = await t.api(`/api/v1/tenants/${id}/departments`);
+      expect(departments.status).toBe(200);
+      expect(departments.body.departments).toHaveLength(5000);
+      expect(await t.store.hLen(t.relay.keys.orgs(id))).toBe(5000);
+      expect((await t.relay.mirror.app(id, APP_ID))?.clientId).toBe(`client-${id.slice(0, 8)}`);
+      // the tenant's records are on the node its slot names
+      const node = await cluster.nodeClient(port);
+      try {
+        expect(await node.sendCommand(['EXISTS', t.relay.keys.tenant(id), t.relay.keys.orgs(id)])).toBe(2);
+      } finally {
+        node.destroy();
+      }
+    }
+    const keys = await cluster.keysUnder(t.prefix);
+    expect(keys.filter((k) => k.includes(':staging:'))).toEqual([]);
+    for (const { tenantId: id } of tenants) expect(keys).toContain(t.relay.keys.users(id, APP_ID));
+
+    // a full list again, smaller: staged and moved over the old one
+    const gone = tenants[0]!.tenantId;
+    await ok(t.pusher.allOrgSync(allOrgFields(gone, orgs.slice(0, 10))));
+    expect((await t.api(`/api/v1/tenants/${gone}/departments`)).body.departments).toHaveLength(10);
+
+    await ok(t.pusher.tenantSync(tenantFields(gone, { flag: 0 })));
+    expect((await t.api(`/api/v1/tenants/${gone}`)).status).toBe(404);
+    expect((await t.api(`/api/v1/tenants/${gone}/users/alice`)).status).toBe(404);
+    expect((await t.api(`/api/v1/tenants/${gone}/departments`)).status).toBe(404);
+    expect(await t.relay.mirror.app(gone, APP_ID)).toBeNull();
+    const left = (await cluster.keysUnder(t.prefix)).filter((k) => k.includes(`{t:${gone}}`));
+    expect(left.map((k) => k.slice(k.indexOf('}') + 1)).sort()).toEqual([':meta', ':v']);
+    // the other tenants are untouched
+    for (const { tenantId: id } of tenants.slice(1))
+      expect((await t.api(`/api/v1/tenants/${id}`)).status).toBe(200);
+  });
+});
+
+describe('browser sign-in on the cluster', () => {
+  let store: RedisStore;
+  let w: SignInWorld;
+  beforeAll(async () => {
+    store = await connectClusterStore();
+    w = await startSignInWorld({ store });
+  });
+  afterAll(async () => {
+    await w?.close();
+    await store?.close();
+    if (w) await cluster.dropPrefix(w.relay.prefix);
+  });
+
+  const session = (sid: string) =>
+    w.relay.http.get('/api/v1/session').set('Authorization', `Bearer ${API_KEY}`).set('X-Session-Id', sid);
+  const token = (sid: string, body: object = {}) =>
+    w.relay.http
+      .post('/api/v1/session/token')
+      .set('Authorization', `Bearer ${API_KEY}`)
+      .set('X-Session-Id', sid)
+      .send(body);
+  const refreshes = () =>
+    w.sandbox.identity.stats.refreshes.filter((r) => r.tenantCode === w.acme.tenantCode).length;
+
+  it('signs in, renews the token, and ends the session when authSync cancels the user', async () => {
+    const { sid } = await w.signIn('alice');
+    // the session lives in its tenant's slot, so revocation can end it in the tenant's write
+    const tenantSlot = await cluster.keySlot(w.relay.relay.keys.version(w.acme.tenantId));
+    expect(await cluster.keySlot(w.relay.relay.keys.session(sid))).toBe(tenantSlot);
+
+    const me = await session(sid);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({
+      user: { userName: 'alice', name: '爱丽丝', role: 'admin' },
+      tenant: { tenantId: w.acme.tenantId, tenantCode: w.acme.tenantCode },
+      appId: APP_ID,
+    });
+
+    const first = await token(sid);
+    expect(first.status).toBe(200);
+    const before = refreshes();
+    const renewed = await token(sid, { forceRefresh: true });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body.accessToken).not.toBe(first.body.accessToken);
+    expect(refreshes()).toBe(before + 1);
+    expect((await token(sid)).body.accessToken).toBe(renewed.body.accessToken);
+
+    const other = await w.signIn('bob');
+    const r = await w.relay.pusher.authSync({
+      instanceId: w.acme.instanceId,
+      tenantId: w.acme.tenantId,
+      appId: APP_ID,
+      userList: [{ userName: 'alice' }],
+      flag: 3,
+    });
+    expect(r.resultCode).toBe('000000');
+    expect((await session(sid)).status).toBe(401);
+    expect((await session(other.sid)).status).toBe(200);
+    const sessionKeys = (await cluster.keysUnder(w.relay.prefix)).filter((k) => k.includes(':sess:'));
+    expect(sessionKeys.some((k) => k.endsWith(sid))).toBe(false);
+    expect(sessionKeys.some((k) => k.endsWith(other.sid))).toBe(true);
+  });
+});

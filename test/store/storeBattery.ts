@@ -1,0 +1,210 @@
+/**
+ * The store battery: what every Store must mean, run against the embedded store, a single
+ * Redis (battery.test.ts) and a Redis Cluster (cluster.test.ts). Call it inside a `describe`.
+ * Every key it uses carries the hash tag `{t:battery}`, so each `apply` stays in one cluster slot.
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { StoreDeadlineError, type Store } from '../../src/store/store.js';
+import { uniquePrefix } from '../support/redis.js';
+
+/** `drop` removes the battery's keys (by prefix) once the store is closed. */
+export function storeBattery(
+  make: () => Store | Promise<Store>,
+  drop?: (prefix: string) => Promise<void>,
+): void {
+  let store: Store;
+  const p = uniquePrefix();
+  const k = (name: string) => `${p}{t:battery}:${name}`;
+
+  beforeAll(async () => {
+    store = await make();
+  });
+  afterAll(async () => {
+    await store.close();
+    await drop?.(p);
+  });
+
+  it('reads absent keys as empty', async () => {
+    expect(await store.get(k('none'))).toBeNull();
+    expect(await store.hGet(k('none'), 'f')).toBeNull();
+    expect(await store.hmGet(k('none'), ['a', 'b'])).toEqual([null, null]);
+    expect(await store.hGetAll(k('none'))).toEqual({});
+    expect(await store.hLen(k('none'))).toBe(0);
+    expect(await store.sMembers(k('none'))).toEqual([]);
+    expect(await store.pTtl(k('none'))).toBe(-2);
+  });
+
+  it('applies a batch of every operation', async () => {
+    expect(
+      await store.apply([
+        { op: 'set', key: k('s'), value: 'v' },
+        {
+          op: 'hset',
+          key: k('h'),
+          entries: [
+            ['a', '1'],
+            ['b', '2'],
+          ],
+        },
+        { op: 'sadd', key: k('set'), members: ['x', 'y'] },
+        { op: 'incr', key: k('n') },
+        { op: 'incr', key: k('n') },
+      ]),
+    ).toBe('applied');
+    expect(await store.get(k('s'))).toBe('v');
+    expect(await store.hGetAll(k('h'))).toEqual({ a: '1', b: '2' });
+    expect(await store.hmGet(k('h'), ['b', 'zz', 'a'])).toEqual(['2', null, '1']);
+    expect((await store.sMembers(k('set'))).sort()).toEqual(['x', 'y']);
+    expect(await store.get(k('n'))).toBe('2');
+
+    await store.apply([
+      { op: 'hdel', key: k('h'), fields: ['a'] },
+      { op: 'srem', key: k('set'), members: ['x'] },
+      { op: 'del', key: k('s') },
+    ]);
+    expect(await store.hGetAll(k('h'))).toEqual({ b: '2' });
+    expect(await store.sMembers(k('set'))).toEqual(['y']);
+    expect(await store.get(k('s'))).toBeNull();
+  });
+
+  it('removes a hash or set when its last member goes', async () => {
+    await store.apply([
+      { op: 'hset', key: k('h1'), entries: [['a', '1']] },
+      { op: 'sadd', key: k('s1'), members: ['a'] },
+    ]);
+    await store.apply([
+      { op: 'hdel', key: k('h1'), fields: ['a'] },
+      { op: 'srem', key: k('s1'), members: ['a'] },
+    ]);
+    expect(await store.pTtl(k('h1'))).toBe(-2);
+    expect(await store.pTtl(k('s1'))).toBe(-2);
+  });
+
+  it('treats empty variadic operations as no-ops', async () => {
+    expect(
+      await store.apply([
+        { op: 'hset', key: k('e'), entries: [] },
+        { op: 'hdel', key: k('e'), fields: [] },
+        { op: 'sadd', key: k('e2'), members: [] },
+      ]),
+    ).toBe('applied');
+    expect(await store.pTtl(k('e'))).toBe(-2);
+  });
+
+  it('writes large hashes in one batch (past Lua unpack limits)', async () => {
+    const entries = Array.from({ length: 12_345 }, (_, i) => [`f${i}`, `v${i}`] as const);
+    await store.apply([
+      { op: 'del', key: k('big') },
+      { op: 'hset', key: k('big'), entries },
+    ]);
+    expect(await store.hLen(k('big'))).toBe(12_345);
+    expect(await store.hGet(k('big'), 'f12344')).toBe('v12344');
+  });
+
+  it('checks string and hash-field guards, absent included', async () => {
+    await store.apply([
+      { op: 'set', key: k('g'), value: '1' },
+      { op: 'hset', key: k('gh'), entries: [['f', 'x']] },
+    ]);
+    const write = (guards: Parameters<Store['apply']>[1]) =>
+      store.apply([{ op: 'set', key: k('g-out'), value: 'w' }], guards);
+    expect(await write({ guards: [{ key: k('g'), equals: '2' }] })).toBe('conflict');
+    expect(await write({ guards: [{ key: k('g'), equals: null }] })).toBe('conflict');
+    expect(await write({ guards: [{ key: k('gh'), field: 'f', equals: 'y' }] })).toBe('conflict');
+    expect(
+      await write({
+        guards: [
+          { key: k('g'), equals: '1' },
+          { key: k('gh'), field: 'nope', equals: 'x' },
+        ],
+      }),
+    ).toBe('conflict');
+    expect(await store.get(k('g-out'))).toBeNull();
+    expect(
+      await write({
+        guards: [
+          { key: k('g'), equals: '1' },
+          { key: k('gh'), field: 'f', equals: 'x' },
+          { key: k('g-absent'), equals: null },
+        ],
+      }),
+    ).toBe('applied');
+    expect(await store.get(k('g-out'))).toBe('w');
+  });
+
+  it('acts as SET NX: only the first claim of a key wins', async () => {
+    const claim = () =>
+      store.apply([{ op: 'set', key: k('nonce'), value: '1', ttlMs: 5000 }], {
+        guards: [{ key: k('nonce'), equals: null }],
+      });
+    const results = await Promise.all([claim(), claim(), claim()]);
+    expect(results.filter((r) => r === 'applied')).toHaveLength(1);
+    const ttl = await store.pTtl(k('nonce'));
+    expect(ttl).toBeGreaterThan(4000);
+    expect(ttl).toBeLessThanOrEqual(5000);
+  });
+
+  it('expires keys', async () => {
+    await store.apply([
+      { op: 'set', key: k('short'), value: 'x', ttlMs: 30 },
+      { op: 'hset', key: k('shorth'), entries: [['a', '1']] },
+      { op: 'pexpire', key: k('shorth'), ttlMs: 30 },
+    ]);
+    expect(await store.get(k('short'))).toBe('x');
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await store.get(k('short'))).toBeNull();
+    expect(await store.hGetAll(k('shorth'))).toEqual({});
+  });
+
+  it('keeps a TTL across INCR and drops it on SET', async () => {
+    await store.apply([
+      { op: 'set', key: k('ctr'), value: '5', ttlMs: 10_000 },
+      { op: 'incr', key: k('ctr') },
+    ]);
+    expect(await store.get(k('ctr'))).toBe('6');
+    expect(await store.pTtl(k('ctr'))).toBeGreaterThan(0);
+    await store.apply([{ op: 'set', key: k('ctr'), value: '1' }]);
+    expect(await store.pTtl(k('ctr'))).toBe(-1);
+  });
+
+  it('keeps the expiry on SET with keepTtl', async () => {
+    await store.apply([{ op: 'set', key: k('kt'), value: 'a', ttlMs: 10_000 }]);
+    await store.apply([{ op: 'set', key: k('kt'), value: 'b', keepTtl: true }]);
+    expect(await store.get(k('kt'))).toBe('b');
+    const ttl = await store.pTtl(k('kt'));
+    expect(ttl).toBeGreaterThan(9000);
+    expect(ttl).toBeLessThanOrEqual(10_000);
+    await store.apply([{ op: 'set', key: k('kt-none'), value: 'c', keepTtl: true }]);
+    expect(await store.pTtl(k('kt-none'))).toBe(-1);
+  });
+
+  it('stages a hash aside and moves it over another in one step, without expiry', async () => {
+    await store.apply([{ op: 'hset', key: k('target'), entries: [['old', '1']] }]);
+    const entries = Array.from({ length: 2500 }, (_, i) => [`f${i}`, `v${i}`] as const);
+    await store.stage(k('staged'), entries, 60_000);
+    expect(await store.hGet(k('target'), 'f0')).toBeNull();
+    expect(await store.pTtl(k('staged'))).toBeGreaterThan(0);
+    expect(await store.apply([{ op: 'move', key: k('staged'), to: k('target') }])).toBe('applied');
+    expect(await store.hLen(k('target'))).toBe(2500);
+    expect(await store.hGet(k('target'), 'old')).toBeNull();
+    expect(await store.pTtl(k('target'))).toBe(-1);
+    expect(await store.pTtl(k('staged'))).toBe(-2);
+    // nothing staged: the target is emptied
+    await store.stage(k('nothing'), [], 60_000);
+    await store.apply([{ op: 'move', key: k('nothing'), to: k('target') }]);
+    expect(await store.hLen(k('target'))).toBe(0);
+  });
+
+  it('lets an unused staging key expire', async () => {
+    await store.stage(k('abandoned'), [['a', '1']], 40);
+    await new Promise((r) => setTimeout(r, 90));
+    expect(await store.hLen(k('abandoned'))).toBe(0);
+  });
+
+  it('skips a write whose deadline has passed, and writes nothing of it', async () => {
+    await expect(
+      store.apply([{ op: 'set', key: k('late'), value: 'x' }], { notAfter: Date.now() - 10 }),
+    ).rejects.toBeInstanceOf(StoreDeadlineError);
+    expect(await store.get(k('late'))).toBeNull();
+  });
+}
