@@ -98,7 +98,7 @@ export function buildApp(deps: AppDeps): Relay {
   api.use(
     sessionRoutes({
       sessions,
-      mirror,
+      appId: config.appId,
       renewal,
       handoff,
       assertionKeys,

@@ -7,7 +7,8 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import type { AuthorizeAnswer, Mirror } from '../mirror/mirror.js';
+import { decideAuthorization, type AuthorizeAnswer } from '../mirror/mirror.js';
+import { parseJson, type TenantRecord, type UserRecord } from '../mirror/records.js';
 import { notes } from '../ops/log.js';
 import type { AssertionKeys } from '../sso/assertionKeys.js';
 import type { Handoff } from '../sso/handoff.js';
@@ -21,7 +22,8 @@ const ticketBody = z.object({ ticket: z.string().min(1).max(128) }).strict();
 
 export interface SessionRoutesDeps {
   sessions: Sessions;
-  mirror: Mirror;
+  /** KOO_APP_ID: every session is for it */
+  appId: string;
   renewal: TokenRenewal;
   handoff: Handoff;
   assertionKeys: AssertionKeys;
@@ -30,7 +32,7 @@ export interface SessionRoutesDeps {
 }
 
 export function sessionRoutes(deps: SessionRoutesDeps): Router {
-  const { sessions, mirror, renewal, now } = deps;
+  const { sessions, renewal, now, appId } = deps;
   const router = express.Router();
 
   const noSession = () =>
@@ -59,12 +61,17 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     endedAs: 'no_session' | 'reauthenticate' = 'no_session',
   ) => {
     if (!sid) throw noSession();
-    const current = await sessions.read(sid);
-    if (!current) throw noSession();
+    // One round trip: the session, its user's record and its tenant's.
+    const found = await sessions.readWithUser(sid, appId);
+    if (!found) throw noSession();
+    const { current } = found;
     const { login } = current;
     if (login.ended) throw endedAs === 'reauthenticate' ? reauthenticate() : noSession();
     if (login.absoluteExpiresAt <= now()) throw noSession();
-    const decision = await mirror.authorize(login.tenantId, login.appId, login.userName);
+    const decision = decideAuthorization(
+      parseJson<TenantRecord>(found.tenant),
+      parseJson<UserRecord>(found.user),
+    );
     if (!decision.allowed) {
       // The mirror has taken the user away (normally the push ended the session already).
       await sessions.end(sid, login);

@@ -9,7 +9,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type {} from 'express-session';
 import type { DataKeyRing } from '../crypto/dataKey.js';
-import { keyPart, type Keys } from '../store/keys.js';
+import { fromKeyPart, keyPart, type Keys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
 import type { TokenGrant } from './idp.js';
 
@@ -149,6 +149,31 @@ export class Sessions {
     const parsed = JSON.parse(raw) as { login?: SignedIn };
     if (!parsed.login) return null;
     return { raw, login: parsed.login, ttlMs };
+  }
+
+  /**
+   * The session with, in the same round trip, its user's mirror record for `appId` and its
+   * tenant's record: the session id names the tenant, the session names the user.
+   */
+  async readWithUser(
+    sid: string,
+    appId: string,
+  ): Promise<{ current: StoredSession; tenant: string | null; user: string | null } | null> {
+    const tag = SID.test(sid) ? /^\{t:([^}]+)\}/.exec(sid) : null;
+    if (!tag) return null;
+    const tenantId = fromKeyPart(tag[1]!);
+    const { keys, store } = this.options;
+    const found = await store.readLinked(this.key(sid), ['login', 'userName'], keys.users(tenantId, appId), [
+      keys.tenant(tenantId),
+    ]);
+    if (!found.value) return null;
+    const login = (JSON.parse(found.value) as { login?: SignedIn }).login;
+    if (!login || login.tenantId !== tenantId || login.appId !== appId) return null;
+    return {
+      current: { raw: found.value, login, ttlMs: found.ttlMs },
+      tenant: found.also[0] ?? null,
+      user: found.linked,
+    };
   }
 
   /** Replaces the `login` part of a stored record, keeping everything else (the cookie). */

@@ -11,6 +11,11 @@ export function keyPart(id: string): string {
   return PLAIN.test(id) ? id : `~${Buffer.from(id, 'utf8').toString('base64url')}`;
 }
 
+/** The identifier a `keyPart` stands for. */
+export function fromKeyPart(part: string): string {
+  return part.startsWith('~') ? Buffer.from(part.slice(1), 'base64url').toString('utf8') : part;
+}
+
 export class Keys {
   constructor(readonly prefix = 'relay:') {
     if (/[{}]/.test(prefix))

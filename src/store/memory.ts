@@ -7,6 +7,7 @@ import {
   StoreDeadlineError,
   type ApplyOptions,
   type ApplyResult,
+  type Linked,
   type Store,
   type WriteOp,
 } from './store.js';
@@ -68,6 +69,31 @@ export class MemoryStore implements Store {
 
   async sMembers(key: string): Promise<string[]> {
     return [...(this.typed(key, 'set')?.value ?? [])];
+  }
+
+  async readLinked(
+    key: string,
+    pointer: readonly string[],
+    hash: string,
+    also: readonly string[],
+  ): Promise<Linked> {
+    const value = await this.get(key);
+    if (value === null)
+      return { value, ttlMs: -2, linked: null, also: await Promise.all(also.map((k) => this.get(k))) };
+    let at: unknown;
+    try {
+      at = JSON.parse(value);
+    } catch {
+      at = undefined;
+    }
+    for (const p of pointer)
+      at = at && typeof at === 'object' ? (at as Record<string, unknown>)[p] : undefined;
+    return {
+      value,
+      ttlMs: await this.pTtl(key),
+      linked: typeof at === 'string' ? await this.hGet(hash, at) : null,
+      also: await Promise.all(also.map((k) => this.get(k))),
+    };
   }
 
   async pTtl(key: string): Promise<number> {

@@ -15,6 +15,7 @@ import {
   withDeadline,
   type ApplyOptions,
   type ApplyResult,
+  type Linked,
   type Store,
   type WriteOp,
 } from './store.js';
@@ -84,6 +85,24 @@ end
 return 1
 `;
 const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
+
+const READ_LINKED_SCRIPT = `#!lua flags=no-writes
+local v = redis.call('GET', KEYS[1])
+local out = { v, -2, false }
+if v then
+  out[2] = redis.call('PTTL', KEYS[1])
+  local ok, at = pcall(cjson.decode, v)
+  if ok then
+    for i = 1, #ARGV do
+      if type(at) == 'table' then at = at[ARGV[i]] else at = nil end
+    end
+    if type(at) == 'string' then out[3] = redis.call('HGET', KEYS[2], at) end
+  end
+end
+for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
+return out
+`;
+const READ_LINKED_SHA = createHash('sha1').update(READ_LINKED_SCRIPT).digest('hex');
 
 /** Encodes guards and operations as the script's KEYS and ARGV. Exported for tests. */
 export function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serverDeadline: number) {
@@ -367,6 +386,30 @@ export class RedisStore implements Store {
   }
 
   /** On a cluster every master must answer: each serves a share of the tenants. */
+  async readLinked(
+    key: string,
+    pointer: readonly string[],
+    hash: string,
+    also: readonly string[],
+  ): Promise<Linked> {
+    const options = { keys: [key, hash, ...also], arguments: [...pointer] };
+    const reply = (await this.call('a linked read', async () => {
+      try {
+        return await this.client.evalShaRo(READ_LINKED_SHA, options);
+      } catch (error) {
+        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+        return this.client.evalRo(READ_LINKED_SCRIPT, options);
+      }
+    })) as (string | number | null)[];
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    return {
+      value: text(reply[0]),
+      ttlMs: Number(reply[1]),
+      linked: text(reply[2]),
+      also: also.map((_, i) => text(reply[3 + i])),
+    };
+  }
+
   async ping(): Promise<void> {
     if (!this.cluster) {
       await this.call('PING', () => (this.client as RedisClientType).ping());

@@ -38,6 +38,15 @@ export interface ApplyOptions {
 
 export type ApplyResult = 'applied' | 'conflict';
 
+/** What `readLinked` found: a JSON record, its TTL, the hash field it names, and other values. */
+export interface Linked {
+  value: string | null;
+  /** remaining ms, -1 without expiry, -2 when absent */
+  ttlMs: number;
+  linked: string | null;
+  also: (string | null)[];
+}
+
 export interface Store {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<string | null>;
@@ -48,6 +57,12 @@ export interface Store {
   sMembers(key: string): Promise<string[]>;
   pTtl(key: string): Promise<number>;
   apply(ops: readonly WriteOp[], options?: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * One round trip for a record and what it points to: GET `key` (a JSON string) and its TTL;
+   * the string at property path `pointer` inside it names a field of `hash`, read too; and GET
+   * of each of `also`. All keys in one slot. (A session and its user and tenant, in one read.)
+   */
+  readLinked(key: string, pointer: readonly string[], hash: string, also: readonly string[]): Promise<Linked>;
   /**
    * Writes a large hash to a private staging key, not atomically, expiring after `ttlMs`, so a
    * later `apply` can `move` it into place in one step: big replacements stay atomic to readers

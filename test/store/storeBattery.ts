@@ -201,6 +201,44 @@ export function storeBattery(
     expect(await store.hLen(k('abandoned'))).toBe(0);
   });
 
+  it('reads a record, the hash field it names and other values in one call', async () => {
+    const record = JSON.stringify({ cookie: {}, login: { userName: 'alice', tenantId: 't' } });
+    await store.apply([
+      { op: 'set', key: k('rec'), value: record, ttlMs: 10_000 },
+      {
+        op: 'hset',
+        key: k('people'),
+        entries: [
+          ['alice', 'A'],
+          ['bob', 'B'],
+        ],
+      },
+      { op: 'set', key: k('other'), value: 'O' },
+    ]);
+    const found = await store.readLinked(k('rec'), ['login', 'userName'], k('people'), [
+      k('other'),
+      k('nothing'),
+    ]);
+    expect(found).toMatchObject({ value: record, linked: 'A', also: ['O', null] });
+    expect(found.ttlMs).toBeGreaterThan(9000);
+    expect(await store.readLinked(k('rec'), ['login', 'missing'], k('people'), [])).toMatchObject({
+      linked: null,
+      also: [],
+    });
+    expect(await store.readLinked(k('no-rec'), ['login', 'userName'], k('people'), [k('other')])).toEqual({
+      value: null,
+      ttlMs: -2,
+      linked: null,
+      also: ['O'],
+    });
+    await store.apply([{ op: 'set', key: k('not-json'), value: 'plain text' }]);
+    expect(await store.readLinked(k('not-json'), ['login', 'userName'], k('people'), [])).toMatchObject({
+      value: 'plain text',
+      ttlMs: -1,
+      linked: null,
+    });
+  });
+
   it('skips a write whose deadline has passed, and writes nothing of it', async () => {
     await expect(
       store.apply([{ op: 'set', key: k('late'), value: 'x' }], { notAfter: Date.now() - 10 }),
