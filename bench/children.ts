@@ -17,7 +17,11 @@ export interface ChildServer {
   url: string;
   /** CPU time the server process has used so far, in ms (user + system) */
   cpuMs: () => Promise<number>;
+  /** the same, split: user (JavaScript, V8, libuv) and system (the kernel: sockets, syscalls) */
+  cpu: () => Promise<{ user: number; system: number }>;
   stop: () => Promise<void>;
+  /** Asks the child to exit normally (so `--cpu-prof` writes its profile), then waits for it. */
+  exit: () => Promise<void>;
 }
 
 /** Starts `bench/servers/<file>` with `env`; resolves once it listens and has told us its port. */
@@ -25,10 +29,11 @@ export function startServer(
   name: string,
   file: string,
   env: Record<string, string | undefined>,
+  options: { execArgv?: string[] } = {},
 ): Promise<ChildServer> {
   const path = fileURLToPath(new URL(`./servers/${file}`, import.meta.url));
   const child = fork(path, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
     env: env as NodeJS.ProcessEnv,
     // stdout (the relay's logs) to /dev/null, stderr shown, plus the IPC channel for the port.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -46,13 +51,26 @@ export function startServer(
     }
   };
 
-  const cpuMs = () =>
-    new Promise<number>((resolve) => {
+  const exit = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.send({ cmd: 'exit' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+
+  const cpu = () =>
+    new Promise<{ user: number; system: number }>((resolve) => {
       child.once('message', (message: { cpu?: NodeJS.CpuUsage }) =>
-        resolve(((message.cpu?.user ?? 0) + (message.cpu?.system ?? 0)) / 1000),
+        resolve({ user: (message.cpu?.user ?? 0) / 1000, system: (message.cpu?.system ?? 0) / 1000 }),
       );
       child.send({ cmd: 'cpu' });
     });
+  const cpuMs = async () => {
+    const { user, system } = await cpu();
+    return user + system;
+  };
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -61,7 +79,7 @@ export function startServer(
     }, 20_000);
     child.once('message', (message: { port?: number }) => {
       clearTimeout(timer);
-      resolve({ name, pid: child.pid!, url: `http://127.0.0.1:${message.port}`, cpuMs, stop });
+      resolve({ name, pid: child.pid!, url: `http://127.0.0.1:${message.port}`, cpuMs, cpu, stop, exit });
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);

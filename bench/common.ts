@@ -3,6 +3,7 @@
  * so bench/ does not import test/), Redis helpers, data builders and sample statistics.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 
@@ -195,4 +196,16 @@ export async function waitForQuiet(maxS = 60, threshold = 0.1): Promise<number |
   if (busy !== null && busy > threshold)
     log(`WARNING: still ${Math.round(busy * 100)}% busy with other work; figures will be noisy`);
   return busy;
+}
+
+/** A port nobody listens on right now (for a server that must know its URL before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }

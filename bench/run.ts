@@ -1,15 +1,18 @@
 /**
- * `npm run bench`: the kit push benchmarks, then POST /api/v1/authorize under load. Prints a
- * markdown table (stdout; progress goes to stderr) and writes bench/results/latest.json.
+ * `npm run bench`: the kit push benchmarks, POST /api/v1/authorize under load, then the
+ * sign-in world: GET /api/v1/session under load beside a bare and a passport server, sign-ins
+ * per second through the callback, and the revocation delay. Prints markdown tables (stdout;
+ * progress goes to stderr) and writes bench/results/latest.json.
  *
  * REDIS_URL selects the Redis (default redis://127.0.0.1:6379). Every key lives under a prefix
  * of its own (bench:<random>:) and is deleted at the end. BENCH_QUICK=1 makes a short smoke run.
+ * BENCH_ONLY=session,signin (any of kit, authorize, session, signin, revocation) runs only those.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { runAuthorizeBenchmarks, type LoadRun } from './authorize.js';
+import { runAuthorizeBenchmarks } from './authorize.js';
 import {
   benchPrefix,
   connectClient,
@@ -22,10 +25,24 @@ import {
   waitForQuiet,
 } from './common.js';
 import { runKitBenchmarks, type KitRun } from './kit.js';
+import type { LoadRun } from './load.js';
+import { runRevocationBenchmark, type RevocationResult } from './revocation.js';
+import { runSessionBenchmarks, startSessionWorld, type SessionResult } from './session.js';
+import { runSignInBenchmark, type SignInResult } from './signin.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const TARGET_PUSH_RATIO = 1.5;
 const TARGET_AUTHORIZE_RATIO = 0.8;
+const TARGET_SESSION_BARE_RATIO = 0.8;
+const TARGET_SESSION_PASSPORT_RATIO = 1.5;
+const SECTIONS = ['kit', 'authorize', 'session', 'signin', 'revocation'] as const;
+const only = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((x) => x.trim())
+  .filter(Boolean);
+for (const x of only)
+  if (!(SECTIONS as readonly string[]).includes(x)) throw new Error(`BENCH_ONLY: unknown section ${x}`);
+const runs = (section: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(section);
 
 const fmt = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(2)) : 'n/a');
 const pct = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v * 100)}%`);
@@ -69,23 +86,92 @@ function breakdownTable(runs: KitRun[]): string {
   return lines.join('\n');
 }
 
-function loadTable(runs: LoadRun[]): string {
+interface Comparison {
+  /** path of the baseline server's route */
+  baseline: string;
+  label: string;
+  target: number;
+}
+
+function loadTable(
+  runs: LoadRun[],
+  heading: string,
+  isSubject: (r: LoadRun) => boolean,
+  comparisons: Comparison[],
+): string {
   const lines = [
-    '| Server (POST, 50 connections) | duration s | requests | req/s | p50 ms | p95 ms | p99 ms | server CPU µs/request | server CPU | non-2xx | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${heading} | duration s | requests | req/s | req/s per turn | p50 ms | p95 ms | p99 ms | server CPU µs/request (of which system) | server CPU | non-2xx | errors |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of runs)
     lines.push(
-      `| ${r.name} | ${r.durationS} | ${r.requests} | ${r.reqPerSec} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${r.cpuUsPerRequest} | ${r.serverCpuPercent}% | ${r.non2xx} | ${r.errors} |`,
+      `| ${r.name} | ${r.durationS} | ${r.requests} | ${r.reqPerSec} | ${r.turns.join(' / ')} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${r.cpuUsPerRequest} (${r.cpuSystemUsPerRequest}) | ${r.serverCpuPercent}% | ${r.non2xx} | ${r.errors} |`,
     );
-  const bare = runs.find((r) => r.path === '/bare');
-  for (const r of runs.filter((x) => x.path !== '/bare')) {
-    if (!bare) break;
-    const x = ratio(r.reqPerSec, bare.reqPerSec);
-    lines.push(
-      `| **${r.name} ÷ bare** (target ≥ ${TARGET_AUTHORIZE_RATIO}×: ${x >= TARGET_AUTHORIZE_RATIO ? 'met' : 'not met'}) | | | **${x}×** | | ${ratio(r.p95, bare.p95)}× | | ${ratio(bare.cpuUsPerRequest, r.cpuUsPerRequest)}× (bare µs ÷ relay µs) | | | |`,
-    );
+  for (const c of comparisons) {
+    const base = runs.find((r) => r.path === c.baseline);
+    if (!base) continue;
+    for (const r of runs.filter(isSubject)) {
+      const x = ratio(r.reqPerSec, base.reqPerSec);
+      lines.push(
+        `| **${r.name} ÷ ${c.label}** (target ≥ ${c.target}×: ${x >= c.target ? 'met' : 'not met'}) | | | **${x}×** | | | ${ratio(r.p95, base.p95)}× | | ${ratio(base.cpuUsPerRequest, r.cpuUsPerRequest)}× (${c.label} µs ÷ relay µs) | | | |`,
+      );
+    }
   }
+  return lines.join('\n');
+}
+
+function signInTable(r: SignInResult): string {
+  const lines = [
+    `| Sign-ins through the callback (${r.loops} parallel loops) | |`,
+    '| --- | ---: |',
+    `| measured | ${r.durationS} s (${r.turns.length} turns) |`,
+    `| successful sign-ins | ${r.signIns} (${r.distinctUsers} distinct users) |`,
+    `| **sign-ins per second** | **${fmt(r.perSecond)}** (turns: ${r.turns.map((t) => fmt(t.perSecond)).join(' / ')}) |`,
+    `| failed sign-ins | ${r.failures}${r.failureSamples.length ? ` (${r.failureSamples.join('; ')})` : ''} |`,
+    `| relay CPU per sign-in | ${fmt(r.relayCpuMsPerSignIn)} ms (relay process ${r.relayCpuPercent}% busy) |`,
+    `| sandbox CPU per sign-in (login API, token, userinfo) | ${fmt(r.sandboxCpuMsPerSignIn)} ms (sandbox process ${r.sandboxCpuPercent}% busy) |`,
+    '',
+    '| Request of the sign-in (client-observed, under the load above) | n | p50 ms | p95 ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  const rows: [string, { n: number; p50: number; p95: number; max: number }][] = [
+    ['**GET /sso/callback** (code exchange + userinfo at the sandbox IdP, session saved)', r.callback],
+    ['GET /sso/login (relay)', r.login],
+    ['POST /unified-login/api/login (sandbox)', r.unifiedLogin],
+    ['whole sign-in, three requests', r.total],
+  ];
+  for (const [label, st] of rows)
+    lines.push(`| ${label} | ${st.n} | ${fmt(st.p50)} | ${fmt(st.p95)} | ${fmt(st.max)} |`);
+  return lines.join('\n');
+}
+
+function revocationTable(r: RevocationResult): string {
+  const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
+  const lines = [
+    '| Revocation (authSync flag 3 for a signed-in user) | n | p50 ms | p95 ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  const rows: [string, { n: number; p50: number; p95: number; max: number }][] = [
+    ["**push's 000000 answer → first GET /api/v1/session answering 401**", r.delay],
+    ['for comparison: one GET /api/v1/session answering 200, before the push', r.sessionGet],
+    [
+      'the same GET (200) right after the answer of an unrelated push (flag 1, another user)',
+      r.afterControlPush,
+    ],
+    ['a second poll (401) right after the first', r.secondPoll],
+    ['the push itself, client-observed (PushResult.ms)', r.push],
+  ];
+  for (const [label, st] of rows)
+    lines.push(`| ${label} | ${st.n} | ${ms(st.p50)} | ${ms(st.p95)} | ${ms(st.max)} |`);
+  const polls = Object.entries(r.polls)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([n, count]) => `${count} × ${n} poll${n === '1' ? '' : 's'}`)
+    .join(', ');
+  lines.push(
+    '',
+    `Polls until the 401: ${polls || 'none'}; never revoked within the wait: ${r.neverRevoked}; error code of the 401: ${r.errorCodes.join(', ') || 'n/a'}. ` +
+      `Session record already gone from Redis when the push answered (read before any poll): ${r.storeChecks.alreadyDeleted} of ${r.storeChecks.checked}.`,
+  );
   return lines.join('\n');
 }
 
@@ -129,39 +215,95 @@ async function main(): Promise<void> {
     redisUrl: REDIS_URL.replace(/\/\/[^@]*@/, '//***@'),
   };
   log(`prefix ${prefix}; ${machine.cpus} CPUs, Node ${machine.node}, Redis ${machine.redis}`);
+  // Others may commit or edit src/ while this runs: record the code before and after.
+  const codeBefore = codeVersion();
   const busyBefore = await waitForQuiet();
   const loadBefore = loadavg().map((v) => round(v, 2));
   const started = Date.now();
   try {
-    const kit = await runKitBenchmarks({
-      prefix,
-      client,
-      users: 500,
-      userRounds: quick ? 15 : 100,
-      departments: 10_000,
-      departmentRounds: quick ? 4 : 25,
-    });
-    const authorize = await runAuthorizeBenchmarks({
-      prefix,
-      durationS: quick ? 3 : 10,
-      warmupS: quick ? 1 : 3,
-      rounds: 2,
-      connections: 50,
-      withInfoLogging: true,
-    });
+    const kit = runs('kit')
+      ? await runKitBenchmarks({
+          prefix,
+          client,
+          users: 500,
+          userRounds: quick ? 15 : 100,
+          departments: 10_000,
+          departmentRounds: quick ? 4 : 25,
+        })
+      : [];
+    const authorize = runs('authorize')
+      ? await runAuthorizeBenchmarks({
+          prefix,
+          durationS: quick ? 3 : 10,
+          warmupS: quick ? 1 : 3,
+          rounds: 2,
+          connections: 50,
+          withInfoLogging: true,
+        })
+      : [];
+
+    let session: SessionResult | null = null;
+    let signin: SignInResult | null = null;
+    let revocation: RevocationResult | null = null;
+    let busyBeforeSignInWorld: number | null = null;
+    if (runs('session') || runs('signin') || runs('revocation')) {
+      // Other work may have started meanwhile: check again before the second half.
+      busyBeforeSignInWorld = await waitForQuiet(30);
+      // user 0: the session under load; 1–35: revocation; 60–69: control pushes; 100 on: sign-ins
+      const signInUsers = quick ? 200 : 800;
+      const world = await startSessionWorld(prefix, 100 + signInUsers);
+      try {
+        if (runs('session'))
+          session = await runSessionBenchmarks({
+            world,
+            durationS: quick ? 3 : 10,
+            warmupS: quick ? 1 : 3,
+            rounds: quick ? 1 : 2,
+            connections: 50,
+          });
+        if (runs('signin'))
+          signin = await runSignInBenchmark({
+            world,
+            loops: 8,
+            durationS: quick ? 3 : 10,
+            warmupS: quick ? 1 : 15,
+            rounds: 2,
+            firstUser: 100,
+            users: signInUsers,
+          });
+        if (runs('revocation'))
+          revocation = await runRevocationBenchmark({
+            world,
+            client,
+            repetitions: quick ? 10 : 30,
+            storeChecks: 5,
+            firstUser: 1,
+            controlUser: 60,
+            maxWaitMs: 5000,
+          });
+      } finally {
+        await world.close();
+      }
+    }
 
     const busyAfter = await cpuBusy();
     const bare = authorize.find((r) => r.path === '/bare');
     const relay = authorize.find((r) => r.name.includes('warn'));
+    const sessionOf = (path: string) => session?.runs.find((r) => r.path === path);
+    const [sRelay, sBare, sPassport] = ['/api/v1/session', '/bare/session', '/me'].map(sessionOf);
     const results = {
       date: new Date().toISOString(),
       quick,
+      sections: SECTIONS.filter(runs),
       seconds: Math.round((Date.now() - started) / 1000),
       machine,
       code: codeVersion(),
+      /** the same, read when the run started; differs when src/ changed during the run */
+      codeAtStart: codeBefore,
       /** other work on the machine: CPU busy share just before and after, load average before */
       background: {
         busyBefore: busyBefore === null ? null : round(busyBefore, 2),
+        busyBeforeSignInWorld: busyBeforeSignInWorld === null ? null : round(busyBeforeSignInWorld, 2),
         busyAfter: busyAfter === null ? null : round(busyAfter, 2),
         loadAverageBefore: loadBefore,
       },
@@ -175,31 +317,55 @@ async function main(): Promise<void> {
         ratio: bare && relay ? ratio(relay.reqPerSec, bare.reqPerSec) : null,
         target: `relay/bare req/s >= ${TARGET_AUTHORIZE_RATIO}`,
       },
+      session: session && {
+        ...session,
+        ratio: {
+          relayToBare: sRelay && sBare ? ratio(sRelay.reqPerSec, sBare.reqPerSec) : null,
+          relayToPassport: sRelay && sPassport ? ratio(sRelay.reqPerSec, sPassport.reqPerSec) : null,
+          cpuBareToRelay: sRelay && sBare ? ratio(sBare.cpuUsPerRequest, sRelay.cpuUsPerRequest) : null,
+          cpuPassportToRelay:
+            sRelay && sPassport ? ratio(sPassport.cpuUsPerRequest, sRelay.cpuUsPerRequest) : null,
+        },
+        target: `relay/bare req/s >= ${TARGET_SESSION_BARE_RATIO}, relay/passport req/s >= ${TARGET_SESSION_PASSPORT_RATIO}`,
+      },
+      signin,
+      revocation,
     };
     const dir = fileURLToPath(new URL('./results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
 
     const out = [
-      `## Benchmarks — ${results.date}${quick ? ' (BENCH_QUICK)' : ''}`,
+      `## Benchmarks — ${results.date}${quick ? ' (BENCH_QUICK)' : ''}${only.length ? ` (BENCH_ONLY=${only.join(',')})` : ''}`,
       '',
       `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis}`,
-      `Code: commit ${results.code.commit}${results.code.srcChanges.length ? ` plus ${results.code.srcChanges.length} uncommitted change(s) in src/` : ''}.`,
-      `Other work on the machine: CPU ${pct(results.background.busyBefore)} busy before the run, ${pct(results.background.busyAfter)} after; load average ${loadBefore.join(' / ')} before.`,
-      '',
-      '### Kit pushes',
-      '',
-      kitTable(kit),
-      '',
-      breakdownTable(kit),
-      '',
-      '### POST /api/v1/authorize',
-      '',
-      loadTable(authorize),
-      '',
-      `Took ${results.seconds} s. JSON: bench/results/latest.json`,
+      `Code: commit ${results.code.commit}${results.code.srcChanges.length ? ` plus ${results.code.srcChanges.length} uncommitted change(s) in src/` : ''}${JSON.stringify(codeBefore) !== JSON.stringify(results.code) ? ` (WARNING: at the start it was ${codeBefore.commit}${codeBefore.srcChanges.length ? ` plus ${codeBefore.srcChanges.length} change(s)` : ''}; src/ changed during the run)` : ''}.`,
+      `Other work on the machine: CPU ${pct(results.background.busyBefore)} busy before the run, ${pct(results.background.busyBeforeSignInWorld)} before the sign-in world, ${pct(results.background.busyAfter)} after; load average ${loadBefore.join(' / ')} before.`,
       '',
     ];
+    if (kit.length) out.push('### Kit pushes', '', kitTable(kit), '', breakdownTable(kit), '');
+    if (authorize.length)
+      out.push(
+        '### POST /api/v1/authorize',
+        '',
+        loadTable(authorize, 'Server (POST, 50 connections)', (r) => r.path !== '/bare', [
+          { baseline: '/bare', label: 'bare', target: TARGET_AUTHORIZE_RATIO },
+        ]),
+        '',
+      );
+    if (session)
+      out.push(
+        '### GET /api/v1/session',
+        '',
+        loadTable(session.runs, 'Server (GET, 50 connections)', (r) => r.path === '/api/v1/session', [
+          { baseline: '/bare/session', label: 'bare', target: TARGET_SESSION_BARE_RATIO },
+          { baseline: '/me', label: 'passport', target: TARGET_SESSION_PASSPORT_RATIO },
+        ]),
+        '',
+      );
+    if (signin) out.push('### Sign-ins through the callback', '', signInTable(signin), '');
+    if (revocation) out.push('### Revocation delay', '', revocationTable(revocation), '');
+    out.push(`Took ${results.seconds} s. JSON: bench/results/latest.json`, '');
     process.stdout.write(out.join('\n'));
   } finally {
     await cleanup();
