@@ -31,9 +31,11 @@ export function startServer(
   env: Record<string, string | undefined>,
   options: { execArgv?: string[] } = {},
 ): Promise<ChildServer> {
-  const path = fileURLToPath(new URL(`./servers/${file}`, import.meta.url));
+  // Compiled (npm run bench): fork the compiled server; from source: through tsx.
+  const compiled = import.meta.url.endsWith('.js');
+  const path = fileURLToPath(new URL(`./servers/${compiled ? file.replace(/\.ts$/, '.js') : file}`, import.meta.url));
   const child = fork(path, [], {
-    execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
+    execArgv: [...(compiled ? [] : ['--import', 'tsx']), ...(options.execArgv ?? [])],
     env: env as NodeJS.ProcessEnv,
     // stdout (the relay's logs) to /dev/null, stderr shown, plus the IPC channel for the port.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

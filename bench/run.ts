@@ -331,7 +331,8 @@ async function main(): Promise<void> {
       signin,
       revocation,
     };
-    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    // bench/results in the repository, whether this runs from source or from .bench-build/bench.
+    const dir = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../bench/results/' : './results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
 

@@ -81,6 +81,7 @@ export function requestLogger(
       const n = notes(res);
       const route = n.route ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
       observe(route, res.statusCode, seconds);
+      if (!logger.isLevelEnabled(res.statusCode >= 500 ? 'error' : 'info')) return;
       const line = {
         method: req.method,
         path,

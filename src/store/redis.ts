@@ -206,12 +206,15 @@ export class RedisStore implements Store {
       connectTimeout: 2000,
       reconnectStrategy: (retries: number) => backoffMs(retries),
     };
-    const common = { disableOfflineQueue: true, pingInterval: 5000 };
+    // node-redis's own per-command timeout (an AbortSignal timer per command) is off: every
+    // call here has its deadline already (withDeadline), which also covers commands in flight.
+    const common = { disableOfflineQueue: true, pingInterval: 5000, commandOptions: { timeout: 0 } };
     if (target.clusterNodes?.length) {
       // `defaults` apply to every node connection; the seeds only serve to discover the topology.
       const cluster = createCluster({
         rootNodes: target.clusterNodes.map((n) => ({ url: `redis://${n}` })),
         defaults: { ...common, socket },
+        commandOptions: common.commandOptions,
       }) as unknown as RedisClusterType;
       const store = new RedisStore(cluster, options, cluster);
       cluster.on('error', (error: Error) => options.onError?.(error));
