@@ -33,7 +33,9 @@ export function startServer(
 ): Promise<ChildServer> {
   // Compiled (npm run bench): fork the compiled server; from source: through tsx.
   const compiled = import.meta.url.endsWith('.js');
-  const path = fileURLToPath(new URL(`./servers/${compiled ? file.replace(/\.ts$/, '.js') : file}`, import.meta.url));
+  const path = fileURLToPath(
+    new URL(`./servers/${compiled ? file.replace(/\.ts$/, '.js') : file}`, import.meta.url),
+  );
   const child = fork(path, [], {
     execArgv: [...(compiled ? [] : ['--import', 'tsx']), ...(options.execArgv ?? [])],
     env: env as NodeJS.ProcessEnv,

@@ -332,7 +332,9 @@ async function main(): Promise<void> {
       revocation,
     };
     // bench/results in the repository, whether this runs from source or from .bench-build/bench.
-    const dir = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../bench/results/' : './results/', import.meta.url));
+    const dir = fileURLToPath(
+      new URL(import.meta.url.endsWith('.js') ? '../../bench/results/' : './results/', import.meta.url),
+    );
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
 
