@@ -94,7 +94,7 @@ export function buildApp(deps: AppDeps): Relay {
   const api = express.Router();
   api.use(openApiRouter());
   api.use(requireApiKey(config.sellerApiKeys));
-  api.use(mirrorRoutes(mirror, config.appId));
+  // The session routes first: GET /session is the call a seller app makes on every page.
   api.use(
     sessionRoutes({
       sessions,
@@ -110,6 +110,7 @@ export function buildApp(deps: AppDeps): Relay {
       now,
     }),
   );
+  api.use(mirrorRoutes(mirror, config.appId));
   api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
   api.use(apiErrorHandler(() => metrics.storeErrors.inc()));
   app.use('/api/v1', api);

@@ -44,8 +44,19 @@ export class Metrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
+  // Label lookups hash their label set on every call; the children are kept instead (the
+  // routes and statuses are few: templates, not paths).
+  private readonly requestCounters = new Map<string, { inc: () => void }>();
+  private readonly durations = new Map<string, { observe: (v: number) => void }>();
+
   observeHttp = (route: string, status: number, seconds: number): void => {
-    this.httpRequests.inc({ route, status: String(status) });
-    this.httpDuration.observe({ route }, seconds);
+    const key = `${status} ${route}`;
+    let counter = this.requestCounters.get(key);
+    if (!counter)
+      this.requestCounters.set(key, (counter = this.httpRequests.labels({ route, status: String(status) })));
+    counter.inc();
+    let duration = this.durations.get(route);
+    if (!duration) this.durations.set(route, (duration = this.httpDuration.labels({ route })));
+    duration.observe(seconds);
   };
 }
