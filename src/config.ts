@@ -241,7 +241,7 @@ function loadPrivateKey(env: Env): KeyObject {
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
   } catch {
-    throw new ConfigError(name, 'is not a PEM private key (PKCS#8, "BEGIN PRIVATE KEY")');
+    throw new ConfigError(name, 'is not a PKCS#8 PEM private key');
   }
   if (key.asymmetricKeyType !== 'rsa') throw new ConfigError(name, 'must be an RSA key');
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;

@@ -47,7 +47,7 @@ describe('configuration (contract §2)', () => {
     ],
     [
       { RSA_PRIVATE_KEY_FILE: undefined, RSA_PRIVATE_KEY: 'not a key' },
-      'RSA_PRIVATE_KEY: is not a PEM private key (PKCS#8, "BEGIN PRIVATE KEY")',
+      'RSA_PRIVATE_KEY: is not a PKCS#8 PEM private key',
     ],
     [{ PORT: 'eighty' }, 'PORT: must be a whole number from 0 to 65535'],
     [
