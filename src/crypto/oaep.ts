@@ -106,14 +106,13 @@ export function oaepDecrypt(privateKey: KeyObject, ciphertext: Buffer, variant: 
 }
 
 /** Ciphertext as the marketplace may encode it: standard Base64 (expected), Base64url or hex. */
-export function decodeCiphertext(text: string, keyBytes: number): Buffer[] {
-  const compact = text.replace(/\s+/g, '');
-  const candidates: Buffer[] = [];
-  if (/^[0-9a-fA-F]+$/.test(compact) && compact.length === keyBytes * 2)
-    candidates.push(Buffer.from(compact, 'hex'));
-  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(compact)) {
-    const b = Buffer.from(compact.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    if (b.length === keyBytes) candidates.push(b);
+function decodeCiphertext(text: string, keyBytes: number): { bytes: Buffer; encoding: 'hex' | 'base64' }[] {
+  const candidates: { bytes: Buffer; encoding: 'hex' | 'base64' }[] = [];
+  if (/^[0-9a-fA-F]+$/.test(text) && text.length === keyBytes * 2)
+    candidates.push({ bytes: Buffer.from(text, 'hex'), encoding: 'hex' });
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    const bytes = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (bytes.length === keyBytes) candidates.push({ bytes, encoding: 'base64' });
   }
   return candidates;
 }
@@ -124,21 +123,19 @@ export interface DecryptedSecret {
   encoding: 'hex' | 'base64';
 }
 
-/** Tries every encoding × variant the document allows; null when none yields a valid block. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Tries every encoding × variant the document allows; null when none yields a valid UTF-8 secret. */
 export function decryptClientSecret(privateKey: KeyObject, text: string): DecryptedSecret | null {
   const k = modulusBytes(privateKey);
-  const compact = text.replace(/\s+/g, '');
-  for (const bytes of decodeCiphertext(compact, k)) {
-    const encoding = bytes.length * 2 === compact.length && /^[0-9a-fA-F]+$/.test(compact) ? 'hex' : 'base64';
+  for (const { bytes, encoding } of decodeCiphertext(text.replace(/\s+/g, ''), k)) {
     for (const variant of OAEP_VARIANTS) {
       const message = oaepDecrypt(privateKey, bytes, variant);
-      if (message) {
-        const plaintext = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-        try {
-          return { plaintext: plaintext.decode(message), variant: variant.id, encoding };
-        } catch {
-          return null;
-        }
+      if (!message) continue;
+      try {
+        return { plaintext: utf8.decode(message), variant: variant.id, encoding };
+      } catch {
+        // not text: not the secret typed in Seller Center; try the other readings
       }
     }
   }

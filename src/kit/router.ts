@@ -11,6 +11,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { DataKeyRing } from '../crypto/dataKey.js';
 import { decryptClientSecret } from '../crypto/oaep.js';
 import type { Mirror } from '../mirror/mirror.js';
+import { clientSecretContext } from '../mirror/records.js';
 import type { SyncOutcome } from '../mirror/transaction.js';
 import { notes } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -41,10 +42,6 @@ export interface KitDeps {
 }
 
 const byLowerName = new Map(KIT_INTERFACES.map((name) => [name.toLowerCase(), name]));
-
-export function clientSecretContext(tenantId: string, appId: string): string {
-  return `clientSecret|${tenantId}|${appId}`;
-}
 
 export function kitRouter(deps: KitDeps): Router {
   const router = express.Router();

@@ -58,6 +58,11 @@ export interface OrgRecord {
   at: number;
 }
 
+/** What a sealed client secret is bound to: opening it for another tenant or app fails. */
+export function clientSecretContext(tenantId: string, appId: string): string {
+  return `clientSecret|${tenantId}|${appId}`;
+}
+
 export function publicTenant(t: TenantRecord) {
   return {
     tenantId: t.tenantId,

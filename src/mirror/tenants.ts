@@ -26,14 +26,17 @@ export function applyTenantSync(
     t,
     notAfter,
     async () => {
+      const deleting = push.flag === 0;
+      // Only a delete needs to know the tenant's apps and their sessions.
+      const none: Record<string, string> = {};
       const [rawTenant, deletedAt, userApps, apps] = await Promise.all([
         store.get(keys.tenant(t)),
         store.hGet(keys.meta(t), 'deletedAt'),
-        store.sMembers(keys.userApps(t)),
-        store.hGetAll(keys.apps(t)),
+        deleting ? store.sMembers(keys.userApps(t)) : [],
+        deleting ? store.hGetAll(keys.apps(t)) : none,
       ]);
       const appIds = [...new Set([...userApps, ...Object.keys(apps)])];
-      const sessions = push.flag === 0 ? await Promise.all(appIds.map((a) => readSessions(ctx, t, a))) : [];
+      const sessions = deleting ? await Promise.all(appIds.map((a) => readSessions(ctx, t, a))) : [];
       return { rawTenant, deletedAt, appIds, sessions };
     },
     ({ rawTenant, deletedAt, appIds, sessions }) => {

@@ -10,6 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import express, { type Request, type Response, type Router } from 'express';
+import { cookieValue } from '../sso/cookies.js';
 import type { SandboxTenant, SandboxUser, SandboxWorld } from './world.js';
 
 interface CodeGrant {
@@ -92,7 +93,7 @@ export function identityServer(world: SandboxWorld, now: () => number = Date.now
   };
 
   const ssoUser = (req: Request): SandboxUser | undefined => {
-    const sid = cookie(req, SSO_COOKIE);
+    const sid = cookieValue(req.get('cookie'), SSO_COOKIE);
     const name = sid ? ssoSessions.get(sid) : undefined;
     return name ? world.users.get(name) : undefined;
   };
@@ -284,7 +285,7 @@ export function identityServer(world: SandboxWorld, now: () => number = Date.now
 
   tenantRouter.get('/api/v1/logout', (req, res) => {
     stats.logouts++;
-    const sid = cookie(req, SSO_COOKIE);
+    const sid = cookieValue(req.get('cookie'), SSO_COOKIE);
     if (sid) ssoSessions.delete(sid);
     res.clearCookie(SSO_COOKIE, { path: '/' });
     const target = typeof req.query.redirect_url === 'string' ? req.query.redirect_url : '';
@@ -328,12 +329,4 @@ export function identityServer(world: SandboxWorld, now: () => number = Date.now
       return !!r && !r.revoked && r.expiresAt > now();
     },
   };
-}
-
-function cookie(req: Request, name: string): string | undefined {
-  for (const part of (req.get('cookie') ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
-  }
-  return undefined;
 }

@@ -32,7 +32,7 @@ export interface AssertionKeysOptions {
 }
 
 export class AssertionKeys {
-  private cached?: { raw: string; list: StoredKey[]; signing: KeyObject; readAt: number };
+  private cached?: { list: StoredKey[]; signing: KeyObject; readAt: number };
 
   constructor(private readonly o: AssertionKeysOptions) {}
 
@@ -49,7 +49,7 @@ export class AssertionKeys {
       const current = list[0];
       if (current && now() - current.createdAt < rotationDays * 86_400_000) {
         const signing = createPrivateKey(dataKeys.open(current.privateSealed, `assertion|${current.kid}`));
-        this.cached = { raw: raw!, list, signing, readAt: now() };
+        this.cached = { list, signing, readAt: now() };
         return this.cached;
       }
       // Rotate: whoever wins the compare-and-set decides the new key for every process. The

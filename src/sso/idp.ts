@@ -8,9 +8,8 @@
  */
 import * as oidc from 'openid-client';
 import type { DataKeyRing } from '../crypto/dataKey.js';
-import { clientSecretContext } from '../kit/router.js';
 import type { Mirror } from '../mirror/mirror.js';
-import type { TenantRecord } from '../mirror/records.js';
+import { clientSecretContext, type TenantRecord } from '../mirror/records.js';
 
 /** Why a login or renewal could not use the identity server. */
 export type IdpFailure =

@@ -120,7 +120,7 @@ export class TokenRenewal {
           .apply(
             [
               { op: 'set', key, value: sessions.rewrite(held, ended), ttlMs: 60_000 },
-              ...sessions.endOps(sid, login).slice(1),
+              sessions.unindexOp(sid, login),
             ],
             guard,
           )

@@ -25,6 +25,7 @@ import type { Handoff } from './handoff.js';
 import { IdpError, type IdentityServers } from './idp.js';
 import { sendFailure, sendPage, stylesheetPath, type Failure } from './pages.js';
 import { safeReturnTo } from './returnTo.js';
+import { cookieValue } from './cookies.js';
 import { connectRedisClient, type Sessions, type SignedIn } from './sessions.js';
 import { signValue, unsignValue } from './signedValue.js';
 import type { Store } from '../store/store.js';
@@ -144,7 +145,10 @@ export function ssoRouter(deps: SsoDeps): Router {
     if (!code || code.length > 2048 || !tenantId || tenantId.length > 64) return fail('bad_request');
     notes(res).fields = { tenantId };
 
-    const pending = unsignValue<Pending>(cookieValue(req, PENDING_COOKIE), config.sessionSecrets);
+    const pending = unsignValue<Pending>(
+      cookieValue(req.get('cookie'), PENDING_COOKIE),
+      config.sessionSecrets,
+    );
     const pendingValid = pending && now() - pending.at < PENDING_MAX_AGE_MS ? pending : null;
     res.clearCookie(PENDING_COOKIE, cookieOptions);
 
@@ -274,20 +278,6 @@ function sameOrigin(req: Request, origins: readonly string[]): boolean {
   if (given) return origins.includes(given);
   const site = req.get('sec-fetch-site');
   return site === undefined || site === 'same-origin' || site === 'none';
-}
-
-function cookieValue(req: Request, name: string): string | undefined {
-  for (const part of (req.get('cookie') ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
 }
 
 function promisify(run: (cb: (err?: unknown) => void) => void): Promise<void> {

@@ -11,6 +11,7 @@ import type {} from 'express-session';
 import type { DataKeyRing } from '../crypto/dataKey.js';
 import { fromKeyPart, keyPart, type Keys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
+import { cookieValue } from './cookies.js';
 import type { TokenGrant } from './idp.js';
 
 /** Tokens as kept in the session: sealed, with a version bumped by every renewal. */
@@ -86,19 +87,8 @@ export class Sessions {
 
   /** A session named by the browser's cookie: express-session's `s:<sid>.<hmac>` form. */
   sidFromCookieHeader(header: string | undefined): string | null {
-    if (!header) return null;
-    for (const part of header.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq < 0 || part.slice(0, eq).trim() !== this.options.cookieName) continue;
-      let value: string;
-      try {
-        value = decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return null;
-      }
-      return this.unsign(value);
-    }
-    return null;
+    const value = cookieValue(header, this.options.cookieName);
+    return value === undefined ? null : this.unsign(value);
   }
 
   /** `X-Session-Id`: the stored id, or the signed cookie value as the browser sent it. */
@@ -233,14 +223,16 @@ export class Sessions {
 
   /** Ends one session: its record (tokens with it) and its index entry, in one write. */
   endOps(sid: string, login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>): WriteOp[] {
-    return [
-      { op: 'del', key: this.key(sid) },
-      {
-        op: 'srem',
-        key: this.options.keys.userSessions(login.tenantId, login.appId, login.userName),
-        members: [sid],
-      },
-    ];
+    return [{ op: 'del', key: this.key(sid) }, this.unindexOp(sid, login)];
+  }
+
+  /** Takes a session id out of its user's index (the record itself is handled by the caller). */
+  unindexOp(sid: string, login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>): WriteOp {
+    return {
+      op: 'srem',
+      key: this.options.keys.userSessions(login.tenantId, login.appId, login.userName),
+      members: [sid],
+    };
   }
 
   async end(sid: string, login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>): Promise<void> {

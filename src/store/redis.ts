@@ -104,8 +104,8 @@ return out
 `;
 const READ_LINKED_SHA = createHash('sha1').update(READ_LINKED_SCRIPT).digest('hex');
 
-/** Encodes guards and operations as the script's KEYS and ARGV. Exported for tests. */
-export function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serverDeadline: number) {
+/** Encodes guards and operations as the script's KEYS and ARGV. */
+function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serverDeadline: number) {
   const keys: string[] = [];
   const index = new Map<string, number>();
   const keyRef = (key: string) => {
@@ -358,16 +358,12 @@ export class RedisStore implements Store {
       throw new StoreDeadlineError('the write was not sent: its deadline had passed');
     const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
     if (keys.length === 0) return 'applied';
-    const run = async () => {
-      try {
-        return await this.client.evalSha(APPLY_SHA, { keys, arguments: args });
-      } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-        return this.client.eval(APPLY_SCRIPT, { keys, arguments: args });
-      }
-    };
     const remaining = Math.max(1, notAfter - Date.now());
-    const reply = await withDeadline(run(), remaining, 'a write');
+    const reply = await withDeadline(
+      this.runScript(APPLY_SHA, APPLY_SCRIPT, { keys, arguments: args }, false),
+      remaining,
+      'a write',
+    );
     if (reply === -1)
       throw new StoreDeadlineError('the write reached the store after its deadline and was skipped');
     if (reply === 0) return 'conflict';
@@ -388,7 +384,6 @@ export class RedisStore implements Store {
     await withDeadline(Promise.all(writes), this.timeoutMs, 'staging');
   }
 
-  /** On a cluster every master must answer: each serves a share of the tenants. */
   async readLinked(
     key: string,
     pointer: readonly string[],
@@ -396,14 +391,9 @@ export class RedisStore implements Store {
     also: readonly string[],
   ): Promise<Linked> {
     const options = { keys: [key, hash, ...also], arguments: [...pointer] };
-    const reply = (await this.call('a linked read', async () => {
-      try {
-        return await this.client.evalShaRo(READ_LINKED_SHA, options);
-      } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-        return this.client.evalRo(READ_LINKED_SCRIPT, options);
-      }
-    })) as (string | number | null)[];
+    const reply = (await this.call('a linked read', () =>
+      this.runScript(READ_LINKED_SHA, READ_LINKED_SCRIPT, options, true),
+    )) as (string | number | null)[];
     const text = (v: unknown) => (typeof v === 'string' ? v : null);
     return {
       value: text(reply[0]),
@@ -413,6 +403,22 @@ export class RedisStore implements Store {
     };
   }
 
+  /** By its SHA; a server that does not know it yet (new, restarted, another node) gets the text. */
+  private async runScript(
+    sha: string,
+    script: string,
+    options: { keys: string[]; arguments: string[] },
+    readOnly: boolean,
+  ): Promise<unknown> {
+    try {
+      return await (readOnly ? this.client.evalShaRo(sha, options) : this.client.evalSha(sha, options));
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      return readOnly ? this.client.evalRo(script, options) : this.client.eval(script, options);
+    }
+  }
+
+  /** On a cluster every master must answer: each serves a share of the tenants. */
   async ping(): Promise<void> {
     if (!this.cluster) {
       await this.call('PING', () => (this.client as RedisClientType).ping());

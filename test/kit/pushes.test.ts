@@ -1,6 +1,6 @@
 // The five pushes over real HTTP, sandbox pusher -> relay -> mirror, read back through the API.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { clientSecretContext } from '../../src/kit/router.js';
+import { clientSecretContext } from '../../src/mirror/records.js';
 import type { PushResult } from '../../src/sandbox/pusher.js';
 import {
   allOrgFields,

@@ -98,23 +98,7 @@ export class RedisProcess {
         stdio: 'ignore',
       },
     );
-    for (let i = 0; i < 100; i++) {
-      const client = createClient({
-        url: this.url,
-        socket: { reconnectStrategy: false, connectTimeout: 500 },
-      });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        await client.ping();
-        client.destroy();
-        return;
-      } catch {
-        client.destroy();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    throw new Error(`redis-server on port ${this.port} did not start`);
+    await waitForPing(this.url);
   }
 
   pause(): void {
