@@ -10,6 +10,7 @@ import { createClient } from 'redis';
 export const REDIS_URL = process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
 
 export const KIT_KEY = 'bench-kit-access-key-5f1c9a';
+export const BASIC_KEY = 'bench-basic-access-key-93ad07';
 export const APP_ID = 'app-bench-0001';
 export const API_KEY = 'seller-api-key-bench-0000000001';
 export const DATA_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -30,6 +31,7 @@ export function relayEnv(
     REDIS_PREFIX: prefix,
     KOO_APP_ID: APP_ID,
     KIT_ACCESS_KEY: KIT_KEY,
+    BASIC_ACCESS_KEY: BASIC_KEY,
     RSA_PRIVATE_KEY_FILE: SELLER_PRIVATE_KEY_FILE,
     SESSION_SECRET: 'bench-session-secret-0123456789',
     DATA_KEY,

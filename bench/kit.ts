@@ -20,9 +20,10 @@ import { pino } from 'pino';
 import { buildApp, type Relay } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { allOrgSyncSchema, authSyncSchema } from '../src/kit/schemas.js';
-import { canonicalPayload, kitSign } from '../src/kit/signature.js';
+import { canonicalPayload } from '../src/kit/canonical.js';
+import { kitSign } from '../src/kit/signature.js';
 import { parseSyncTime } from '../src/kit/timestamp.js';
-import { verifyKitRequest } from '../src/kit/verify.js';
+import { kitScheme, verifySignedCall } from '../src/kit/verify.js';
 import { encodeOrg, type UserRecord } from '../src/mirror/records.js';
 import { createLogger } from '../src/ops/log.js';
 import { Pusher, type Fields } from '../src/sandbox/pusher.js';
@@ -150,18 +151,19 @@ async function breakdown(
   const bytes = Buffer.from(JSON.stringify(body), 'utf8');
   const nonce = newNonce();
   const timestamp = String(Date.now());
-  const sign = kitSign(KIT_KEY, nonce, timestamp, canonicalPayload(body));
+  const text = JSON.stringify(body);
+  const sign = kitSign(KIT_KEY, nonce, timestamp, canonicalPayload(text));
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const parsed = JSON.parse(decoder.decode(bytes)) as Record<string, unknown>;
   const keys = r.relay.keys;
   return {
     'utf-8 decode + JSON.parse': await timeStep(reps, () => JSON.parse(decoder.decode(bytes))),
     'verify x-sign (canonical JSON + HMAC)': await timeStep(reps, () =>
-      verifyKitRequest(KIT_KEY, { sign, timestamp, nonce }, parsed, Date.now(), 60_000),
+      verifySignedCall(kitScheme(KIT_KEY), { sign, timestamp, nonce }, text, parsed, Date.now(), 60_000),
     ),
     'schema validation (zod)': await timeStep(reps, () => schema.parse(parsed)),
     'nonce claim (one apply round trip)': await timeStep(reps, () => {
-      const key = keys.kitNonce(newNonce());
+      const key = keys.nonce(newNonce());
       return r.store.apply([{ op: 'set', key, value: '1', ttlMs: 120_000 }], {
         guards: [{ key, equals: null }],
         notAfter: Date.now() + 3000,
@@ -256,7 +258,7 @@ async function authSyncBench(r: InProcessRelay, o: KitOptions, t: string): Promi
         const entries = templates.map(
           (u) => [u.userName, JSON.stringify({ ...u, currentSyncTime: ts, at })] as [string, string],
         );
-        const nonceKey = keys.kitNonce(newNonce());
+        const nonceKey = keys.nonce(newNonce());
         const now = String(Date.now());
         const t0 = performance.now();
         const replies = await o.client
@@ -336,7 +338,7 @@ async function allOrgSyncBench(r: InProcessRelay, o: KitOptions, t: string): Pro
               encodeOrg({ orgCode: d.orgCode, orgName: d.orgName, parentCode: d.parentCode || null, at }),
             ] as [string, string],
         );
-        const nonceKey = keys.kitNonce(newNonce());
+        const nonceKey = keys.nonce(newNonce());
         const now = String(Date.now());
         const t0 = performance.now();
         const replies = await o.client

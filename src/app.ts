@@ -9,6 +9,7 @@ import { apiErrorHandler, sendError } from './api/errors.js';
 import { mirrorRoutes } from './api/mirrorRoutes.js';
 import { openApiRouter } from './api/openapi.js';
 import type { Config } from './config.js';
+import { basicRouter } from './kit/basic.js';
 import { kitRouter } from './kit/router.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
@@ -47,7 +48,7 @@ export function buildApp(deps: AppDeps): Relay {
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? new Metrics();
   const keys = new Keys(config.redis.prefix);
-  const mirror = new Mirror(store, keys);
+  const mirror = new Mirror(store, keys, config.instances.gating);
   const sessions = new Sessions({
     store,
     keys,
@@ -107,6 +108,7 @@ export function buildApp(deps: AppDeps): Relay {
         audience: config.appId,
         ttlSeconds: config.assertion.ttlSeconds,
       },
+      gating: config.instances.gating,
       now,
     }),
   );
@@ -132,23 +134,40 @@ export function buildApp(deps: AppDeps): Relay {
   );
   app.use(opsRoutes(store, metrics));
 
+  // The marketplace's signed calls: kit pushes and basic instance calls share one pipeline.
+  const signedCalls = {
+    store,
+    keys,
+    metrics,
+    now,
+    deadlineMs: config.kit.deadlineMs,
+    clockWindowMs: config.kit.clockWindowMs,
+    nonceTtlMs: config.kit.nonceTtlMs,
+  };
   app.use(
     kitRouter({
+      ...signedCalls,
       kitAccessKey: config.kitAccessKey,
       basePath: config.produceBasePath,
       bodyLimitBytes: config.kit.bodyLimitBytes,
-      deadlineMs: config.kit.deadlineMs,
-      clockWindowMs: config.kit.clockWindowMs,
-      nonceTtlMs: config.kit.nonceTtlMs,
       mirror,
-      store,
-      keys,
-      now,
       privateKey: config.rsaPrivateKey,
       dataKeys: config.dataKeys,
-      metrics,
       onApplied: (iface, tenantId) => {
         if (iface === 'tenantSync' || iface === 'applicationSync') idps.drop(tenantId);
+      },
+    }),
+  );
+  app.use(
+    basicRouter({
+      ...signedCalls,
+      basicAccessKey: config.basicAccessKey,
+      basePath: config.produceBasePath,
+      bodyLimitBytes: config.instances.bodyLimitBytes,
+      mirror,
+      appInfo: {
+        frontEndUrl: config.instances.frontEndUrl,
+        ...(config.instances.adminUrl ? { adminUrl: config.instances.adminUrl } : {}),
       },
     }),
   );

@@ -24,6 +24,8 @@ export interface Config {
   redis: { url?: string; clusterNodes?: string[]; prefix: string; timeoutMs: number };
   appId: string;
   kitAccessKey: string;
+  /** HMAC key of the basic (instance) interfaces; never equal to the kit key (§3b). */
+  basicAccessKey: string;
   rsaPrivateKey: KeyObject;
   sessionSecrets: string[];
   dataKeys: DataKeyRing;
@@ -34,6 +36,15 @@ export interface Config {
   trustProxy: string | undefined;
   logLevel: string;
   kit: { bodyLimitBytes: number; deadlineMs: number; clockWindowMs: number; nonceTtlMs: number };
+  /** The basic instance interfaces (contract §3b). */
+  instances: {
+    /** Block tenants whose known instances are all frozen or released. */
+    gating: boolean;
+    /** What queryInstance reports as appInfo. */
+    frontEndUrl: string;
+    adminUrl?: string;
+    bodyLimitBytes: number;
+  };
   session: { idleSeconds: number; absoluteSeconds: number; cookieName: string };
   /** Deadline of each call to a tenant identity server (token, userinfo). */
   idpTimeoutMs: number;
@@ -107,13 +118,28 @@ export function loadConfig(env: Env = process.env): Config {
   if (/[{}\s]/.test(prefix)) throw new ConfigError('REDIS_PREFIX', 'must not contain braces or spaces');
 
   const appId = required('KOO_APP_ID');
-  let kitAccessKey = required('KIT_ACCESS_KEY');
-  if (text('KIT_ACCESS_KEY_BASE64') === 'true') {
-    // UNCONFIRMED (spec §2.1): the EU console shows the key Base64-encoded.
-    kitAccessKey = Buffer.from(kitAccessKey, 'base64').toString('utf8');
-    if (!kitAccessKey)
-      throw new ConfigError('KIT_ACCESS_KEY', 'is not valid Base64 (KIT_ACCESS_KEY_BASE64=true)');
+  // UNCONFIRMED (spec §2.1): the EU console shows a key Base64-encoded; <NAME>_BASE64=true decodes it.
+  const accessKey = (name: string, value: string) => {
+    if (text(`${name}_BASE64`) !== 'true') return value;
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    if (!decoded) throw new ConfigError(name, `is not valid Base64 (${name}_BASE64=true)`);
+    return decoded;
+  };
+  const kitAccessKey = accessKey('KIT_ACCESS_KEY', required('KIT_ACCESS_KEY'));
+  const basicKeyText = text('BASIC_ACCESS_KEY');
+  if (!basicKeyText && production) throw new ConfigError('BASIC_ACCESS_KEY', 'is required in production');
+  let basicAccessKey: string;
+  if (basicKeyText) basicAccessKey = accessKey('BASIC_ACCESS_KEY', basicKeyText);
+  else {
+    // Outside production a random key keeps the basic routes closed until one is configured.
+    basicAccessKey = randomBytes(24).toString('base64url');
+    generated.push('BASIC_ACCESS_KEY');
   }
+  if (basicAccessKey === kitAccessKey)
+    throw new ConfigError(
+      'BASIC_ACCESS_KEY',
+      'must differ from KIT_ACCESS_KEY (Seller Center binds a different key to each interface type)',
+    );
 
   const rsaPrivateKey = loadPrivateKey(env);
 
@@ -162,6 +188,22 @@ export function loadConfig(env: Env = process.env): Config {
 
   const trustProxy = text('TRUST_PROXY');
 
+  const gatingText = (text('INSTANCE_GATING') ?? 'on').toLowerCase();
+  if (!['on', 'off'].includes(gatingText)) throw new ConfigError('INSTANCE_GATING', 'must be on or off');
+  const absoluteUrl = (name: string, fallback?: string) => {
+    const v = text(name) ?? fallback;
+    if (v === undefined) return undefined;
+    try {
+      const url = new URL(v);
+      if (!['http:', 'https:'].includes(url.protocol)) throw new Error();
+      return url.href;
+    } catch {
+      throw new ConfigError(name, 'must be an absolute http(s) URL');
+    }
+  };
+  const frontEndUrl = absoluteUrl('APP_FRONTEND_URL', new URL(postLoginPath, publicUrl).href)!;
+  const adminUrl = absoluteUrl('APP_ADMIN_URL');
+
   let handoffUrl: URL | undefined;
   const handoffText = text('HANDOFF_URL');
   if (handoffText) {
@@ -191,6 +233,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     appId,
     kitAccessKey,
+    basicAccessKey,
     rsaPrivateKey,
     sessionSecrets,
     dataKeys,
@@ -205,6 +248,12 @@ export function loadConfig(env: Env = process.env): Config {
       deadlineMs: integer('KIT_DEADLINE_MS', 3000, 100, 4500),
       clockWindowMs: 60_000,
       nonceTtlMs: 120_000,
+    },
+    instances: {
+      gating: gatingText === 'on',
+      frontEndUrl,
+      ...(adminUrl ? { adminUrl } : {}),
+      bodyLimitBytes: 64 * 1024,
     },
     session: {
       idleSeconds: integer('SESSION_IDLE_SECONDS', 30 * 60, 60, 30 * 24 * 3600),

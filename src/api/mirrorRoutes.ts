@@ -2,7 +2,13 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { Mirror } from '../mirror/mirror.js';
-import { publicOrg, publicTenant, publicUser } from '../mirror/records.js';
+import {
+  publicInstance,
+  publicInstanceCopy,
+  publicOrg,
+  publicTenant,
+  publicUser,
+} from '../mirror/records.js';
 import { ApiError } from './errors.js';
 
 const identifier = z.string().min(1).max(64);
@@ -26,9 +32,22 @@ export function mirrorRoutes(mirror: Mirror, appId: string): Router {
   const router = express.Router();
 
   router.get('/tenants/:tenantId', async (req, res) => {
-    const tenant = await mirror.tenant(parsed(identifier, req.params.tenantId));
+    const tenantId = parsed(identifier, req.params.tenantId);
+    const [tenant, instances] = await Promise.all([
+      mirror.tenant(tenantId),
+      mirror.tenantInstances(tenantId),
+    ]);
     if (!tenant) throw new ApiError(404, 'not_found', 'No such tenant in the mirror.');
-    res.json(publicTenant(tenant));
+    res.json({
+      ...publicTenant(tenant),
+      instances: [...instances].map(([id, copy]) => publicInstanceCopy(id, copy)),
+    });
+  });
+
+  router.get('/instances/:instanceId', async (req, res) => {
+    const found = await mirror.instance(parsed(identifier, req.params.instanceId));
+    if (!found) throw new ApiError(404, 'not_found', 'No such instance in the mirror.');
+    res.json(publicInstance(found.record, found.tenantIds));
   });
 
   router.get('/tenants/:tenantId/users/:userName', async (req, res) => {

@@ -270,6 +270,33 @@ export const openApiDocument = {
         },
       },
     },
+    '/instances/{instanceId}': {
+      parameters: [
+        {
+          name: 'instanceId',
+          in: 'path',
+          required: true,
+          schema: identifier,
+          description: 'The instanceId the relay answered newInstance with.',
+        },
+      ],
+      get: {
+        tags: ['mirror'],
+        operationId: 'getInstance',
+        summary: 'An instance (purchase) and the tenants bound to it',
+        responses: {
+          '200': {
+            description: 'The instance.',
+            content: { [json]: { schema: { $ref: '#/components/schemas/Instance' } } },
+          },
+          '400': ref('InvalidIdentifier'),
+          '401': ref('Unauthorized'),
+          '404': errorAnswer('No such instance in the mirror (`not_found`).', ['not_found']),
+          '500': ref('InternalError'),
+          '503': ref('StoreUnavailable'),
+        },
+      },
+    },
     '/tenants/{tenantId}/users/{userName}': {
       parameters: [
         { $ref: '#/components/parameters/TenantId' },
@@ -538,14 +565,23 @@ export const openApiDocument = {
           allowed: { type: 'boolean' },
           reason: {
             type: 'string',
-            enum: ['ok', 'tenant_unknown', 'user_unknown', 'not_authorized', 'user_disabled', 'role_missing'],
+            enum: [
+              'ok',
+              'tenant_unknown',
+              'instance_frozen',
+              'instance_released',
+              'user_unknown',
+              'not_authorized',
+              'user_disabled',
+              'role_missing',
+            ],
             description:
-              '`ok` when allowed; otherwise the first failing check: unknown tenant, unknown user (for that app), authorization cancelled, user disabled, role missing.',
+              '`ok` when allowed; otherwise the first failing check: unknown tenant, the tenant blocked because all its known instances are frozen or released (`INSTANCE_GATING=on`), unknown user (for that app), authorization cancelled, user disabled, role missing.',
           },
           user: {
             $ref: '#/components/schemas/User',
             description:
-              'The mirrored user, whenever the mirror knows them (every reason but `tenant_unknown` and `user_unknown`).',
+              'The mirrored user, whenever the mirror knows them (never with `tenant_unknown` or `user_unknown`; with `instance_frozen` and `instance_released` when the user is known).',
           },
         },
         allOf: [
@@ -557,14 +593,19 @@ export const openApiDocument = {
           {
             if: { properties: { reason: { enum: ['tenant_unknown', 'user_unknown'] } } },
             then: { not: { required: ['user'] } },
-            else: { required: ['user'] },
+          },
+          {
+            if: {
+              properties: { reason: { enum: ['ok', 'not_authorized', 'user_disabled', 'role_missing'] } },
+            },
+            then: { required: ['user'] },
           },
         ],
       },
       Tenant: {
         type: 'object',
         description: 'A mirrored tenant (tenantSync). Never holds a client secret.',
-        required: ['tenantId', 'tenantCode', 'name', 'domainName', 'testFlag', 'instanceIds'],
+        required: ['tenantId', 'tenantCode', 'name', 'domainName', 'testFlag', 'instanceIds', 'instances'],
         additionalProperties: false,
         properties: {
           tenantId: { type: 'string', minLength: 1 },
@@ -579,7 +620,102 @@ export const openApiDocument = {
           instanceIds: {
             type: 'array',
             items: { type: 'string' },
-            description: 'The instances (subscriptions) the tenant holds for the app.',
+            description:
+              'The instances (subscriptions) the tenant holds for the app, as tenantSync named them.',
+          },
+          instances: {
+            type: 'array',
+            description:
+              'The instances among them that the basic interfaces made known (a purchase the relay saw), by instanceId.',
+            items: {
+              type: 'object',
+              required: ['instanceId', 'status', 'expireTime', 'productId'],
+              additionalProperties: false,
+              properties: {
+                instanceId: { type: 'string', minLength: 1 },
+                status: { $ref: '#/components/schemas/InstanceStatus' },
+                expireTime: { $ref: '#/components/schemas/ExpireTime' },
+                productId: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      InstanceStatus: {
+        type: 'string',
+        enum: ['active', 'frozen', 'released'],
+        description:
+          '`frozen` after updateInstanceStatus FREEZE (until UNFREEZE), `released` after releaseInstance (final).',
+      },
+      ExpireTime: {
+        type: ['string', 'null'],
+        format: 'date-time',
+        description: 'When the subscription ends (ISO 8601, UTC); null when the marketplace gave none.',
+      },
+      Instance: {
+        type: 'object',
+        description:
+          'An instance (a purchase) as the basic interfaces made it, with the tenants bound to it.',
+        required: [
+          'instanceId',
+          'orderId',
+          'orderLineId',
+          'productId',
+          'status',
+          'expireTime',
+          'testFlag',
+          'tenantIds',
+          'createdAt',
+          'updatedAt',
+          'history',
+        ],
+        additionalProperties: false,
+        properties: {
+          instanceId: { type: 'string', minLength: 1, description: 'The first businessId of the purchase.' },
+          orderId: { type: 'string', description: 'The purchase order.' },
+          orderLineId: { type: 'string' },
+          productId: { type: 'string', description: 'Empty when the marketplace named none.' },
+          status: { $ref: '#/components/schemas/InstanceStatus' },
+          expireTime: { $ref: '#/components/schemas/ExpireTime' },
+          testFlag,
+          tenantIds: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Tenants a tenantSync bound to this instance.',
+          },
+          createdAt: { type: 'string', format: 'date-time' },
+          updatedAt: { type: 'string', format: 'date-time' },
+          history: {
+            type: 'array',
+            description:
+              'The newest changes (at most 100), oldest first; `at` is when the marketplace signed the call.',
+            items: {
+              type: 'object',
+              required: ['activity', 'at'],
+              additionalProperties: false,
+              properties: {
+                activity: {
+                  type: 'string',
+                  enum: [
+                    'newInstance',
+                    'refreshInstance',
+                    'updateInstanceStatus',
+                    'releaseInstance',
+                    'upgradeInstance',
+                  ],
+                },
+                at: { type: 'string', format: 'date-time' },
+                orderId: { type: 'string' },
+                orderLineId: { type: 'string' },
+                scene: {
+                  type: 'string',
+                  enum: ['TRIAL_TO_FORMAL', 'RENEWAL', 'UNSUBSCRIBE_RENEWAL_PERIOD', 'RENEWAL_CHANGE'],
+                },
+                status: { $ref: '#/components/schemas/InstanceStatus' },
+                expireTime: { $ref: '#/components/schemas/ExpireTime' },
+                productId: { type: 'string' },
+              },
+            },
           },
         },
       },

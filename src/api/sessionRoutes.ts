@@ -28,6 +28,8 @@ export interface SessionRoutesDeps {
   handoff: Handoff;
   assertionKeys: AssertionKeys;
   assertion: { issuer: string; audience: string; ttlSeconds: number };
+  /** INSTANCE_GATING: a session of a blocked tenant is refused (and ended). */
+  gating: boolean;
   now: () => number;
 }
 
@@ -71,6 +73,8 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     const decision = decideAuthorization(
       parseJson<TenantRecord>(found.tenant),
       parseJson<UserRecord>(found.user),
+      undefined,
+      deps.gating ? found.gate : null,
     );
     if (!decision.allowed) {
       // The mirror has taken the user away (normally the push ended the session already).

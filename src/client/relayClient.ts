@@ -2,6 +2,9 @@
  * A small typed client for the relay's seller API (`/api/v1`), for the seller's own server.
  * It never talks to KooGallery: the relay does that. Dependency-free (global fetch).
  */
+import type { AuthorizeReason } from '../mirror/mirror.js';
+import type { publicInstance, publicInstanceCopy, publicTenant } from '../mirror/records.js';
+
 export interface RelayClientOptions {
   /** where the relay answers the seller API, e.g. http://relay.internal:3000 */
   baseUrl: string;
@@ -44,9 +47,17 @@ export interface Department {
 
 export interface AuthorizeAnswer {
   allowed: boolean;
-  reason: 'ok' | 'tenant_unknown' | 'user_unknown' | 'not_authorized' | 'user_disabled' | 'role_missing';
+  reason: AuthorizeReason;
   user?: Record<string, unknown>;
 }
+
+/** A tenant as the relay mirrors it, with the instances it knows (derived from the relay's own records). */
+export type RelayTenant = ReturnType<typeof publicTenant> & {
+  instances: ReturnType<typeof publicInstanceCopy>[];
+};
+
+/** An instance (a purchase) with the tenants bound to it. */
+export type RelayInstance = ReturnType<typeof publicInstance>;
 
 /** The relay answered with an error (`{"error","message"}`), or could not be reached (status 0). */
 export class RelayError extends Error {
@@ -110,15 +121,13 @@ export class RelayClient {
     return this.call('POST', '/api/v1/authorize', { body: input });
   }
 
-  tenant(tenantId: string) {
-    return this.call<{
-      tenantId: string;
-      tenantCode: string;
-      name: string;
-      domainName: string;
-      testFlag: 0 | 1;
-      instanceIds: string[];
-    }>('GET', `/api/v1/tenants/${encodeURIComponent(tenantId)}`);
+  tenant(tenantId: string): Promise<RelayTenant> {
+    return this.call<RelayTenant>('GET', `/api/v1/tenants/${encodeURIComponent(tenantId)}`);
+  }
+
+  /** An instance: its status (`active`, `frozen`, `released`), end, product, history and tenants. */
+  instance(instanceId: string): Promise<RelayInstance> {
+    return this.call<RelayInstance>('GET', `/api/v1/instances/${encodeURIComponent(instanceId)}`);
   }
 
   user(tenantId: string, userName: string) {

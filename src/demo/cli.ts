@@ -25,6 +25,7 @@ async function main() {
   line(`    lisi      李四      user      华为示例科技有限公司 / 研发中心 / 平台组`);
   line(`    wangwu    王五      disabled  (sign-in is refused: the user is disabled)`);
   line(`    tester    调测账号  admin     卖家调测租户 (testFlag 1 debug tenant)`);
+  line(`    zhaoliu   赵六      admin     过期示例贸易有限公司 (refused: its subscription is frozen)`);
   line();
   line(`  Relay seller API (private):   ${demo.relayApiUrl}/api/v1   Authorization: Bearer ${demo.apiKey}`);
   line(

@@ -49,7 +49,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const sandboxPort = options.sandboxPort ?? port + 3;
   const publicUrl = `http://localhost:${port}`;
   const appId = 'demo-saas-app';
+  // The production address registered in Seller Center: the relay's part of the public origin.
+  const produceBasePath = '/isv/produce';
   const kitKey = randomBytes(18).toString('base64url');
+  const basicKey = randomBytes(18).toString('base64url');
   const apiKey = randomBytes(18).toString('base64url');
 
   // The seller's key pair, kept across runs like a real one (the folder is git-ignored).
@@ -68,8 +71,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     PUBLIC_URL: publicUrl,
     KOO_APP_ID: appId,
     KIT_ACCESS_KEY: kitKey,
+    BASIC_ACCESS_KEY: basicKey,
     RSA_PRIVATE_KEY_FILE: privateFile,
     SELLER_API_KEYS: apiKey,
+    PRODUCE_BASE_PATH: produceBasePath,
     UNIFIED_LOGIN_URL: `${sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId={appId}`,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
   });
@@ -80,7 +85,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   await new Promise((r) => app.once('listening', r));
   const proxy = await startProxy(
     port,
-    { relay: relayApiUrl, app: `http://127.0.0.1:${(app.address() as AddressInfo).port}` },
+    { relay: relayApiUrl, app: `http://127.0.0.1:${(app.address() as AddressInfo).port}`, produceBasePath },
     'localhost',
   );
 
@@ -90,10 +95,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     callbackUrl: `${publicUrl}/sso/callback`,
     publicKey: publicPem,
     kitAccessKey: kitKey,
-    productionAddress: publicUrl,
+    basicAccessKey: basicKey,
+    productionAddress: `${publicUrl}${produceBasePath}`,
   });
   const tenants = seed(world, appId);
+  // Each buyer's purchase (newInstance) first, then its binding and users, as KooGallery sends them.
   await world.provision(appId);
+  // The lapsed buyer: its subscription expired and the marketplace froze the instance.
+  await world.lifecycle(appId, tenants.lapsed.tenantId, { kind: 'freeze' });
 
   const close = async () => {
     await Promise.all([closeServer(proxy), closeServer(app)]);
@@ -103,7 +112,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   return { url: publicUrl, sandbox, world, tenants, appId, apiKey, relayApiUrl, close };
 }
 
-/** Two tenants as KooGallery would bind them: a buyer (production data) and the seller's own debug tenant. */
+/**
+ * Three tenants as KooGallery would bind them: a buyer (production data), the seller's own debug
+ * tenant, and a buyer whose subscription lapsed (its instance is frozen after provisioning).
+ */
 function seed(world: SandboxWorld, appId: string) {
   const apps = () => new Set([appId]);
   const production = world.addTenant({
@@ -121,6 +133,11 @@ function seed(world: SandboxWorld, appId: string) {
     tenantCode: 'sellerdebug',
     testFlag: 1,
     departments: [{ orgCode: 'debug', orgName: '调测部门', parentCode: '' }],
+  });
+  const lapsed = world.addTenant({
+    name: '过期示例贸易有限公司',
+    tenantCode: 'lapseddemo',
+    departments: [{ orgCode: 'hq', orgName: '总部', parentCode: '' }],
   });
   const p = DEMO_PASSWORD;
   world.addUser({
@@ -163,7 +180,16 @@ function seed(world: SandboxWorld, appId: string) {
     orgCode: 'debug',
     apps: apps(),
   });
-  return { production, debug };
+  world.addUser({
+    tenantId: lapsed.tenantId,
+    userName: 'zhaoliu',
+    password: p,
+    name: '赵六',
+    role: 'admin',
+    orgCode: 'hq',
+    apps: apps(),
+  });
+  return { production, debug, lapsed };
 }
 
 function closeServer(server: Server): Promise<void> {

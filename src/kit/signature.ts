@@ -1,23 +1,9 @@
 /**
- * KooGallery's kit signing rules (kit-sync-and-signing.md §2.2, §7.3). Pure functions, tested
- * against the document's vectors; the relay verifies with them and the sandbox signs with them.
+ * KooGallery's signing rules (kit-sync-and-signing.md §2.2, §2.3, §7.3). Pure functions, tested
+ * against the document's vectors. The relay verifies with them; the sandbox has its own
+ * implementation (sandbox/marketplace), so a misreading shared by both cannot pass the tests.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-
-/**
- * RequestPayload: top-level keys in ascending UTF-16 code-unit order (Java's TreeMap, which the
- * marketplace's sample uses), top-level nulls dropped, nested values untouched, compact JSON.
- * Default `sort()` compares code units; `localeCompare` would not match Java.
- */
-export function canonicalPayload(body: Record<string, unknown>): string {
-  // A null-prototype object keeps a "__proto__" member as data, as Java's TreeMap would.
-  const sorted: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(body).sort()) {
-    const value = body[key];
-    if (value !== null && value !== undefined) sorted[key] = value;
-  }
-  return JSON.stringify(sorted);
-}
 
 function hmacSha256(key: string, data: string): Buffer {
   return createHmac('sha256', Buffer.from(key, 'utf8')).update(data, 'utf8').digest();
@@ -26,6 +12,17 @@ function hmacSha256(key: string, data: string): Buffer {
 /** x-sign = HEX(HMAC_SHA256(accessKey, accessKey + nonce + timestamp + RequestPayload)), upper-case as the marketplace sends it. */
 export function kitSign(accessKey: string, nonce: string, timestamp: string, payload: string): string {
   return hmacSha256(accessKey, accessKey + nonce + timestamp + payload)
+    .toString('hex')
+    .toUpperCase();
+}
+
+/**
+ * Basic-interface `signature` (§2.3): the payload is HMAC'ed first and its lower-case hex
+ * digest takes the payload's place: HEX(HMAC(key, key + nonce + timestamp + hex(HMAC(key, payload)))).
+ */
+export function basicSign(accessKey: string, nonce: string, timestamp: string, payload: string): string {
+  const inner = hmacSha256(accessKey, payload).toString('hex');
+  return hmacSha256(accessKey, accessKey + nonce + timestamp + inner)
     .toString('hex')
     .toUpperCase();
 }

@@ -7,10 +7,14 @@ const SYNC_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})$/;
 
 /** Epoch ms of a `yyyyMMddHHmmssSSS` UTC+8 value, or null when it is not a real instant. */
 export function parseSyncTime(value: string): number | null {
-  const m = SYNC_TIME.exec(value);
+  const utc = calendarTime(SYNC_TIME.exec(value));
+  return utc === null ? null : utc - UTC8_OFFSET_MS;
+}
+
+/** The instant of `yyyy MM dd HH mm ss [SSS]` digit groups read as UTC, or null when not a real one. */
+function calendarTime(m: RegExpExecArray | null): number | null {
   if (!m) return null;
-  const [year, month, day, hour, minute, second, ms] = m.slice(1).map(Number) as [
-    number,
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
     number,
     number,
     number,
@@ -18,13 +22,13 @@ export function parseSyncTime(value: string): number | null {
     number,
     number,
   ];
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second, m[7] ? Number(m[7]) : 0);
   const check = new Date(utc);
   // Date.UTC rolls 2022-02-30 over to March; a real calendar date survives the round trip.
   if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
     return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
-  return utc - UTC8_OFFSET_MS;
+  return utc;
 }
 
 /** The marketplace's `timeStamp` form for an instant (the sandbox emits it). */
@@ -44,22 +48,53 @@ export function formatSyncTime(epochMs: number): string {
 
 export type HeaderTimestampCheck = { ok: true; epochMs: number } | { ok: false; reason: string };
 
+export interface CallTimestampRules {
+  /** how the caller names it, for the refusal: `x-timestamp header`, `timestamp query parameter` */
+  name?: string;
+  where?: string;
+  windowMs?: number;
+  futureSkewMs?: number;
+  /** UNCONFIRMED (§2.3): intl copies say seconds; a value below 10^12 is then read as seconds. */
+  seconds?: boolean;
+}
+
 /**
- * `x-timestamp` must be decimal epoch ms within the window of now. The document asks for
+ * The signed timestamp must be decimal epoch ms within the window of now. The document asks for
  * |now - ts| <= 60 s; the sample lets the future through, we allow a little forward skew only.
  */
+export function checkCallTimestamp(
+  raw: string | undefined,
+  nowMs: number,
+  rules: CallTimestampRules = {},
+): HeaderTimestampCheck {
+  const { name = 'x-timestamp', where = 'header', windowMs = 60_000, futureSkewMs = 5_000 } = rules;
+  if (raw === undefined || raw === '') return { ok: false, reason: `${name} ${where} is missing` };
+  if (!/^\d{1,16}$/.test(raw))
+    return { ok: false, reason: `${name} must be epoch milliseconds (digits only)` };
+  let epochMs = Number(raw);
+  if (rules.seconds && epochMs < 1e12) epochMs *= 1000;
+  if (nowMs - epochMs > windowMs)
+    return { ok: false, reason: `${name} is more than ${windowMs / 1000} s old` };
+  if (epochMs - nowMs > futureSkewMs) return { ok: false, reason: `${name} is in the future` };
+  return { ok: true, epochMs };
+}
+
+/** `x-timestamp` of a kit push (§2.2). */
 export function checkHeaderTimestamp(
   raw: string | undefined,
   nowMs: number,
   windowMs = 60_000,
   futureSkewMs = 5_000,
 ): HeaderTimestampCheck {
-  if (raw === undefined || raw === '') return { ok: false, reason: 'x-timestamp header is missing' };
-  if (!/^\d{1,16}$/.test(raw))
-    return { ok: false, reason: 'x-timestamp must be epoch milliseconds (digits only)' };
-  const epochMs = Number(raw);
-  if (nowMs - epochMs > windowMs)
-    return { ok: false, reason: `x-timestamp is more than ${windowMs / 1000} s old` };
-  if (epochMs - nowMs > futureSkewMs) return { ok: false, reason: 'x-timestamp is in the future' };
-  return { ok: true, epochMs };
+  return checkCallTimestamp(raw, nowMs, { windowMs, futureSkewMs });
+}
+
+const EXPIRE_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})?$/;
+
+/**
+ * Epoch ms of a basic interface's `expireTime`: UTC `yyyyMMddHHmmss`, or 17 digits with
+ * milliseconds as in the document's example (§4, UNCONFIRMED which); null when not a real instant.
+ */
+export function parseExpireTime(value: string): number | null {
+  return calendarTime(EXPIRE_TIME.exec(value));
 }

@@ -1,37 +1,89 @@
 /**
- * Authentication of a kit push (§2.2), in the order of the Huawei sample: timestamp and nonce
- * present (000002), timestamp in the window (000002), signature (000001). The nonce is
- * remembered afterwards, by the router, only for pushes whose signature holds.
+ * Authentication of a call from the marketplace, for both kinds it signs: kit pushes carry
+ * `x-sign`/`x-timestamp`/`x-nonce` headers (§2.2), basic instance calls carry
+ * `signature`/`timestamp`/`nonce` in the query (§2.3). Checked in the order of Huawei's sample:
+ * timestamp and nonce present (000002), timestamp in the window (000002), signature (000001).
+ * The nonce is remembered afterwards, by the pipeline, only for calls whose signature holds.
  */
+import { canonicalPayload, legacyCanonicalPayload } from './canonical.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
-import { canonicalPayload, kitSign, signaturesMatch } from './signature.js';
-import { checkHeaderTimestamp } from './timestamp.js';
+import { basicSign, kitSign, signaturesMatch } from './signature.js';
+import { checkCallTimestamp } from './timestamp.js';
 
-export interface KitHeaders {
-  sign?: string;
-  timestamp?: string;
-  nonce?: string;
+export interface SignedCall {
+  sign?: string | undefined;
+  timestamp?: string | undefined;
+  nonce?: string | undefined;
 }
+
+/** How one kind of call is signed: with which key, by which rule, named how. */
+export interface Scheme {
+  readonly name: 'kit' | 'basic';
+  readonly key: string;
+  /** the credentials as the caller names them, for refusals */
+  readonly names: { readonly sign: string; readonly timestamp: string; readonly nonce: string };
+  /** `header` or `query parameter` */
+  readonly where: string;
+  readonly sign: (accessKey: string, nonce: string, timestamp: string, payload: string) => string;
+  /** UNCONFIRMED (§2.3): the basic timestamp may be seconds in intl copies of the page. */
+  readonly secondsAccepted: boolean;
+}
+
+export const kitScheme = (key: string): Scheme => ({
+  name: 'kit',
+  key,
+  names: { sign: 'x-sign', timestamp: 'x-timestamp', nonce: 'x-nonce' },
+  where: 'header',
+  sign: kitSign,
+  secondsAccepted: false,
+});
+
+export const basicScheme = (key: string): Scheme => ({
+  name: 'basic',
+  key,
+  names: { sign: 'signature', timestamp: 'timestamp', nonce: 'nonce' },
+  where: 'query parameter',
+  sign: basicSign,
+  secondsAccepted: true,
+});
 
 const NONCE = /^[\x21-\x7e]{1,128}$/;
 
-export function verifyKitRequest(
-  accessKey: string,
-  headers: KitHeaders,
+/**
+ * Verifies `call` for the body `text` (already known to be a JSON object, parsed as `body`).
+ * Returns the signed time in epoch ms: the order of the marketplace's calls.
+ */
+export function verifySignedCall(
+  scheme: Scheme,
+  call: SignedCall,
+  text: string,
   body: Record<string, unknown>,
   nowMs: number,
   windowMs: number,
-): void {
-  const ts = checkHeaderTimestamp(headers.timestamp, nowMs, windowMs);
+): number {
+  const { names, where } = scheme;
+  const ts = checkCallTimestamp(call.timestamp, nowMs, {
+    name: names.timestamp,
+    where,
+    windowMs,
+    seconds: scheme.secondsAccepted,
+  });
   if (!ts.ok) throw new KitRefusal(ResultCode.invalidRequest, ts.reason);
-  if (!headers.nonce) throw new KitRefusal(ResultCode.invalidRequest, 'x-nonce header is missing');
-  if (!NONCE.test(headers.nonce))
-    throw new KitRefusal(ResultCode.invalidRequest, 'x-nonce must be 1 to 128 printable ASCII characters');
-  if (!headers.sign) throw new KitRefusal(ResultCode.authFailed, 'x-sign header is missing');
-  const expected = kitSign(accessKey, headers.nonce, headers.timestamp!, canonicalPayload(body));
-  if (!signaturesMatch(expected, headers.sign))
+  if (!call.nonce) throw new KitRefusal(ResultCode.invalidRequest, `${names.nonce} ${where} is missing`);
+  if (!NONCE.test(call.nonce))
+    throw new KitRefusal(
+      ResultCode.invalidRequest,
+      `${names.nonce} must be 1 to 128 printable ASCII characters`,
+    );
+  if (!call.sign) throw new KitRefusal(ResultCode.authFailed, `${names.sign} ${where} is missing`);
+  const matches = (payload: string) =>
+    signaturesMatch(scheme.sign(scheme.key, call.nonce!, call.timestamp!, payload), call.sign!);
+  // Jackson's form is what the reference code signs; the older JSON.stringify form is fixed by
+  // the same body and key, so it is accepted too (computed only when the first does not match).
+  if (!matches(canonicalPayload(text)) && !matches(legacyCanonicalPayload(body)))
     throw new KitRefusal(
       ResultCode.authFailed,
-      'x-sign does not match the request (check the kit access key)',
+      `${names.sign} does not match the request (check the ${scheme.name} access key)`,
     );
+  return ts.epochMs;
 }

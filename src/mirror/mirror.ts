@@ -2,15 +2,34 @@
  * The mirror of KooGallery's joint-operation data in the store: writes by kit pushes, reads by
  * the seller API and by sign-in. One instance per process; it holds no state of its own.
  */
+import type {
+  NewInstance,
+  RefreshInstance,
+  ReleaseInstance,
+  UpdateInstanceStatus,
+  UpgradeInstance,
+} from '../kit/basicSchemas.js';
 import type { AllOrgSync, ApplicationSync, AuthSync, SingleOrgSync, TenantSync } from '../kit/schemas.js';
 import type { Keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { applyApplicationSync } from './apps.js';
 import { applyAllOrgSync, applySingleOrgSync } from './departments.js';
+import { isGateReason, type GateReason } from './gate.js';
+import {
+  applyNewInstance,
+  applyRefreshInstance,
+  applyReleaseInstance,
+  applyUpdateInstanceStatus,
+  applyUpgradeInstance,
+  readInstances,
+  type InstanceOutcome,
+} from './instances.js';
 import {
   decodeOrg,
   parseJson,
   type AppRecord,
+  type InstanceCopy,
+  type InstanceRecord,
   type OrgRecord,
   type TenantRecord,
   type UserRecord,
@@ -20,7 +39,7 @@ import type { MirrorContext, SyncOutcome } from './transaction.js';
 import { applyAuthSync } from './users.js';
 
 export type AuthorizeReason =
-  'ok' | 'tenant_unknown' | 'user_unknown' | 'not_authorized' | 'user_disabled' | 'role_missing';
+  'ok' | 'tenant_unknown' | GateReason | 'user_unknown' | 'not_authorized' | 'user_disabled' | 'role_missing';
 
 export interface AuthorizeAnswer {
   allowed: boolean;
@@ -35,8 +54,10 @@ export class Mirror {
   constructor(
     readonly store: Store,
     readonly keys: Keys,
+    /** INSTANCE_GATING: blocked tenants are refused, and lose their sessions when blocked. */
+    readonly gating = true,
   ) {
-    this.ctx = { store, keys };
+    this.ctx = { store, keys, gating };
   }
 
   tenantSync(push: TenantSync, notAfter: number): Promise<SyncOutcome> {
@@ -61,6 +82,51 @@ export class Mirror {
 
   allOrgSync(push: AllOrgSync, notAfter: number): Promise<SyncOutcome> {
     return applyAllOrgSync(this.ctx, push, notAfter);
+  }
+
+  newInstance(call: NewInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
+    return applyNewInstance(this.ctx, call, at, notAfter);
+  }
+
+  refreshInstance(call: RefreshInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
+    return applyRefreshInstance(this.ctx, call, at, notAfter);
+  }
+
+  updateInstanceStatus(call: UpdateInstanceStatus, at: number, notAfter: number): Promise<InstanceOutcome> {
+    return applyUpdateInstanceStatus(this.ctx, call, at, notAfter);
+  }
+
+  releaseInstance(call: ReleaseInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
+    return applyReleaseInstance(this.ctx, call, at, notAfter);
+  }
+
+  upgradeInstance(call: UpgradeInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
+    return applyUpgradeInstance(this.ctx, call, at, notAfter);
+  }
+
+  /** The known ones among `ids`. */
+  instances(ids: readonly string[]): Promise<InstanceRecord[]> {
+    return readInstances(this.ctx, ids);
+  }
+
+  /** An instance and the tenants bound to it. */
+  async instance(instanceId: string): Promise<{ record: InstanceRecord; tenantIds: string[] } | null> {
+    const [raw, links] = await Promise.all([
+      this.store.hGet(this.keys.instances(), instanceId),
+      this.store.hGet(this.keys.instanceLinks(), instanceId),
+    ]);
+    const record = parseJson<InstanceRecord>(raw);
+    return record ? { record, tenantIds: parseJson<string[]>(links) ?? [] } : null;
+  }
+
+  /** The tenant's copies of its known instances, by instanceId. */
+  async tenantInstances(tenantId: string): Promise<Map<string, InstanceCopy>> {
+    const raw = await this.store.hGetAll(this.keys.tenantInstances(tenantId));
+    return new Map(
+      Object.entries(raw)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([id, v]) => [id, JSON.parse(v) as InstanceCopy]),
+    );
   }
 
   async tenant(tenantId: string): Promise<TenantRecord | null> {
@@ -94,17 +160,24 @@ export class Mirror {
     role?: 'user' | 'admin',
   ): Promise<AuthorizeAnswer> {
     // Issued together: one round trip to Redis.
-    const [tenant, user] = await Promise.all([this.tenant(tenantId), this.user(tenantId, appId, userName)]);
-    return decideAuthorization(tenant, user, role);
+    const [tenant, user, gate] = await Promise.all([
+      this.tenant(tenantId),
+      this.user(tenantId, appId, userName),
+      this.gating ? this.store.get(this.keys.gate(tenantId)) : null,
+    ]);
+    return decideAuthorization(tenant, user, role, gate);
   }
 }
 
+/** `gate`: the tenant's gate value (gate.ts), or null where gating is off. */
 export function decideAuthorization(
   tenant: TenantRecord | null,
   user: UserRecord | null,
   role?: 'user' | 'admin',
+  gate?: string | null,
 ): AuthorizeAnswer {
   if (!tenant) return { allowed: false, reason: 'tenant_unknown' };
+  if (isGateReason(gate)) return { allowed: false, reason: gate, ...(user ? { user } : {}), tenant };
   if (!user) return { allowed: false, reason: 'user_unknown', tenant };
   if (!user.authorized) return { allowed: false, reason: 'not_authorized', user, tenant };
   if (!user.enable) return { allowed: false, reason: 'user_disabled', user, tenant };

@@ -96,3 +96,85 @@ export function decodeOrg(orgCode: string, raw: string): OrgRecord {
 export function parseJson<T>(raw: string | null | undefined): T | null {
   return raw ? (JSON.parse(raw) as T) : null;
 }
+
+export type InstanceStatus = 'active' | 'frozen' | 'released';
+
+export type InstanceActivity =
+  'newInstance' | 'refreshInstance' | 'updateInstanceStatus' | 'releaseInstance' | 'upgradeInstance';
+
+/** One applied change of an instance; `at` is the epoch ms the marketplace signed the call at. */
+export interface InstanceChange {
+  activity: InstanceActivity;
+  at: number;
+  orderId?: string;
+  orderLineId?: string;
+  scene?: string;
+  status?: InstanceStatus;
+  expireTime?: string | null;
+  productId?: string;
+}
+
+/** An instance (a purchase) as the basic interfaces made it (contract §3b). */
+export interface InstanceRecord {
+  instanceId: string;
+  /** the purchase order; renewals and upgrades are in `history` */
+  orderId: string;
+  orderLineId: string;
+  productId: string;
+  status: InstanceStatus;
+  /** ISO 8601 UTC, null when the marketplace gave none (pay-per-use) */
+  expireTime: string | null;
+  testFlag: 0 | 1;
+  createdAt: number;
+  updatedAt: number;
+  /** Bumped by every change; a tenant's copy (gate.ts) is replaced only by a higher one. */
+  rev: number;
+  /** Signed time of the last change of each aspect, so a late older call does not undo a newer one. */
+  statusAt: number;
+  expireAt: number;
+  productAt: number;
+  /** Keys of the orders already applied (newest last), so a repeated renewal or upgrade is a no-op. */
+  orders: string[];
+  /** The newest changes, oldest first (at most INSTANCE_HISTORY_LIMIT). */
+  history: InstanceChange[];
+}
+
+/** What a tenant's slot keeps of each of its instances: enough to gate and to list them. */
+export interface InstanceCopy {
+  status: InstanceStatus;
+  expireTime: string | null;
+  productId: string;
+  rev: number;
+}
+
+export const instanceCopy = (r: InstanceRecord): InstanceCopy => ({
+  status: r.status,
+  expireTime: r.expireTime,
+  productId: r.productId,
+  rev: r.rev,
+});
+
+/** Orders are told apart by orderId and orderLineId together; JSON keeps the pair unambiguous. */
+export const orderKey = (orderId: string, orderLineId: string) => JSON.stringify([orderId, orderLineId]);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function publicInstance(r: InstanceRecord, tenantIds: string[]) {
+  return {
+    instanceId: r.instanceId,
+    orderId: r.orderId,
+    orderLineId: r.orderLineId,
+    productId: r.productId,
+    status: r.status,
+    expireTime: r.expireTime,
+    testFlag: r.testFlag,
+    tenantIds,
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+    history: r.history.map((c) => ({ ...c, at: iso(c.at) })),
+  };
+}
+
+export function publicInstanceCopy(instanceId: string, c: InstanceCopy) {
+  return { instanceId, status: c.status, expireTime: c.expireTime, productId: c.productId };
+}

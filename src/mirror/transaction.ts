@@ -1,15 +1,16 @@
 /**
- * Optimistic transactions over one tenant: read, decide in TypeScript, then write everything in
- * one atomic `apply` guarded by the tenant's version counter. A concurrent writer bumps the
- * version, our guard fails, and we decide again from fresh reads. Business rules therefore live
- * once, here in TypeScript, and both stores only need to execute a guarded batch.
+ * Optimistic transactions: read, decide in TypeScript, then write everything in one guarded
+ * `apply`. Business rules therefore live once, here in TypeScript, and both stores only need to
+ * execute a guarded batch.
  */
 import type { Keys } from '../store/keys.js';
-import { StoreUnavailableError, type Store, type WriteOp } from '../store/store.js';
+import { StoreUnavailableError, type Guard, type Store, type WriteOp } from '../store/store.js';
 
 export interface MirrorContext {
   store: Store;
   keys: Keys;
+  /** INSTANCE_GATING: a blocked tenant's sessions end in the write that blocks it. */
+  gating?: boolean;
 }
 
 export interface Plan<T> {
@@ -17,32 +18,95 @@ export interface Plan<T> {
   result: T;
 }
 
+/** One slot's share of a write: the guards it is conditional on and its operations. */
+export interface SlotWrite {
+  guards: Guard[];
+  ops: WriteOp[];
+}
+
+export interface SlotsPlan<T> {
+  /** In the order they must happen on a Redis Cluster: the source of truth first. */
+  writes: SlotWrite[];
+  result: T;
+}
+
 const MAX_ATTEMPTS = 8;
 
 /**
- * The version is read first and `read` runs after it has been issued, so every read observes a
- * state at least as new as that version; if anything was written since, the guard fails and
- * we start over. `read` may take several rounds (it can read what the first round named).
+ * Optimistic transaction over one or several slots: read, plan, write everything guarded.
+ *
+ * Where the store can write several slots in one atomic step (the embedded store, a single Redis
+ * server), the whole plan is one `apply`. On a Redis Cluster it cannot: the writes are applied
+ * slot by slot, the first one first, and after each the state is read and planned again, so
+ * every later slot's write is decided from a state that already holds the earlier ones. Plans
+ * are derived from state alone, so a slot already written plans nothing the second time, and a
+ * write interrupted between slots (the store failed, the deadline passed) is completed by the
+ * next call that touches the same records: the marketplace's retry, or any later change.
+ * `merge` folds the results of those later rounds into the first applied one.
  */
-export async function transact<R, T>(
+export async function transactSlots<R, T>(
+  ctx: MirrorContext,
+  notAfter: number,
+  read: () => Promise<R>,
+  plan: (reads: R) => SlotsPlan<T>,
+  merge: (first: T, later: T) => T = (first) => first,
+): Promise<T> {
+  let applied: T | undefined;
+  const done = (result: T) => (applied === undefined ? result : merge(applied, result));
+  for (let conflicts = 0; conflicts < MAX_ATTEMPTS;) {
+    const planned = plan(await read());
+    const writes = planned.writes.filter((w) => w.ops.length > 0);
+    if (writes.length === 0) return applied ?? planned.result;
+    const together = ctx.store.atomicAcrossSlots || writes.length === 1;
+    const step = together ? writes : writes.slice(0, 1);
+    const outcome = await ctx.store.apply(
+      step.flatMap((w) => w.ops),
+      { guards: step.flatMap((w) => w.guards), notAfter },
+    );
+    if (outcome !== 'applied') {
+      conflicts++;
+      continue;
+    }
+    if (together) return done(planned.result);
+    applied = done(planned.result);
+  }
+  throw new StoreUnavailableError(`the data kept changing during ${MAX_ATTEMPTS} attempts to write it`);
+}
+
+/** A write to one tenant's slot, guarded by the tenant's version and bumping it. */
+export function tenantWrite(
+  ctx: MirrorContext,
+  tenantId: string,
+  version: string | null,
+  ops: WriteOp[],
+): SlotWrite {
+  const key = ctx.keys.version(tenantId);
+  return { guards: [{ key, equals: version }], ops: ops.length ? [...ops, { op: 'incr', key }] : [] };
+}
+
+/**
+ * Optimistic transaction over one tenant: read, decide in TypeScript, then write everything in
+ * one atomic `apply` guarded by the tenant's version counter. A concurrent writer bumps the
+ * version, our guard fails, and we decide again from fresh reads. The version is read first and
+ * `read` runs after it has been issued, so every read observes a state at least as new as that
+ * version. `read` may take several rounds (it can read what the first round named).
+ */
+export function transact<R, T>(
   ctx: MirrorContext,
   tenantId: string,
   notAfter: number,
   read: () => Promise<R>,
   plan: (reads: R) => Plan<T>,
 ): Promise<T> {
-  const versionKey = ctx.keys.version(tenantId);
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const [version, reads] = await Promise.all([ctx.store.get(versionKey), read()]);
-    const { ops, result } = plan(reads);
-    if (ops.length === 0) return result;
-    const outcome = await ctx.store.apply([...ops, { op: 'incr', key: versionKey }], {
-      guards: [{ key: versionKey, equals: version }],
-      notAfter,
-    });
-    if (outcome === 'applied') return result;
-  }
-  throw new StoreUnavailableError(`tenant data kept changing during ${MAX_ATTEMPTS} attempts to write it`);
+  return transactSlots(
+    ctx,
+    notAfter,
+    () => Promise.all([ctx.store.get(ctx.keys.version(tenantId)), read()]),
+    ([version, reads]) => {
+      const { ops, result } = plan(reads);
+      return { writes: [tenantWrite(ctx, tenantId, version, ops)], result };
+    },
+  );
 }
 
 export interface SyncOutcome {

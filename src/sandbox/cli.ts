@@ -13,13 +13,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { KIT_INTERFACES, type KitInterface } from '../kit/schemas.js';
 import { generateSellerKeyPair, writeSellerKeyPair } from './keys.js';
-import { Pusher } from './pusher.js';
+import { KIT_CALLS, Pusher, type KitCall } from './pusher.js';
 
 const USAGE = `usage:
   npm run sandbox -- keygen [--out DIR]
-  npm run sandbox -- push <${KIT_INTERFACES.join('|')}> --relay URL --kit-key KEY [--public-key FILE]
+  npm run sandbox -- push <${KIT_CALLS.join('|')}> --relay URL --kit-key KEY [--public-key FILE]
                       [--oaep VARIANT] [--hex] [--timeout-ms MS] --data JSON|@FILE`;
 
 function fail(message: string): never {
@@ -65,8 +64,8 @@ async function main(argv: string[]): Promise<number> {
         data: { type: 'string' },
       },
     });
-    const iface = positionals[0] as KitInterface;
-    if (!KIT_INTERFACES.includes(iface)) fail(`unknown interface "${positionals[0] ?? ''}"\n${USAGE}`);
+    const iface = positionals[0] as KitCall;
+    if (!KIT_CALLS.includes(iface)) fail(`unknown interface "${positionals[0] ?? ''}"\n${USAGE}`);
     if (!values.relay) fail('--relay is required: the registered production address');
     if (!values['kit-key']) fail('--kit-key is required');
     const pusher = new Pusher({

@@ -1,26 +1,62 @@
 /**
- * The marketplace half of the sandbox: builds, signs and encrypts kit pushes the way KooGallery
- * does (kit-sync-and-signing.md §8), and checks the answer the way it does.
+ * The marketplace half of the sandbox: builds, signs and encrypts the calls KooGallery makes to
+ * a seller's production address (kit-sync-and-signing.md §8), and checks each answer the way it
+ * does. Signing and encryption come from `./marketplace`, the sandbox's own implementation,
+ * never from the relay's code.
  *
  * Deliberately like production, so a relay that is only right by accident fails here: keys in
- * document order (not sorted), upper-case hex signature and nonce, `timeStamp` in UTC+8, the
- * client secret RSA-OAEP-encrypted with a selectable variant (default SHA-256 + MGF1-SHA-1,
- * the one naive decryptors miss), Base64.
+ * document order (not sorted), upper-case hex signatures and nonces, `timeStamp` in UTC+8, the
+ * client secret RSA-OAEP-encrypted with a selectable variant (default SHA-256 + MGF1-SHA-1, the
+ * one naive decryptors miss), Base64; basic calls with string values only, signed with a basic
+ * key of their own, and a new `businessId` on every `newInstance`, retries included.
  */
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { oaepEncrypt, oaepVariant } from '../crypto/oaep.js';
-import { bodySignature, canonicalPayload, kitSign, parseBodySignHeader } from '../kit/signature.js';
-import { formatSyncTime } from '../kit/timestamp.js';
-import type { KitInterface } from '../kit/schemas.js';
+import { randomUUID, type KeyObject } from 'node:crypto';
+import {
+  basicSign,
+  canonicalPayload,
+  checkBodySign,
+  encryptClientSecret,
+  formatSyncTime,
+  kitSign,
+  legacyCanonicalPayload,
+  loadSellerPublicKey,
+  newNonce,
+  type OaepVariantId,
+} from './marketplace/index.js';
+
+/** The five kit interfaces, as the marketplace names their sub-paths (§3). */
+export const KIT_CALLS = [
+  'tenantSync',
+  'applicationSync',
+  'authSync',
+  'singleOrgSync',
+  'allOrgSync',
+] as const;
+export type KitCall = (typeof KIT_CALLS)[number];
+
+/** The six basic activities (§4). */
+export const BASIC_CALLS = [
+  'newInstance',
+  'queryInstance',
+  'refreshInstance',
+  'updateInstanceStatus',
+  'releaseInstance',
+  'upgradeInstance',
+] as const;
+export type BasicCall = (typeof BASIC_CALLS)[number];
 
 export interface PusherOptions {
   /** The registered production address, e.g. https://isv.example.com/isv/produce */
   productionAddress: string;
   kitAccessKey: string;
+  /** The key bound to the basic interfaces; Seller Center requires it to differ from the kit key. */
+  basicAccessKey?: string;
   /** The public key uploaded with the app credential (SPKI PEM, or its Base64 body as pasted in Seller Center). */
   publicKey?: KeyObject | string;
   oaep?: string;
   ciphertextEncoding?: 'base64' | 'hex';
+  /** `jackson` (the reference code's payload, default) or `legacy` (JSON.stringify), §2.2. */
+  signing?: 'jackson' | 'legacy';
   /** 5 s as in production, 20 s as the Seller Center debug tool. */
   timeoutMs?: number;
   now?: () => number;
@@ -33,6 +69,8 @@ export interface PushResult {
   contentType: string | null;
   resultCode: string | null;
   resultMsg: string | null;
+  /** the whole answer, for members beyond the result (instanceId, info) */
+  answer: Record<string, unknown> | null;
   /** null when the relay sent no Body-Sign header */
   bodySignValid: boolean | null;
   /** What KooGallery would conclude, and why when it is a failure. */
@@ -48,12 +86,82 @@ export interface SendOverrides {
   nonce?: string;
   timestamp?: string;
   sign?: string;
+  /** Sign with this key instead of the one the call belongs to (kit/basic mix-ups). */
+  key?: string;
   /** Bytes sent instead of the JSON of the body (the signature is still over the body). */
   rawBody?: string | Buffer;
   contentType?: string;
+  /** Basic calls: the query string sent instead of `signature=…&timestamp=…&nonce=…`. */
+  query?: string;
+  /** The URL path after the production address instead of the call's own. */
+  path?: string;
 }
 
 export type Fields = Record<string, unknown>;
+
+const KIT_ORDER: Record<KitCall, readonly string[]> = {
+  tenantSync: [
+    'instanceId',
+    'orderId',
+    'tenantId',
+    'tenantCode',
+    'name',
+    'domainName',
+    'flag',
+    'testFlag',
+    'timeStamp',
+  ],
+  applicationSync: [
+    'instanceId',
+    'tenantId',
+    'appId',
+    'clientId',
+    'clientSecret',
+    'flag',
+    'testFlag',
+    'timeStamp',
+  ],
+  authSync: [
+    'instanceId',
+    'tenantId',
+    'appId',
+    'userList',
+    'currentSyncTime',
+    'flag',
+    'testFlag',
+    'timeStamp',
+  ],
+  singleOrgSync: [
+    'instanceId',
+    'tenantId',
+    'orgCode',
+    'orgName',
+    'parentCode',
+    'flag',
+    'testFlag',
+    'timeStamp',
+  ],
+  allOrgSync: ['instanceId', 'tenantId', 'orgInfoList', 'testFlag', 'timeStamp'],
+};
+
+/** Document order of each activity's fields (§4), the marketplace's own order. */
+const BASIC_ORDER: Record<BasicCall, readonly string[]> = {
+  newInstance: ['activity', 'businessId', 'orderId', 'orderLineId', 'productId', 'expireTime', 'testFlag'],
+  queryInstance: ['activity', 'instanceId', 'testFlag'],
+  refreshInstance: [
+    'activity',
+    'instanceId',
+    'orderId',
+    'orderLineId',
+    'productId',
+    'scene',
+    'expireTime',
+    'testFlag',
+  ],
+  updateInstanceStatus: ['activity', 'instanceId', 'status', 'testFlag'],
+  releaseInstance: ['activity', 'instanceId', 'orderId', 'orderLineId', 'testFlag'],
+  upgradeInstance: ['activity', 'instanceId', 'orderId', 'orderLineId', 'productId', 'testFlag'],
+};
 
 export class Pusher {
   private readonly now: () => number;
@@ -61,10 +169,10 @@ export class Pusher {
   private readonly publicKey?: KeyObject;
   private lastSyncAt = 0;
 
-  constructor(private readonly options: PusherOptions) {
+  constructor(readonly options: PusherOptions) {
     this.now = options.now ?? Date.now;
     this.fetch = options.fetch ?? fetch;
-    if (options.publicKey) this.publicKey = toPublicKey(options.publicKey);
+    if (options.publicKey) this.publicKey = loadSellerPublicKey(options.publicKey);
   }
 
   /**
@@ -78,30 +186,14 @@ export class Pusher {
 
   encryptSecret(plaintext: string, variant = this.options.oaep ?? 'sha256-mgf1sha1'): string {
     if (!this.publicKey) throw new Error('a public key is needed to encrypt clientSecret');
-    const bytes = oaepEncrypt(this.publicKey, Buffer.from(plaintext, 'utf8'), oaepVariant(variant));
-    return this.options.ciphertextEncoding === 'hex' ? bytes.toString('hex') : bytes.toString('base64');
+    return encryptClientSecret(plaintext, this.publicKey, {
+      variant: variant as OaepVariantId,
+      encoding: this.options.ciphertextEncoding ?? 'base64',
+    });
   }
 
   tenantSync(f: Fields, overrides?: SendOverrides) {
-    return this.send(
-      'tenantSync',
-      inOrder(
-        f,
-        [
-          'instanceId',
-          'orderId',
-          'tenantId',
-          'tenantCode',
-          'name',
-          'domainName',
-          'flag',
-          'testFlag',
-          'timeStamp',
-        ],
-        this,
-      ),
-      overrides,
-    );
+    return this.send('tenantSync', this.kitBody('tenantSync', f), overrides);
   }
 
   /** `clientSecret` is given in plaintext and encrypted here, unless `clientSecretEncrypted` is given. */
@@ -114,66 +206,119 @@ export class Pusher {
         : rest.clientSecret);
     return this.send(
       'applicationSync',
-      inOrder(
-        { ...rest, clientSecret: encrypted },
-        ['instanceId', 'tenantId', 'appId', 'clientId', 'clientSecret', 'flag', 'testFlag', 'timeStamp'],
-        this,
-      ),
+      this.kitBody('applicationSync', { ...rest, clientSecret: encrypted }),
       overrides,
     );
   }
 
   authSync(f: Fields, overrides?: SendOverrides) {
-    const ordered = inOrder(
-      f,
-      ['instanceId', 'tenantId', 'appId', 'userList', 'currentSyncTime', 'flag', 'testFlag', 'timeStamp'],
-      this,
-    );
-    return this.send('authSync', ordered, overrides);
+    return this.send('authSync', this.kitBody('authSync', f), overrides);
   }
 
   singleOrgSync(f: Fields, overrides?: SendOverrides) {
-    return this.send(
-      'singleOrgSync',
-      inOrder(
-        f,
-        ['instanceId', 'tenantId', 'orgCode', 'orgName', 'parentCode', 'flag', 'testFlag', 'timeStamp'],
-        this,
-      ),
-      overrides,
-    );
+    return this.send('singleOrgSync', this.kitBody('singleOrgSync', f), overrides);
   }
 
   allOrgSync(f: Fields, overrides?: SendOverrides) {
-    return this.send(
-      'allOrgSync',
-      inOrder(f, ['instanceId', 'tenantId', 'orgInfoList', 'testFlag', 'timeStamp'], this),
-      overrides,
-    );
+    return this.send('allOrgSync', this.kitBody('allOrgSync', f), overrides);
   }
 
-  push(iface: KitInterface, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
+  push(iface: KitCall, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
     return this[iface](f, overrides);
   }
 
-  /** Signs and sends a body exactly as given (key order kept). */
+  /** A purchase: `businessId` is new on every call, as on every marketplace retry. */
+  newInstance(f: Fields, overrides?: SendOverrides) {
+    return this.basic('newInstance', { businessId: randomUUID(), ...f }, overrides);
+  }
+
+  queryInstance(f: Fields, overrides?: SendOverrides) {
+    return this.basic('queryInstance', f, overrides);
+  }
+
+  refreshInstance(f: Fields, overrides?: SendOverrides) {
+    return this.basic('refreshInstance', f, overrides);
+  }
+
+  updateInstanceStatus(f: Fields, overrides?: SendOverrides) {
+    return this.basic('updateInstanceStatus', f, overrides);
+  }
+
+  releaseInstance(f: Fields, overrides?: SendOverrides) {
+    return this.basic('releaseInstance', f, overrides);
+  }
+
+  upgradeInstance(f: Fields, overrides?: SendOverrides) {
+    return this.basic('upgradeInstance', f, overrides);
+  }
+
+  /** A basic call: `activity` set, values in document order, `testFlag` "0" unless given. */
+  basic(activity: BasicCall | string, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
+    const order = BASIC_ORDER[activity as BasicCall] ?? ['activity'];
+    const body = inOrder({ activity, testFlag: '0', ...f }, order);
+    return this.sendBasic(activity, body, overrides);
+  }
+
+  /** Document order first, then any extra fields; fills timeStamp/currentSyncTime/testFlag like the marketplace. */
+  private kitBody(iface: KitCall, fields: Fields): Fields {
+    const f: Fields = { ...fields };
+    const order = KIT_ORDER[iface];
+    if (!('testFlag' in f)) f.testFlag = 0;
+    if (order.includes('timeStamp') && !('timeStamp' in f)) f.timeStamp = this.nextSyncTime();
+    if (order.includes('currentSyncTime') && !('currentSyncTime' in f)) f.currentSyncTime = f.timeStamp;
+    return inOrder(f, order);
+  }
+
+  private payload(body: Fields): string {
+    const text = JSON.stringify(body);
+    return this.options.signing === 'legacy' ? legacyCanonicalPayload(body) : canonicalPayload(text);
+  }
+
+  /** Signs a kit body exactly as given (key order kept) and sends it with the `x-` headers. */
   async send(iface: string, body: Fields, overrides: SendOverrides = {}): Promise<PushResult> {
-    const nonce = overrides.nonce ?? randomBytes(32).toString('hex').toUpperCase();
+    const nonce = overrides.nonce ?? newNonce();
     const timestamp = overrides.timestamp ?? String(this.now());
-    const sign =
-      overrides.sign ?? kitSign(this.options.kitAccessKey, nonce, timestamp, canonicalPayload(body));
+    const key = overrides.key ?? this.options.kitAccessKey;
+    const sign = overrides.sign ?? kitSign(key, nonce, timestamp, this.payload(body));
+    const headers: Record<string, string> = { 'x-sign': sign, 'x-timestamp': timestamp, 'x-nonce': nonce };
+    const path = overrides.path ?? `/produceAPI/v2/${iface}`;
+    return this.post(iface, `${this.base()}${path}`, body, headers, this.options.kitAccessKey, overrides);
+  }
+
+  /** Signs a basic body and sends it with `signature`, `timestamp` and `nonce` in the query. */
+  async sendBasic(activity: string, body: Fields, overrides: SendOverrides = {}): Promise<PushResult> {
+    const basicKey = this.options.basicAccessKey;
+    if (!basicKey) throw new Error('a basic access key is needed for the basic interfaces');
+    const nonce = overrides.nonce ?? newNonce();
+    const timestamp = overrides.timestamp ?? String(this.now());
+    const signature =
+      overrides.sign ?? basicSign(overrides.key ?? basicKey, nonce, timestamp, this.payload(body));
+    const query = overrides.query ?? new URLSearchParams({ signature, timestamp, nonce }).toString();
+    const url = `${this.base()}${overrides.path ?? ''}${query ? `?${query}` : ''}`;
+    return this.post(activity, url, body, {}, basicKey, overrides);
+  }
+
+  private base(): string {
+    return this.options.productionAddress.replace(/\/+$/, '');
+  }
+
+  private async post(
+    iface: string,
+    url: string,
+    body: Fields,
+    signing: Record<string, string>,
+    answerKey: string,
+    overrides: SendOverrides,
+  ): Promise<PushResult> {
     const headers: Record<string, string> = {
       'Content-Type': overrides.contentType ?? 'application/json',
-      'x-sign': sign,
-      'x-timestamp': timestamp,
-      'x-nonce': nonce,
+      ...signing,
     };
     for (const [k, v] of Object.entries(overrides.headers ?? {})) {
       for (const existing of Object.keys(headers))
         if (existing.toLowerCase() === k.toLowerCase()) delete headers[existing];
       if (v !== undefined) headers[k] = v;
     }
-    const url = `${this.options.productionAddress.replace(/\/+$/, '')}/produceAPI/v2/${iface}`;
     const started = performance.now();
     const payload = overrides.rawBody ?? JSON.stringify(body);
     const response = await this.fetch(url, {
@@ -184,7 +329,7 @@ export class Pusher {
     });
     const bytes = Buffer.from(await response.arrayBuffer());
     const ms = performance.now() - started;
-    return judge(iface, response, bytes, this.options.kitAccessKey, ms, body);
+    return judge(iface, response, bytes, answerKey, ms, body);
   }
 }
 
@@ -198,28 +343,29 @@ function judge(
   body: Fields,
 ): PushResult {
   const contentType = response.headers.get('content-type');
-  const parsed = parseAnswer(bytes);
+  const answer = parseAnswer(bytes);
   const header = response.headers.get('body-sign');
-  const bodySign = header ? parseBodySignHeader(header) : null;
-  const bodySignValid = header
-    ? !!bodySign && bodySign.signType === 'HMAC-SHA256' && bodySign.signature === bodySignature(key, bytes)
-    : null;
-  const resultCode = typeof parsed?.resultCode === 'string' ? parsed.resultCode : null;
-  const resultMsg = typeof parsed?.resultMsg === 'string' ? parsed.resultMsg : null;
+  const bodySignValid = header === null ? null : checkBodySign(header, key, bytes);
+  const resultCode = typeof answer?.resultCode === 'string' ? answer.resultCode : null;
+  const resultMsg = typeof answer?.resultMsg === 'string' ? answer.resultMsg : null;
   let problem: string | undefined;
   if (response.status !== 200) problem = `HTTP ${response.status} (the marketplace needs 200)`;
   else if (!contentType?.toLowerCase().startsWith('application/json'))
     problem = `Content-Type ${contentType ?? 'missing'} (needs application/json)`;
-  else if (!parsed) problem = 'the answer is not JSON';
+  else if (!answer) problem = 'the answer is not JSON';
   else if (!resultCode || !/^\d{6}$/.test(resultCode)) problem = 'resultCode is missing or not six digits';
-  else if (resultCode !== '000000') problem = `resultCode ${resultCode}: ${resultMsg ?? ''}`;
+  else if (resultCode !== '000000' && !(iface === 'newInstance' && resultCode === '000004'))
+    problem = `resultCode ${resultCode}: ${resultMsg ?? ''}`;
   else if (bodySignValid === false) problem = 'Body-Sign does not match the answer bytes';
+  else if (iface === 'newInstance' && resultCode === '000000' && typeof answer.instanceId !== 'string')
+    problem = 'newInstance answered 000000 without an instanceId';
   return {
     interface: iface,
     status: response.status,
     contentType,
     resultCode,
     resultMsg,
+    answer,
     bodySignValid,
     ok: problem === undefined,
     ...(problem ? { problem } : {}),
@@ -228,23 +374,19 @@ function judge(
   };
 }
 
-function parseAnswer(bytes: Buffer): { resultCode?: unknown; resultMsg?: unknown } | null {
+function parseAnswer(bytes: Buffer): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(bytes.toString('utf8'));
-    return value && typeof value === 'object'
-      ? (value as { resultCode?: unknown; resultMsg?: unknown })
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
       : null;
   } catch {
     return null;
   }
 }
 
-/** Document order first, then any extra fields; fills timeStamp/currentSyncTime/testFlag like the marketplace. */
-function inOrder(fields: Fields, order: readonly string[], pusher: Pusher): Fields {
-  const f: Fields = { ...fields };
-  if (!('testFlag' in f)) f.testFlag = 0;
-  if (order.includes('timeStamp') && !('timeStamp' in f)) f.timeStamp = pusher.nextSyncTime();
-  if (order.includes('currentSyncTime') && !('currentSyncTime' in f)) f.currentSyncTime = f.timeStamp;
+/** Document order first, then any extra fields. */
+function inOrder(f: Fields, order: readonly string[]): Fields {
   const out: Fields = {};
   for (const k of order) if (k in f && f[k] !== undefined) out[k] = f[k];
   for (const [k, v] of Object.entries(f)) if (!(k in out) && v !== undefined) out[k] = v;
@@ -253,12 +395,5 @@ function inOrder(fields: Fields, order: readonly string[], pusher: Pusher): Fiel
 
 /** Accepts an SPKI PEM or the bare Base64 body that Seller Center asks for ("去掉前后注释"). */
 export function toPublicKey(key: KeyObject | string): KeyObject {
-  if (typeof key !== 'string') return key.type === 'private' ? createPublicKey(key) : key;
-  const text = key.trim();
-  if (text.includes('BEGIN')) return createPublicKey(text);
-  return createPublicKey({
-    key: Buffer.from(text.replace(/\s+/g, ''), 'base64'),
-    format: 'der',
-    type: 'spki',
-  });
+  return loadSellerPublicKey(key);
 }

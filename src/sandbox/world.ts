@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { Pusher, type PushResult } from './pusher.js';
+import { formatExpireTime } from './marketplace/index.js';
+import { Pusher, type Fields, type PushResult } from './pusher.js';
 
 export interface SandboxApp {
   appId: string;
@@ -14,6 +15,8 @@ export interface SandboxApp {
   callbackUrl: string;
   publicKey: KeyObject | string;
   kitAccessKey: string;
+  /** The key bound to the basic (instance) interfaces; Seller Center requires another than the kit's. */
+  basicAccessKey?: string;
   /** The production address (生产地址) where kit pushes go. */
   productionAddress: string;
   oaep?: string;
@@ -30,8 +33,13 @@ export interface SandboxTenant {
   tenantCode: string;
   name: string;
   testFlag: 0 | 1;
+  /** What the relay answered the purchase with; empty for debug tenants and until bought. */
   instanceId: string;
   orderId: string;
+  orderLineId: string;
+  productId: string;
+  /** The subscription's end (epoch ms), sent as `expireTime`. */
+  expiresAt: number;
   departments: SandboxDepartment[];
   /** appId -> the OAuth client the identity centre issued for this tenant */
   clients: Map<string, { clientId: string; clientSecret: string }>;
@@ -107,9 +115,13 @@ export class SandboxWorld {
       tenantCode: t.tenantCode ?? `t${tenantId.slice(0, 8)}`,
       name: t.name,
       testFlag: t.testFlag ?? 0,
-      // Debug tenants (the seller's own, testFlag 1) come with empty instance and order ids.
-      instanceId: t.instanceId ?? (t.testFlag === 1 ? '' : `inst-${hex(6)}`),
+      // Debug tenants (the seller's own, testFlag 1) come with empty instance and order ids;
+      // a buyer's instanceId is the relay's answer to its purchase (newInstance).
+      instanceId: t.instanceId ?? '',
       orderId: t.orderId ?? (t.testFlag === 1 ? '' : `CS${hex(6).toUpperCase()}`),
+      orderLineId: t.orderLineId ?? '',
+      productId: t.productId ?? 'OFFI00000000001',
+      expiresAt: t.expiresAt ?? Date.now() + YEAR_MS,
       departments: t.departments ?? [],
       clients: t.clients ?? new Map(),
     };
@@ -160,14 +172,95 @@ export class SandboxWorld {
     return new Pusher({
       productionAddress: app.productionAddress,
       kitAccessKey: app.kitAccessKey,
+      ...(app.basicAccessKey ? { basicAccessKey: app.basicAccessKey } : {}),
       publicKey: app.publicKey,
       ...(app.oaep ? { oaep: app.oaep } : {}),
     });
   }
 
   /**
-   * What the marketplace sends when a tenant binds the app and authorizes users (§3 triggers):
-   * tenantSync, applicationSync, allOrgSync, then authSync in batches of at most 500 users.
+   * A buyer's purchase (newInstance), as the marketplace makes it: a new `businessId` on every
+   * attempt, retried after a failure, the answered instanceId kept as the tenant's. Debug
+   * tenants buy nothing. Returns every attempt's result.
+   */
+  async purchase(appId: string, tenantId: string, options: PurchaseOptions = {}): Promise<PushResult[]> {
+    const t = this.tenant(tenantId);
+    if (t.testFlag === 1 || t.instanceId) return [];
+    if (!t.orderLineId) t.orderLineId = `${t.orderId}-000001`;
+    const pusher = this.pusher(appId);
+    const attempts = options.attempts ?? 3;
+    const results: PushResult[] = [];
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, options.retryDelayMs ?? 200));
+      const r = await pusher.newInstance({
+        orderId: t.orderId,
+        orderLineId: t.orderLineId,
+        productId: t.productId,
+        expireTime: formatExpireTime(t.expiresAt),
+      });
+      results.push(r);
+      if (r.ok && typeof r.answer?.instanceId === 'string') {
+        t.instanceId = r.answer.instanceId;
+        return results;
+      }
+    }
+    const last = results[results.length - 1]!;
+    throw new Error(`newInstance for ${tenantId} failed ${attempts} times: ${last.problem}`);
+  }
+
+  /**
+   * The rest of an instance's life, as basic calls: a renewal (`refreshInstance` with a scene
+   * and a new end), expiry (`updateInstanceStatus` FREEZE), a renewal in time (UNFREEZE), the
+   * end (`releaseInstance`) and an upgrade (`upgradeInstance`, a new order, maybe a new product).
+   */
+  async lifecycle(appId: string, tenantId: string, step: LifecycleStep): Promise<PushResult> {
+    const t = this.tenant(tenantId);
+    if (!t.instanceId) throw new Error(`sandbox tenant ${tenantId} has no purchased instance`);
+    const pusher = this.pusher(appId);
+    const instanceId = t.instanceId;
+    const newOrder = () => {
+      const orderId = `CS${hex(6).toUpperCase()}`;
+      return { orderId, orderLineId: `${orderId}-000001` };
+    };
+    let r: PushResult;
+    switch (step.kind) {
+      case 'renew': {
+        const expiresAt = step.expiresAt ?? t.expiresAt + (step.months ?? 12) * MONTH_MS;
+        r = await pusher.refreshInstance({
+          instanceId,
+          ...newOrder(),
+          scene: step.scene ?? 'RENEWAL',
+          expireTime: formatExpireTime(expiresAt),
+        });
+        if (r.ok) t.expiresAt = expiresAt;
+        break;
+      }
+      case 'freeze':
+      case 'unfreeze':
+        r = await pusher.updateInstanceStatus({
+          instanceId,
+          status: step.kind === 'freeze' ? 'FREEZE' : 'UNFREEZE',
+        });
+        break;
+      case 'release':
+        r = await pusher.releaseInstance({ instanceId, ...newOrder() });
+        break;
+      case 'upgrade': {
+        const fields: Fields = { instanceId, ...newOrder() };
+        if (step.productId) fields.productId = step.productId;
+        r = await pusher.upgradeInstance(fields);
+        if (r.ok && step.productId) t.productId = step.productId;
+        break;
+      }
+    }
+    if (!r.ok) throw new Error(`${r.interface} for the sandbox failed: ${r.problem}`);
+    return r;
+  }
+
+  /**
+   * What the marketplace sends when a buyer purchases and binds the app and authorizes users
+   * (§3 triggers): newInstance (once, for buyers), then tenantSync, applicationSync,
+   * allOrgSync, and authSync in batches of at most 500 users.
    */
   async provision(appId: string, tenantIds: string[] = [...this.tenants.keys()]): Promise<PushResult[]> {
     const pusher = this.pusher(appId);
@@ -178,6 +271,9 @@ export class SandboxWorld {
     };
     for (const tenantId of tenantIds) {
       const t = this.tenant(tenantId);
+      if (this.apps.get(appId)?.basicAccessKey) results.push(...(await this.purchase(appId, tenantId)));
+      // Without a basic key the purchase happens out of sight, as before the relay was deployed.
+      else if (!t.instanceId && t.testFlag === 0) t.instanceId = `inst-${hex(6)}`;
       const common = { instanceId: t.instanceId, tenantId: t.tenantId };
       check(
         await pusher.tenantSync({
@@ -218,6 +314,27 @@ export class SandboxWorld {
     return results;
   }
 }
+
+export interface PurchaseOptions {
+  /** how many newInstance calls before giving up (the marketplace retries for hours) */
+  attempts?: number;
+  retryDelayMs?: number;
+}
+
+export type LifecycleStep =
+  | {
+      kind: 'renew';
+      scene?: 'TRIAL_TO_FORMAL' | 'RENEWAL' | 'UNSUBSCRIBE_RENEWAL_PERIOD' | 'RENEWAL_CHANGE';
+      months?: number;
+      expiresAt?: number;
+    }
+  | { kind: 'freeze' }
+  | { kind: 'unfreeze' }
+  | { kind: 'release' }
+  | { kind: 'upgrade'; productId?: string };
+
+const MONTH_MS = 30 * 24 * 3600 * 1000;
+const YEAR_MS = 12 * MONTH_MS;
 
 export function userForSync(u: SandboxUser) {
   return {

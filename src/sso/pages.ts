@@ -13,6 +13,8 @@ export type Failure =
   | 'code_rejected'
   | 'not_authorized'
   | 'user_disabled'
+  | 'instance_frozen'
+  | 'instance_released'
   | 'idp_unavailable'
   | 'cross_site'
   | 'insecure_transport';
@@ -71,6 +73,23 @@ export const FAILURES: Record<Failure, FailureText> = {
     titleEn: 'Your account is disabled',
     messageZh: '您的账号在本应用中已被停用。请联系企业管理员。',
     messageEn: 'Your account has been disabled for this application. Please contact your administrator.',
+  },
+  instance_frozen: {
+    status: 403,
+    titleZh: '订阅已冻结',
+    titleEn: 'This subscription is frozen',
+    messageZh: '您企业对本应用的订阅已到期并被冻结。请联系企业管理员在华为云云商店续费后重新登录。',
+    messageEn:
+      "Your organisation's subscription to this application has expired and is frozen. Ask your administrator to renew it in KooGallery, then sign in again.",
+  },
+  instance_released: {
+    status: 403,
+    titleZh: '订阅已释放',
+    titleEn: 'This subscription has been released',
+    messageZh:
+      '您企业对本应用的订阅已退订或释放，无法再使用本应用。如需继续使用，请联系企业管理员在华为云云商店重新购买。',
+    messageEn:
+      "Your organisation's subscription to this application has ended and was released. To use the application again, ask your administrator to purchase it in KooGallery.",
   },
   idp_unavailable: {
     status: 502,

@@ -141,7 +141,9 @@ export function ssoRouter(deps: SsoDeps): Router {
       return fail('insecure_transport');
     }
     const code = typeof req.query.code === 'string' ? req.query.code : '';
-    const tenantId = typeof req.query.tenant === 'string' ? req.query.tenant : '';
+    // One seed page names it tenant_id; the unified login sends `tenant` (contract §4).
+    const tenantParam = req.query.tenant ?? req.query.tenant_id;
+    const tenantId = typeof tenantParam === 'string' ? tenantParam : '';
     if (!code || code.length > 2048 || !tenantId || tenantId.length > 64) return fail('bad_request');
     notes(res).fields = { tenantId };
 
@@ -165,6 +167,8 @@ export function ssoRouter(deps: SsoDeps): Router {
       const decision = await mirror.authorize(tenantId, config.appId, info.userName);
       if (decision.reason === 'tenant_unknown') return fail('unknown_tenant');
       if (decision.reason === 'user_disabled') return fail('user_disabled');
+      if (decision.reason === 'instance_frozen' || decision.reason === 'instance_released')
+        return fail(decision.reason);
       if (!decision.allowed) return fail('not_authorized', decision.reason);
 
       const existing = req.session.login;

@@ -156,19 +156,26 @@ export class Sessions {
   }
 
   /**
-   * The session with, in the same round trip, its user's mirror record for `appId` and its
-   * tenant's record: the session id names the tenant, the session names the user.
+   * The session with, in the same round trip, its user's mirror record for `appId`, its
+   * tenant's record and the tenant's gate: the session id names the tenant, the session names
+   * the user.
    */
   async readWithUser(
     sid: string,
     appId: string,
-  ): Promise<{ current: StoredSession; tenant: string | null; user: string | null } | null> {
+  ): Promise<{
+    current: StoredSession;
+    tenant: string | null;
+    user: string | null;
+    gate: string | null;
+  } | null> {
     const tag = SID.test(sid) ? /^\{t:([^}]+)\}/.exec(sid) : null;
     if (!tag) return null;
     const tenantId = fromKeyPart(tag[1]!);
     const { keys, store } = this.options;
     const found = await store.readLinked(this.key(sid), ['login', 'userName'], keys.users(tenantId, appId), [
       keys.tenant(tenantId),
+      keys.gate(tenantId),
     ]);
     if (!found.value) return null;
     const login = (JSON.parse(found.value) as { login?: SignedIn }).login;
@@ -176,6 +183,7 @@ export class Sessions {
     return {
       current: { raw: found.value, login, ttlMs: found.ttlMs },
       tenant: found.also[0] ?? null,
+      gate: found.also[1] ?? null,
       user: found.linked,
     };
   }

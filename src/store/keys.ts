@@ -76,8 +76,41 @@ export class Keys {
   sessionUsers(tenantId: string, appId: string) {
     return `${this.t(tenantId)}:sessionusers:${keyPart(appId)}`;
   }
-  kitNonce(nonce: string) {
-    return `${this.prefix}kit:nonce:${keyPart(nonce)}`;
+  /** Hash instanceId -> the tenant's view of that instance (status, expireTime, productId, rev). */
+  tenantInstances(tenantId: string) {
+    return `${this.t(tenantId)}:instances`;
+  }
+  /**
+   * String: why the tenant is blocked (`instance_frozen` | `instance_released`), absent when it is
+   * not; derived from `tenantInstances` in the same write, read beside the tenant on hot paths.
+   */
+  gate(tenantId: string) {
+    return `${this.t(tenantId)}:gate`;
+  }
+
+  /**
+   * All instances share one slot, `{inst}`: a purchase's order index and its record are written
+   * together, and instance calls are rare (purchases, renewals), so one slot is no hot spot.
+   */
+  private i(): string {
+    return `${this.prefix}{inst}`;
+  }
+  /** Hash instanceId -> instance record (JSON). */
+  instances() {
+    return `${this.i()}:instances`;
+  }
+  /** Hash orderKey(orderId, orderLineId) -> instanceId: newInstance is idempotent on it. */
+  instanceOrders() {
+    return `${this.i()}:orders`;
+  }
+  /** Hash instanceId -> JSON list of the tenantIds bound to it (written by tenantSync). */
+  instanceLinks() {
+    return `${this.i()}:links`;
+  }
+
+  /** A used nonce: one namespace for kit and basic calls, so a nonce is good once on any route. */
+  nonce(nonce: string) {
+    return `${this.prefix}nonce:${keyPart(nonce)}`;
   }
   /** connect-redis prefix; session ids carry the tenant's hash tag (sso/sessions.ts). */
   sessionPrefix() {

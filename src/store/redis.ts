@@ -178,6 +178,10 @@ export interface RedisStoreOptions {
 
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
+  /** A single server runs a script over any keys; a cluster refuses keys of two slots (CROSSSLOT). */
+  get atomicAcrossSlots(): boolean {
+    return this.cluster === undefined;
+  }
   private readonly timeoutMs: number;
   /** serverTime - localTime, learnt from TIME, so deadlines can be checked by the server's clock. */
   private clockOffsetMs = 0;

@@ -3,8 +3,8 @@
  * with the same meaning; `test/store/battery.test.ts` runs one battery against both.
  *
  * Writes go through `apply`: a list of operations executed all-or-nothing, optionally guarded
- * by expected values (optimistic concurrency, the same idea as WATCH). Every key of one `apply`
- * must live in one Redis Cluster slot, which the key layout (keys.ts) guarantees per tenant.
+ * by expected values (optimistic concurrency, the same idea as WATCH). On a Redis Cluster every
+ * key of one `apply` must live in one slot, which the key layout (keys.ts) guarantees per tenant.
  */
 export type WriteOp =
   /** `keepTtl` keeps the key's current expiry (Redis SET … KEEPTTL); otherwise `ttlMs` or none. */
@@ -49,6 +49,12 @@ export interface Linked {
 
 export interface Store {
   readonly kind: 'redis' | 'memory';
+  /**
+   * Whether one `apply` may span several hash tags (Redis Cluster slots). True for the embedded
+   * store and a single Redis server; false on a Redis Cluster, where a write that touches two
+   * slots is applied slot by slot (mirror/transaction.ts says how it stays correct).
+   */
+  readonly atomicAcrossSlots: boolean;
   get(key: string): Promise<string | null>;
   hGet(key: string, field: string): Promise<string | null>;
   hmGet(key: string, fields: readonly string[]): Promise<(string | null)[]>;

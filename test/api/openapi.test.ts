@@ -55,6 +55,7 @@ const SERVED = [
   'post /session/ticket',
   'post /authorize',
   'get /tenants/{tenantId}',
+  'get /instances/{instanceId}',
   'get /tenants/{tenantId}/users/{userName}',
   'get /tenants/{tenantId}/departments',
 ].sort();
@@ -119,7 +120,10 @@ function check(method: Method, path: string, res: Answer): void {
 
 /** A concrete path for a documented template (for calls whose parameters do not matter). */
 const concrete = (path: string) =>
-  path.replace('{tenantId}', 'some-tenant').replace('{userName}', 'some-user');
+  path
+    .replace('{tenantId}', 'some-tenant')
+    .replace('{userName}', 'some-user')
+    .replace('{instanceId}', 'some-instance');
 
 /** The routes an Express app serves below `mount`, found by walking its router. */
 function servedRoutes(app: unknown, mount: string): string[] {
@@ -390,6 +394,31 @@ describe('the OpenAPI document of the seller API', () => {
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ allowed, reason });
     }
+    // A blocked tenant, with a known user and an unknown one; then open again.
+    for (const [kind, reason] of [
+      ['freeze', 'instance_frozen'],
+      ['release', 'instance_released'],
+    ] as const) {
+      const gated = w.world.addTenant({ name: `gated ${kind}` });
+      w.world.addUser({
+        tenantId: gated.tenantId,
+        userName: `${kind}-user`,
+        name: `${kind} user`,
+        password: 'x',
+        apps: new Set([w.relay.config.appId]),
+      });
+      await w.world.provision(w.relay.config.appId, [gated.tenantId]);
+      await w.world.lifecycle(w.relay.config.appId, gated.tenantId, { kind });
+      for (const [userName, withUser] of [
+        [`${kind}-user`, true],
+        ['nobody', false],
+      ] as const) {
+        const res = await call('post', '/authorize').send({ tenantId: gated.tenantId, userName });
+        check('post', '/authorize', res);
+        expect(res.body).toMatchObject({ allowed: false, reason });
+        expect('user' in res.body).toBe(withUser);
+      }
+    }
     for (const body of [
       { tenantId },
       { tenantId, userName: 'alice', role: 'owner' },
@@ -421,7 +450,12 @@ describe('the OpenAPI document of the seller API', () => {
     const ok = await call('get', `/tenants/${w.acme.tenantId}`);
     check('get', path, ok);
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ tenantId: w.acme.tenantId, tenantCode: w.acme.tenantCode });
+    expect(ok.body).toMatchObject({
+      tenantId: w.acme.tenantId,
+      tenantCode: w.acme.tenantCode,
+      instanceIds: [w.acme.instanceId],
+      instances: [{ instanceId: w.acme.instanceId, status: 'active', productId: w.acme.productId }],
+    });
     const unknown = await call('get', '/tenants/no-such-tenant');
     check('get', path, unknown);
     expect(unknown.status).toBe(404);
@@ -430,6 +464,24 @@ describe('the OpenAPI document of the seller API', () => {
       check('get', path, res);
       expect([res.status, res.body.error]).toEqual([400, 'invalid_request']);
     }
+  });
+
+  it('GET /instances/{instanceId}: 200, 404, 400', async () => {
+    const path = '/instances/{instanceId}';
+    const ok = await call('get', `/instances/${w.acme.instanceId}`);
+    check('get', path, ok);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({
+      instanceId: w.acme.instanceId,
+      status: 'active',
+      tenantIds: [w.acme.tenantId],
+    });
+    const unknown = await call('get', '/instances/no-such-instance');
+    check('get', path, unknown);
+    expect(unknown.status).toBe(404);
+    const bad = await call('get', `/instances/${'x'.repeat(65)}`);
+    check('get', path, bad);
+    expect([bad.status, bad.body.error]).toEqual([400, 'invalid_request']);
   });
 
   it('GET /tenants/{tenantId}/users/{userName}: 200 (enabled or not), 404, 400', async () => {
@@ -546,6 +598,7 @@ describe('the OpenAPI document when the store fails', () => {
     ['post', '/session/ticket', {}, { ticket: 'T'.repeat(43) }],
     ['post', '/authorize', {}, { tenantId: 'some-tenant', userName: 'some-user' }],
     ['get', '/tenants/{tenantId}', {}, undefined],
+    ['get', '/instances/{instanceId}', {}, undefined],
     ['get', '/tenants/{tenantId}/users/{userName}', {}, undefined],
     ['get', '/tenants/{tenantId}/departments', {}, undefined],
   ];

@@ -38,7 +38,21 @@ describe('integration kit against a running relay', () => {
   });
 
   it('reads the mirror and answers authorize', async () => {
-    expect((await client.tenant(w.acme.tenantId)).name).toBe('Acme 科技');
+    const tenant = await client.tenant(w.acme.tenantId);
+    expect(tenant.name).toBe('Acme 科技');
+    expect(tenant.instances).toEqual([
+      expect.objectContaining({ instanceId: w.acme.instanceId, status: 'active' }),
+    ]);
+    const instance = await client.instance(w.acme.instanceId);
+    expect(instance).toMatchObject({
+      status: 'active',
+      tenantIds: [w.acme.tenantId],
+      orderId: w.acme.orderId,
+    });
+    await expect(client.instance('no-such-instance')).rejects.toMatchObject({
+      status: 404,
+      code: 'not_found',
+    });
     expect((await client.departments(w.acme.tenantId, 'hq')).map((d) => d.orgCode)).toEqual(['rd']);
     expect(
       await client.authorize({ tenantId: w.acme.tenantId, userName: 'bob', role: 'admin' }),

@@ -3,7 +3,7 @@
 // nothing in the mirror (relay-contract.md §3; kit-sync-and-signing.md §2.2, §3, §5).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { canonicalPayload, kitSign } from '../../src/kit/signature.js';
+import { canonicalPayload, kitSign } from '../../src/sandbox/marketplace/index.js';
 import { KIT_INTERFACES } from '../../src/kit/schemas.js';
 import { Pusher, type Fields, type PushResult, type SendOverrides } from '../../src/sandbox/pusher.js';
 import {
@@ -65,7 +65,7 @@ function signed(
     o.key ?? KIT_KEY,
     o.signNonce ?? nonce,
     o.signTimestamp ?? timestamp,
-    o.payload ?? canonicalPayload(body),
+    o.payload ?? canonicalPayload(JSON.stringify(body)),
   );
   return { nonce, timestamp, sign };
 }

@@ -58,6 +58,7 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
         domainName: `https://${id.slice(0, 8)}.idp.example.com`,
         testFlag: 0,
         instanceIds: [`inst-${id.slice(0, 8)}`],
+        instances: [],
       });
 
       await ok(

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { canonicalPayload, kitSign } from '../../src/kit/signature.js';
+import { canonicalPayload, kitSign } from '../../src/sandbox/marketplace/index.js';
 import { appFields, newTenantId, tenantFields } from '../support/data.js';
 import { freePort } from '../support/redis.js';
 import { API_KEY, KIT_KEY, startRelay, testEnv, type TestRelay } from '../support/relay.js';
@@ -116,7 +116,7 @@ describe('the relay process', () => {
           headers: {
             'Content-Type': 'application/json',
             'Content-Length': Buffer.byteLength(body),
-            'x-sign': kitSign(KIT_KEY, nonce, ts, canonicalPayload(JSON.parse(body))),
+            'x-sign': kitSign(KIT_KEY, nonce, ts, canonicalPayload(body)),
             'x-timestamp': ts,
             'x-nonce': nonce,
           },

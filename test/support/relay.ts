@@ -18,6 +18,7 @@ export const SELLER_PUBLIC_KEY = readFileSync(fixture('seller-rsa-3072.pub.pem')
 export const OTHER_PUBLIC_KEY = readFileSync(fixture('other-rsa-3072.pub.pem'), 'utf8');
 
 export const KIT_KEY = 'test-kit-access-key-5f1c9a';
+export const BASIC_KEY = 'test-basic-access-key-93ad07';
 export const APP_ID = 'app-test-0001';
 export const API_KEY = 'seller-api-key-test-0000000001';
 export const DATA_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -31,6 +32,7 @@ export function testEnv(
     HOST: '127.0.0.1',
     KOO_APP_ID: APP_ID,
     KIT_ACCESS_KEY: KIT_KEY,
+    BASIC_ACCESS_KEY: BASIC_KEY,
     RSA_PRIVATE_KEY_FILE: SELLER_PRIVATE_KEY,
     SESSION_SECRET: 'test-session-secret-0123456789',
     DATA_KEY,
@@ -90,6 +92,7 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
   const pusher = new Pusher({
     productionAddress: `${url}${config.produceBasePath}`,
     kitAccessKey: KIT_KEY,
+    basicAccessKey: BASIC_KEY,
     publicKey: SELLER_PUBLIC_KEY,
     ...(options.now ? { now: options.now } : {}),
     ...options.pusher,
@@ -126,7 +129,7 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
 /** Everything the store holds under `prefix` except replay nonces: to assert "nothing changed". */
 export async function snapshot(store: Store, keys: string[]): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  for (const key of keys.filter((k) => !k.includes(':kit:nonce:')).sort()) {
+  for (const key of keys.filter((k) => !k.includes(':nonce:')).sort()) {
     try {
       out[key] = await store.get(key);
     } catch {

@@ -5,6 +5,7 @@ import { Browser } from './browser.js';
 import { freePort } from './redis.js';
 import {
   APP_ID,
+  BASIC_KEY,
   KIT_KEY,
   SELLER_PUBLIC_KEY,
   startRelay,
@@ -46,6 +47,7 @@ export async function startSignInWorld(options: StartOptions = {}): Promise<Sign
     callbackUrl: `${publicBase}/sso/callback`,
     publicKey: SELLER_PUBLIC_KEY,
     kitAccessKey: KIT_KEY,
+    basicAccessKey: BASIC_KEY,
     productionAddress: relay.url,
   });
   const password = 'Passw0rd!';

@@ -1,9 +1,9 @@
 // Vectors from kit-sync-and-signing.md §2.2 and §7.3: the ground truth for relay and sandbox alike.
 import { describe, expect, it } from '@jest/globals';
+import { canonicalPayload, legacyCanonicalPayload } from '../../src/kit/canonical.js';
 import {
   bodySignHeader,
   bodySignature,
-  canonicalPayload,
   kitSign,
   parseBodySignHeader,
   signaturesMatch,
@@ -25,21 +25,23 @@ const authSyncPayload =
 
 describe('canonical payload (§2.2)', () => {
   it('sorts top-level keys of the tenantSync vector', () => {
-    expect(canonicalPayload(JSON.parse(tenantSyncSent))).toBe(tenantSyncPayload);
+    expect(canonicalPayload(tenantSyncSent)).toBe(tenantSyncPayload);
+    expect(legacyCanonicalPayload(JSON.parse(tenantSyncSent))).toBe(tenantSyncPayload);
   });
 
   it('keeps nested order and non-ASCII text of the authSync vector', () => {
-    expect(canonicalPayload(JSON.parse(authSyncSent))).toBe(authSyncPayload);
+    expect(canonicalPayload(authSyncSent)).toBe(authSyncPayload);
+    expect(legacyCanonicalPayload(JSON.parse(authSyncSent))).toBe(authSyncPayload);
   });
 
   it('drops top-level nulls but keeps nested nulls and empty strings', () => {
-    expect(canonicalPayload({ b: null, a: '', c: [{ z: null, y: 1 }] })).toBe(
+    expect(canonicalPayload('{"b":null,"a":"","c":[{"z":null,"y":1}]}')).toBe(
       '{"a":"","c":[{"z":null,"y":1}]}',
     );
   });
 
   it('orders keys by UTF-16 code unit, as Java TreeMap does, not by locale', () => {
-    expect(canonicalPayload({ b: 1, B: 2, a: 3, _: 4 })).toBe('{"B":2,"_":4,"a":3,"b":1}');
+    expect(canonicalPayload('{"b":1,"B":2,"a":3,"_":4}')).toBe('{"B":2,"_":4,"a":3,"b":1}');
   });
 });
 

@@ -1,0 +1,325 @@
+/**
+ * The signed RequestPayload (kit-sync-and-signing.md §2.2), byte for byte as the marketplace's
+ * reference code builds it: Jackson parses the body into a `Map<String,Object>`, a `TreeMap`
+ * sorts the top level, top-level nulls go, and Jackson prints the rest compactly.
+ *
+ * It is built from the body's text, not from a JavaScript object, because a JavaScript object
+ * cannot hold what Jackson keeps: nested objects keep the order their keys arrived in (JavaScript
+ * moves integer-like keys first), integer literals keep every digit, decimal literals print as
+ * Java's `Double.toString`, and control characters escape as upper-case `\u001F`.
+ *
+ * One pass over the text: nested values are re-printed as they are read, so a large body
+ * (allOrgSync) costs no tree of objects.
+ */
+
+/** The older form (`JSON.parse`, sort, `JSON.stringify`), accepted too: it is also fixed by the body and the key. */
+export function legacyCanonicalPayload(body: Record<string, unknown>): string {
+  // A null-prototype object keeps a "__proto__" member as data, as Java's TreeMap would.
+  const sorted = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(body).sort()) {
+    const value = body[key];
+    if (value !== null && value !== undefined) sorted[key] = value;
+  }
+  return JSON.stringify(sorted);
+}
+
+/** The RequestPayload of a JSON object body; throws SyntaxError when the text is not one. */
+export function canonicalPayload(text: string): string {
+  const reader = new Reader(text);
+  reader.space();
+  if (reader.peek() !== 0x7b) reader.fail('a JSON object');
+  // TreeMap: the last value of a repeated key wins; position is decided by sorting.
+  const members = new Map<string, { key: string; value: string }>();
+  reader.object((name, printedName) => {
+    const value = reader.value();
+    members.set(name, { key: printedName, value });
+  });
+  reader.space();
+  if (reader.pos !== text.length) reader.fail('the end of the body');
+  // Default sort compares UTF-16 code units, as Java's String.compareTo does.
+  const names = [...members.keys()].sort();
+  let out = '{';
+  for (const name of names) {
+    const m = members.get(name)!;
+    if (m.value === 'null') continue;
+    if (out.length > 1) out += ',';
+    out += m.key + ':' + m.value;
+  }
+  return out + '}';
+}
+
+class Reader {
+  pos = 0;
+  constructor(private readonly text: string) {}
+
+  fail(expected: string): never {
+    throw new SyntaxError(`expected ${expected} at position ${this.pos}`);
+  }
+
+  peek(): number {
+    return this.text.charCodeAt(this.pos);
+  }
+
+  space(): void {
+    const t = this.text;
+    let c = t.charCodeAt(this.pos);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = t.charCodeAt(++this.pos);
+  }
+
+  expect(code: number, what: string): void {
+    this.space();
+    if (this.peek() !== code) this.fail(what);
+    this.pos++;
+  }
+
+  /** Reads `{…}`, calling `member` with each name (decoded and printed) positioned at its value. */
+  object(member: (name: string, printedName: string) => void): void {
+    this.pos++; // '{'
+    this.space();
+    if (this.peek() === 0x7d) {
+      this.pos++;
+      return;
+    }
+    for (;;) {
+      this.space();
+      if (this.peek() !== 0x22) this.fail('a member name');
+      const [name, printed] = this.string();
+      this.expect(0x3a, "':'");
+      member(name, printed);
+      this.space();
+      const c = this.peek();
+      this.pos++;
+      if (c === 0x7d) return;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("',' or '}'");
+      }
+    }
+  }
+
+  /** A value printed as Jackson prints it. */
+  value(): string {
+    this.space();
+    const c = this.peek();
+    if (c === 0x22) return this.string()[1];
+    if (c === 0x7b) return this.nestedObject();
+    if (c === 0x5b) return this.array();
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+    for (const word of ['true', 'false', 'null'])
+      if (this.text.startsWith(word, this.pos)) {
+        this.pos += word.length;
+        return word;
+      }
+    return this.fail('a JSON value');
+  }
+
+  /** LinkedHashMap: a repeated name keeps its first position and takes its last value. */
+  private nestedObject(): string {
+    const names: string[] = [];
+    const printedNames: string[] = [];
+    const values: string[] = [];
+    let seen: Map<string, number> | null = null;
+    this.object((name, printed) => {
+      const value = this.value();
+      // Objects are small; a Map only once one grows, to spare an allocation per department.
+      if (!seen && names.length >= 8) seen = new Map(names.map((n, i) => [n, i]));
+      const at = seen ? seen.get(name) : names.indexOf(name);
+      if (at !== undefined && at >= 0) {
+        values[at] = value;
+        return;
+      }
+      seen?.set(name, names.length);
+      names.push(name);
+      printedNames.push(printed);
+      values.push(value);
+    });
+    let out = '{';
+    for (let i = 0; i < names.length; i++) out += (i ? ',' : '') + printedNames[i] + ':' + values[i];
+    return out + '}';
+  }
+
+  private array(): string {
+    this.pos++; // '['
+    this.space();
+    if (this.peek() === 0x5d) {
+      this.pos++;
+      return '[]';
+    }
+    let out = '[';
+    for (;;) {
+      out += this.value();
+      this.space();
+      const c = this.peek();
+      this.pos++;
+      if (c === 0x5d) return out + ']';
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("',' or ']'");
+      }
+      out += ',';
+    }
+  }
+
+  private number(): string {
+    const t = this.text;
+    const start = this.pos;
+    let i = start;
+    if (t.charCodeAt(i) === 0x2d) i++;
+    const digits = (from: number) => {
+      let j = from;
+      while (t.charCodeAt(j) >= 0x30 && t.charCodeAt(j) <= 0x39) j++;
+      return j;
+    };
+    const intEnd = digits(i);
+    if (intEnd === i || (t.charCodeAt(i) === 0x30 && intEnd > i + 1)) {
+      this.pos = i;
+      this.fail('a number without leading zeros');
+    }
+    i = intEnd;
+    let floating = false;
+    if (t.charCodeAt(i) === 0x2e) {
+      const end = digits(i + 1);
+      if (end === i + 1) {
+        this.pos = i + 1;
+        this.fail('digits after the decimal point');
+      }
+      i = end;
+      floating = true;
+    }
+    if ((t.charCodeAt(i) | 0x20) === 0x65) {
+      i++;
+      if (t.charCodeAt(i) === 0x2b || t.charCodeAt(i) === 0x2d) i++;
+      const end = digits(i);
+      if (end === i) {
+        this.pos = i;
+        this.fail('exponent digits');
+      }
+      i = end;
+      floating = true;
+    }
+    this.pos = i;
+    const literal = t.slice(start, i);
+    // An integer literal becomes Integer, Long or BigInteger: every digit printed, -0 is 0.
+    if (!floating) return literal === '-0' ? '0' : literal;
+    return javaDouble(Number(literal));
+  }
+
+  /** [decoded, printed as Jackson prints it]. */
+  string(): [string, string] {
+    const t = this.text;
+    const start = this.pos; // at the opening quote
+    let i = start + 1;
+    // Fast path: no escapes and nothing to escape, the literal is already Jackson's form.
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (c === 0x22) {
+        this.pos = i + 1;
+        const decoded = t.slice(start + 1, i);
+        return [decoded, hasLoneSurrogate(decoded) ? printString(decoded) : t.slice(start, i + 1)];
+      }
+      if (c === 0x5c || c < 0x20 || Number.isNaN(c)) break;
+      i++;
+    }
+    let decoded = t.slice(start + 1, i);
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (Number.isNaN(c)) {
+        this.pos = i;
+        this.fail('the end of a string');
+      }
+      if (c < 0x20) {
+        this.pos = i;
+        this.fail('an escaped control character');
+      }
+      if (c === 0x22) break;
+      if (c !== 0x5c) {
+        decoded += t[i];
+        i++;
+        continue;
+      }
+      const e = t[i + 1];
+      const simple = e === undefined ? undefined : ESCAPED[e];
+      if (simple !== undefined) {
+        decoded += simple;
+        i += 2;
+      } else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(t.slice(i + 2, i + 6))) {
+        decoded += String.fromCharCode(parseInt(t.slice(i + 2, i + 6), 16));
+        i += 6;
+      } else {
+        this.pos = i;
+        this.fail('a valid escape');
+      }
+    }
+    this.pos = i + 1;
+    return [decoded, printString(decoded)];
+  }
+}
+
+const ESCAPED: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
+
+const SHORT: Record<number, string> = { 8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r' };
+
+function hasLoneSurrogate(s: string): boolean {
+  return !s.isWellFormed();
+}
+
+/**
+ * Jackson's string: `"` and `\` escaped, \b \t \n \f \r short, other control characters as
+ * upper-case \u00XX, everything else raw. A lone surrogate (only reachable through a \uD8xx
+ * escape) becomes '?', which is what Java's `getBytes(UTF_8)` makes of it before the HMAC.
+ */
+function printString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c < 0x20) out += SHORT[c] ?? '\\u00' + c.toString(16).toUpperCase().padStart(2, '0');
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = s.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        out += s[i]! + s[i + 1]!;
+        i++;
+      } else out += '?';
+    } else out += s[i];
+  }
+  return out + '"';
+}
+
+/**
+ * Java's `Double.toString` (JDK 19+: the shortest decimal that rounds to the double; when that
+ * has one digit, the closer of the one- and two-digit candidates), in Java's layout: plain
+ * between 10^-3 and 10^7, otherwise `d.dddE±n`; always a digit after the point. Jackson quotes
+ * the non-finite values by default.
+ */
+export function javaDouble(x: number): string {
+  if (Number.isNaN(x)) return '"NaN"';
+  if (!Number.isFinite(x)) return x > 0 ? '"Infinity"' : '"-Infinity"';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  const abs = Math.abs(x);
+  let [mantissa, exp] = abs.toExponential().split('e') as [string, string];
+  if (mantissa.length === 1) {
+    const [two, twoExp] = abs.toExponential(1).split('e') as [string, string];
+    if (Number(`${two}e${twoExp}`) === abs && !two.endsWith('0')) [mantissa, exp] = [two, twoExp];
+  }
+  const digits = mantissa.replace('.', '');
+  const e = Number(exp);
+  if (abs >= 1e-3 && abs < 1e7) {
+    if (e >= 0) {
+      const whole = digits.slice(0, e + 1).padEnd(e + 1, '0');
+      return `${sign}${whole}.${digits.slice(e + 1) || '0'}`;
+    }
+    return `${sign}0.${'0'.repeat(-e - 1)}${digits}`;
+  }
+  return `${sign}${digits[0]}.${digits.slice(1) || '0'}E${e}`;
+}

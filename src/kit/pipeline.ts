@@ -1,0 +1,237 @@
+/**
+ * One pipeline for every signed call from the marketplace, kit pushes and basic instance calls
+ * alike. The steps, in order:
+ *
+ *   readBody → checkContentType → parseJsonObject → verifySignedCall → claimNonce → handle → answer
+ *
+ * Every answer is HTTP 200 with `{"resultCode","resultMsg",…}` written as exact bytes and signed
+ * in `Body-Sign` with the key the call was verified with, because the marketplace treats
+ * anything else as a failure. A call not answered 000000 has changed nothing: refusals happen
+ * before any write, and a write arriving at the store after the deadline we answered within is
+ * skipped there.
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { notes } from '../ops/log.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Keys } from '../store/keys.js';
+import { StoreUnavailableError, type Store } from '../store/store.js';
+import { KitRefusal, ResultCode } from './resultCodes.js';
+import { bodySignHeader } from './signature.js';
+import { verifySignedCall, type Scheme, type SignedCall } from './verify.js';
+
+export interface PipelineDeps {
+  store: Store;
+  keys: Keys;
+  metrics: Metrics;
+  now: () => number;
+  /** How long a call may take before it is answered 000005 (the marketplace waits 5 s). */
+  deadlineMs: number;
+  clockWindowMs: number;
+  nonceTtlMs: number;
+}
+
+/** A call whose signature holds and whose nonce is now used up. */
+export interface VerifiedCall {
+  text: string;
+  body: Record<string, unknown>;
+  /** epoch ms the marketplace signed the call at: the order of its calls */
+  signedAt: number;
+  /** local epoch ms after which nothing may be written */
+  notAfter: number;
+  /** adds fields to the request's log line */
+  note: (fields: Record<string, unknown>) => void;
+  /** names the interface for metrics and logs once the body tells it (basic: `activity`) */
+  name: (iface: string) => void;
+}
+
+/** What a handler answers besides success: extra members after resultCode and resultMsg. */
+export type Extras = Record<string, unknown>;
+
+export interface SignedRoute {
+  scheme: Scheme;
+  /** the route for logs and metrics, by interface (a handful of names, not paths) */
+  route: (iface: string) => string;
+  bodyLimitBytes: number;
+  credentials: (req: Request) => SignedCall;
+  /** the interface named by the path, or null when the path names none we serve */
+  interfaceOf: (req: Request) => string | null;
+  unknownInterface: string;
+  handle: (call: VerifiedCall, iface: string) => Promise<Extras | void>;
+}
+
+/** The handlers of one signed route: body reader, the pipeline, and the reader's error answers. */
+export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHandler[] {
+  // Read any content type as bytes: the type is checked here, so its refusal is a signed answer.
+  const raw = express.raw({ type: () => true, limit: route.bodyLimitBytes });
+
+  const run: RequestHandler = async (req, res) => {
+    let iface = route.interfaceOf(req);
+    if (iface === null)
+      return answer(deps, route, res, 'unknown', ResultCode.invalidRequest, route.unknownInterface);
+    try {
+      const call = await admit(deps, route, req, res, (named) => (iface = named));
+      const extras = await route.handle(call, iface);
+      answer(deps, route, res, iface, ResultCode.success, 'Success', extras ?? undefined);
+    } catch (error) {
+      answerError(deps, route, req, res, iface, error);
+    }
+  };
+
+  const readFailed = (error: unknown, req: Request, res: Response, next: NextFunction) => {
+    const iface = route.interfaceOf(req) ?? 'unknown';
+    const type = (error as { type?: string }).type;
+    if (type === 'entity.too.large')
+      return answer(
+        deps,
+        route,
+        res,
+        iface,
+        ResultCode.invalidRequest,
+        `body exceeds the ${route.bodyLimitBytes}-byte limit`,
+      );
+    if (
+      type === 'request.aborted' ||
+      type === 'request.size.invalid' ||
+      type === 'encoding.unsupported' ||
+      type === 'charset.unsupported'
+    )
+      return answer(deps, route, res, iface, ResultCode.invalidRequest, `body could not be read (${type})`);
+    next(error);
+  };
+
+  return [raw, run, readFailed as unknown as RequestHandler];
+}
+
+/** checkContentType → parseJsonObject → verifySignedCall → claimNonce. */
+async function admit(
+  deps: PipelineDeps,
+  route: SignedRoute,
+  req: Request,
+  res: Response,
+  name: (iface: string) => void,
+): Promise<VerifiedCall> {
+  const started = deps.now();
+  const notAfter = started + deps.deadlineMs;
+  checkContentType(req.get('content-type'));
+  const { text, body } = parseJsonObject(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+  const credentials = route.credentials(req);
+  const signedAt = verifySignedCall(route.scheme, credentials, text, body, started, deps.clockWindowMs);
+  await claimNonce(deps, route.scheme, credentials.nonce!, started, notAfter);
+  const n = notes(res);
+  return {
+    text,
+    body,
+    signedAt,
+    notAfter,
+    note: (fields) => (n.fields = { ...n.fields, ...fields }),
+    name,
+  };
+}
+
+export function checkContentType(value: string | undefined): void {
+  if (!/^application\/json\s*(;|$)/.test((value ?? '').toLowerCase()))
+    throw new KitRefusal(ResultCode.invalidRequest, 'Content-Type must be application/json');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function parseJsonObject(bytes: Buffer): { text: string; body: Record<string, unknown> } {
+  if (bytes.length === 0)
+    throw new KitRefusal(ResultCode.invalidRequest, 'body is empty; a JSON object is required');
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new KitRefusal(ResultCode.invalidRequest, 'body must be a JSON object');
+  return { text, body: value as Record<string, unknown> };
+}
+
+/** A nonce may be used once across every signed route (§2.2), remembered for twice the window. */
+async function claimNonce(
+  deps: PipelineDeps,
+  scheme: Scheme,
+  nonce: string,
+  started: number,
+  notAfter: number,
+): Promise<void> {
+  const key = deps.keys.nonce(nonce);
+  const claim = await deps.store.apply([{ op: 'set', key, value: String(started), ttlMs: deps.nonceTtlMs }], {
+    guards: [{ key, equals: null }],
+    notAfter,
+  });
+  if (claim === 'conflict')
+    throw new KitRefusal(
+      ResultCode.authFailed,
+      `${scheme.names.nonce} was already used; every call needs a new nonce`,
+    );
+}
+
+function answerError(
+  deps: PipelineDeps,
+  route: SignedRoute,
+  req: Request,
+  res: Response,
+  iface: string,
+  error: unknown,
+): void {
+  if (error instanceof KitRefusal) return answer(deps, route, res, iface, error.resultCode, error.message);
+  if (error instanceof StoreUnavailableError) {
+    deps.metrics.storeErrors.inc();
+    req.log.warn(
+      { err: { message: error.message } },
+      `${route.scheme.name} call not applied: store unavailable`,
+    );
+    return answer(
+      deps,
+      route,
+      res,
+      iface,
+      ResultCode.internalError,
+      'the relay could not store the call in time; nothing was changed, please retry',
+    );
+  }
+  req.log.error({ err: error }, `${route.scheme.name} call failed`);
+  answer(
+    deps,
+    route,
+    res,
+    iface,
+    ResultCode.internalError,
+    'internal error; nothing was changed, please retry',
+  );
+}
+
+function answer(
+  deps: PipelineDeps,
+  route: SignedRoute,
+  res: Response,
+  iface: string,
+  code: ResultCode,
+  message: string,
+  extras?: Extras,
+): void {
+  const body = Buffer.from(JSON.stringify({ resultCode: code, resultMsg: message, ...extras }), 'utf8');
+  deps.metrics.kitPushes.inc({ interface: iface, resultCode: code });
+  const n = notes(res);
+  n.route = route.route(iface);
+  n.fields = {
+    ...n.fields,
+    interface: iface,
+    resultCode: code,
+    ...(code === ResultCode.success ? {} : { resultMsg: message }),
+  };
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Body-Sign', bodySignHeader(route.scheme.key, body));
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
+}

@@ -1,0 +1,334 @@
+/**
+ * The basic instance interfaces applied to the mirror (contract §3b): each instance is a record
+ * in the `{inst}` slot, and each tenant bound to it (by tenantSync) holds a copy in its own slot
+ * (gate.ts). A change writes the record first, then the copies; where the store cannot do both
+ * in one step (Redis Cluster), transactSlots applies them slot by slot and the copies catch up
+ * before the call is answered, or on the marketplace's retry if the answer was 000005.
+ *
+ * Ordering: each aspect (status, expireTime, productId) remembers the signed time of its last
+ * change, so a late older call does not undo a newer one; renewals and upgrades are also
+ * idempotent on their order, and a released instance is final.
+ */
+import type {
+  NewInstance,
+  RefreshInstance,
+  ReleaseInstance,
+  UpdateInstanceStatus,
+  UpgradeInstance,
+} from '../kit/basicSchemas.js';
+import { KitRefusal, ResultCode } from '../kit/resultCodes.js';
+import { readTenantGate, tenantGatePlan, type TenantGateReads } from './gate.js';
+import {
+  instanceCopy,
+  orderKey,
+  parseJson,
+  type InstanceChange,
+  type InstanceCopy,
+  type InstanceRecord,
+} from './records.js';
+import { transactSlots, type MirrorContext, type SlotWrite } from './transaction.js';
+
+/** How many changes and applied orders an instance keeps (repeats arrive within hours). */
+export const INSTANCE_HISTORY_LIMIT = 100;
+
+export interface InstanceOutcome {
+  /** `unknown`: no such instance (the caller decides what that means for its activity) */
+  kind: 'applied' | 'unchanged' | 'unknown';
+  instanceId: string;
+  /** tenants bound to the instance, whose copies were brought up to date */
+  tenants: number;
+  /** browser sessions ended because a tenant became blocked */
+  sessionsEnded: number;
+}
+
+const merge = (first: InstanceOutcome, later: InstanceOutcome): InstanceOutcome => ({
+  ...first,
+  sessionsEnded: first.sessionsEnded + later.sessionsEnded,
+});
+
+interface InstanceReads {
+  raw: string | null;
+  rawLinks: string | null;
+  tenants: TenantGateReads[];
+}
+
+async function readInstance(
+  ctx: MirrorContext,
+  instanceId: string,
+  mayBlock: boolean,
+): Promise<InstanceReads> {
+  const { store, keys } = ctx;
+  const [raw, rawLinks] = await Promise.all([
+    store.hGet(keys.instances(), instanceId),
+    store.hGet(keys.instanceLinks(), instanceId),
+  ]);
+  const tenantIds = parseJson<string[]>(rawLinks) ?? [];
+  // Sessions are read only where the change can block a tenant and blocking ends them.
+  const withSessions = mayBlock && ctx.gating !== false;
+  const tenants = await Promise.all(tenantIds.map((t) => readTenantGate(ctx, t, withSessions)));
+  return { raw, rawLinks, tenants };
+}
+
+/** The copies of `record` for every bound tenant whose copy is older. */
+function projection(
+  ctx: MirrorContext,
+  instanceId: string,
+  copy: InstanceCopy,
+  tenants: TenantGateReads[],
+): { writes: SlotWrite[]; sessionsEnded: number } {
+  const plans = tenants.map((t) => tenantGatePlan(ctx, t, new Map([[instanceId, copy]])));
+  return {
+    writes: plans.map((p) => p.write),
+    sessionsEnded: plans.reduce((n, p) => n + p.sessionsEnded, 0),
+  };
+}
+
+function withChange(
+  current: InstanceRecord,
+  change: InstanceChange,
+  next: Partial<InstanceRecord>,
+): InstanceRecord {
+  const orderAdded =
+    change.orderId && change.orderLineId ? [orderKey(change.orderId, change.orderLineId)] : [];
+  return {
+    ...current,
+    ...next,
+    rev: current.rev + 1,
+    updatedAt: Math.max(current.updatedAt, change.at),
+    orders: [...current.orders, ...orderAdded].slice(-INSTANCE_HISTORY_LIMIT),
+    history: [...current.history, change].slice(-INSTANCE_HISTORY_LIMIT),
+  };
+}
+
+/** newInstance: idempotent on orderId + orderLineId; the first businessId becomes the instanceId. */
+export function applyNewInstance(
+  ctx: MirrorContext,
+  call: NewInstance,
+  at: number,
+  notAfter: number,
+): Promise<InstanceOutcome> {
+  const { store, keys } = ctx;
+  const key = orderKey(call.orderId, call.orderLineId);
+  return transactSlots(
+    ctx,
+    notAfter,
+    async () => {
+      const ordered = await store.hGet(keys.instanceOrders(), key);
+      const reads = await readInstance(ctx, ordered ?? call.businessId, false);
+      return { ordered, ...reads };
+    },
+    ({ ordered, raw, rawLinks, tenants }) => {
+      const instanceId = ordered ?? call.businessId;
+      const current = parseJson<InstanceRecord>(raw);
+      if (current && !ordered)
+        throw new KitRefusal(
+          ResultCode.invalidRequest,
+          'businessId already names an instance of another order; send a new businessId',
+        );
+      const record: InstanceRecord = current ?? {
+        instanceId,
+        orderId: call.orderId,
+        orderLineId: call.orderLineId,
+        productId: call.productId ?? '',
+        status: 'active',
+        expireTime: call.expireTime ?? null,
+        testFlag: call.testFlag,
+        createdAt: at,
+        updatedAt: at,
+        rev: 1,
+        statusAt: at,
+        expireAt: at,
+        productAt: at,
+        orders: [key],
+        history: [
+          {
+            activity: 'newInstance',
+            at,
+            orderId: call.orderId,
+            orderLineId: call.orderLineId,
+            status: 'active',
+            expireTime: call.expireTime ?? null,
+            ...(call.productId ? { productId: call.productId } : {}),
+          },
+        ],
+      };
+      const created: SlotWrite = current
+        ? { guards: [], ops: [] }
+        : {
+            guards: [
+              { key: keys.instanceOrders(), field: key, equals: null },
+              { key: keys.instances(), field: instanceId, equals: null },
+              { key: keys.instanceLinks(), field: instanceId, equals: rawLinks },
+            ],
+            ops: [
+              { op: 'hset', key: keys.instanceOrders(), entries: [[key, instanceId]] },
+              { op: 'hset', key: keys.instances(), entries: [[instanceId, JSON.stringify(record)]] },
+            ],
+          };
+      // A tenantSync that named this instance before the purchase reached us is bound already.
+      const copies = projection(ctx, instanceId, instanceCopy(record), tenants);
+      return {
+        writes: [created, ...copies.writes],
+        result: {
+          kind: current ? 'unchanged' : 'applied',
+          instanceId,
+          tenants: tenants.length,
+          sessionsEnded: copies.sessionsEnded,
+        },
+      };
+    },
+    merge,
+  );
+}
+
+/**
+ * A change of a known instance. `decide` returns the record after the call, or null when the
+ * call changes nothing (a repeat, a stale call, a released instance). Bound tenants' copies are
+ * brought up to date either way, which completes a change interrupted between slots.
+ */
+function applyChange(
+  ctx: MirrorContext,
+  instanceId: string,
+  notAfter: number,
+  mayBlock: boolean,
+  decide: (current: InstanceRecord) => InstanceRecord | null,
+): Promise<InstanceOutcome> {
+  const { keys } = ctx;
+  return transactSlots(
+    ctx,
+    notAfter,
+    () => readInstance(ctx, instanceId, mayBlock),
+    ({ raw, rawLinks, tenants }) => {
+      const current = parseJson<InstanceRecord>(raw);
+      if (!current)
+        return { writes: [], result: { kind: 'unknown', instanceId, tenants: 0, sessionsEnded: 0 } };
+      const next = decide(current);
+      const record = next ?? current;
+      const changed: SlotWrite = next
+        ? {
+            guards: [
+              { key: keys.instances(), field: instanceId, equals: raw },
+              { key: keys.instanceLinks(), field: instanceId, equals: rawLinks },
+            ],
+            ops: [{ op: 'hset', key: keys.instances(), entries: [[instanceId, JSON.stringify(next)]] }],
+          }
+        : { guards: [], ops: [] };
+      const copies = projection(ctx, instanceId, instanceCopy(record), tenants);
+      return {
+        writes: [changed, ...copies.writes],
+        result: {
+          kind: next ? 'applied' : 'unchanged',
+          instanceId,
+          tenants: tenants.length,
+          sessionsEnded: copies.sessionsEnded,
+        },
+      };
+    },
+    merge,
+  );
+}
+
+const seen = (r: InstanceRecord, orderId: string, orderLineId: string) =>
+  r.orders.includes(orderKey(orderId, orderLineId));
+
+/** refreshInstance: a renewal, a trial made formal, or a renewal period given back (`scene`). */
+export function applyRefreshInstance(
+  ctx: MirrorContext,
+  call: RefreshInstance,
+  at: number,
+  notAfter: number,
+) {
+  return applyChange(ctx, call.instanceId, notAfter, false, (r) => {
+    if (r.status === 'released' || seen(r, call.orderId, call.orderLineId) || at <= r.expireAt) return null;
+    const productChanged = call.productId !== undefined && call.productId !== '' && at > r.productAt;
+    return withChange(
+      r,
+      {
+        activity: 'refreshInstance',
+        at,
+        orderId: call.orderId,
+        orderLineId: call.orderLineId,
+        scene: call.scene,
+        expireTime: call.expireTime,
+        ...(productChanged ? { productId: call.productId } : {}),
+      },
+      {
+        expireTime: call.expireTime,
+        expireAt: at,
+        ...(productChanged ? { productId: call.productId!, productAt: at } : {}),
+      },
+    );
+  });
+}
+
+/** updateInstanceStatus: FREEZE when the subscription lapses, UNFREEZE when it is renewed in time. */
+export function applyUpdateInstanceStatus(
+  ctx: MirrorContext,
+  call: UpdateInstanceStatus,
+  at: number,
+  notAfter: number,
+) {
+  const status = call.status === 'FREEZE' ? 'frozen' : 'active';
+  return applyChange(ctx, call.instanceId, notAfter, status === 'frozen', (r) => {
+    if (r.status === 'released' || r.status === status || at <= r.statusAt) return null;
+    return withChange(r, { activity: 'updateInstanceStatus', at, status }, { status, statusAt: at });
+  });
+}
+
+/** releaseInstance: final; an unknown or already released instance is a success that changes nothing. */
+export function applyReleaseInstance(
+  ctx: MirrorContext,
+  call: ReleaseInstance,
+  at: number,
+  notAfter: number,
+) {
+  return applyChange(ctx, call.instanceId, notAfter, true, (r) => {
+    if (r.status === 'released') return null;
+    return withChange(
+      r,
+      {
+        activity: 'releaseInstance',
+        at,
+        status: 'released',
+        ...(call.orderId ? { orderId: call.orderId } : {}),
+        ...(call.orderLineId ? { orderLineId: call.orderLineId } : {}),
+      },
+      // A release is final whatever its time: nothing can bring the instance back.
+      { status: 'released', statusAt: Math.max(at, r.statusAt) },
+    );
+  });
+}
+
+/** upgradeInstance: a new order on the same instance, possibly for another product. */
+export function applyUpgradeInstance(
+  ctx: MirrorContext,
+  call: UpgradeInstance,
+  at: number,
+  notAfter: number,
+) {
+  return applyChange(ctx, call.instanceId, notAfter, false, (r) => {
+    if (r.status === 'released' || seen(r, call.orderId, call.orderLineId)) return null;
+    const productChanged = call.productId !== undefined && call.productId !== '' && at > r.productAt;
+    return withChange(
+      r,
+      {
+        activity: 'upgradeInstance',
+        at,
+        orderId: call.orderId,
+        orderLineId: call.orderLineId,
+        ...(productChanged ? { productId: call.productId } : {}),
+      },
+      productChanged ? { productId: call.productId!, productAt: at } : {},
+    );
+  });
+}
+
+/** The known instances among `ids`, in the order asked. */
+export async function readInstances(ctx: MirrorContext, ids: readonly string[]): Promise<InstanceRecord[]> {
+  if (ids.length === 0) return [];
+  const raws = await ctx.store.hmGet(ctx.keys.instances(), ids);
+  return raws.flatMap((raw) => {
+    const r = parseJson<InstanceRecord>(raw);
+    return r ? [r] : [];
+  });
+}
