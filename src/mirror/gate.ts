@@ -113,5 +113,6 @@ export function tenantGatePlan(
     sessionsEnded > 0 ||
     extra.length > 0 ||
     gate !== (reads.gate ?? null);
-  return { write: tenantWrite(ctx, t, reads.version, changed ? ops : []), sessionsEnded, gate };
+  const write = tenantWrite(ctx, t, reads.version, changed ? ops : []);
+  return { write: { ...write, sessionsEnded }, sessionsEnded, gate };
 }

@@ -41,9 +41,9 @@ export interface InstanceOutcome {
   sessionsEnded: number;
 }
 
-const merge = (first: InstanceOutcome, later: InstanceOutcome): InstanceOutcome => ({
+const settle = (first: InstanceOutcome, sessionsEnded: number): InstanceOutcome => ({
   ...first,
-  sessionsEnded: first.sessionsEnded + later.sessionsEnded,
+  sessionsEnded,
 });
 
 interface InstanceReads {
@@ -177,7 +177,7 @@ export function applyNewInstance(
         },
       };
     },
-    merge,
+    settle,
   );
 }
 
@@ -224,7 +224,7 @@ function applyChange(
         },
       };
     },
-    merge,
+    settle,
   );
 }
 

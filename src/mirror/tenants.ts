@@ -107,7 +107,10 @@ export function applyTenantSync(
           ended += end.ended;
         }
         return {
-          writes: [links(ctx, t, instances, 'remove'), tenantWrite(ctx, t, gate.version, ops)],
+          writes: [
+            links(ctx, t, instances, 'remove'),
+            { ...tenantWrite(ctx, t, gate.version, ops), sessionsEnded: ended },
+          ],
           result: changed(1, ended),
         };
       }
@@ -141,6 +144,7 @@ export function applyTenantSync(
       ]);
       return { writes: [bind, tenantSide.write], result: changed(1, tenantSide.sessionsEnded) };
     },
+    (first, sessionsEnded) => ({ ...first, sessionsEnded }),
   );
 }
 

@@ -22,6 +22,8 @@ export interface Plan<T> {
 export interface SlotWrite {
   guards: Guard[];
   ops: WriteOp[];
+  /** browser sessions these operations end, so a result counts only what was written */
+  sessionsEnded?: number;
 }
 
 export interface SlotsPlan<T> {
@@ -42,21 +44,24 @@ const MAX_ATTEMPTS = 8;
  * are derived from state alone, so a slot already written plans nothing the second time, and a
  * write interrupted between slots (the store failed, the deadline passed) is completed by the
  * next call that touches the same records: the marketplace's retry, or any later change.
- * `merge` folds the results of those later rounds into the first applied one.
+ *
+ * The result is the first applied plan's; with `settle`, its session count is replaced by the
+ * sessions the applied writes really ended (later rounds only finish what the first began).
  */
 export async function transactSlots<R, T>(
   ctx: MirrorContext,
   notAfter: number,
   read: () => Promise<R>,
   plan: (reads: R) => SlotsPlan<T>,
-  merge: (first: T, later: T) => T = (first) => first,
+  settle?: (first: T, sessionsEnded: number) => T,
 ): Promise<T> {
-  let applied: T | undefined;
-  const done = (result: T) => (applied === undefined ? result : merge(applied, result));
+  let first: T | undefined;
+  let ended = 0;
+  const done = (result: T) => (settle ? settle(result, ended) : result);
   for (let conflicts = 0; conflicts < MAX_ATTEMPTS;) {
     const planned = plan(await read());
     const writes = planned.writes.filter((w) => w.ops.length > 0);
-    if (writes.length === 0) return applied ?? planned.result;
+    if (writes.length === 0) return first === undefined ? planned.result : done(first);
     const together = ctx.store.atomicAcrossSlots || writes.length === 1;
     const step = together ? writes : writes.slice(0, 1);
     const outcome = await ctx.store.apply(
@@ -67,8 +72,9 @@ export async function transactSlots<R, T>(
       conflicts++;
       continue;
     }
-    if (together) return done(planned.result);
-    applied = done(planned.result);
+    for (const w of step) ended += w.sessionsEnded ?? 0;
+    first ??= planned.result;
+    if (together) return done(first);
   }
   throw new StoreUnavailableError(`the data kept changing during ${MAX_ATTEMPTS} attempts to write it`);
 }

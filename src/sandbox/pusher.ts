@@ -254,9 +254,13 @@ export class Pusher {
 
   /** A basic call: `activity` set, values in document order, `testFlag` "0" unless given. */
   basic(activity: BasicCall | string, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
+    return this.sendBasic(activity, this.basicBody(activity, f), overrides);
+  }
+
+  /** The body of a basic call as the marketplace orders it (document order, then the rest). */
+  basicBody(activity: BasicCall | string, f: Fields): Fields {
     const order = BASIC_ORDER[activity as BasicCall] ?? ['activity'];
-    const body = inOrder({ activity, testFlag: '0', ...f }, order);
-    return this.sendBasic(activity, body, overrides);
+    return inOrder({ activity, testFlag: '0', ...f }, order);
   }
 
   /** Document order first, then any extra fields; fills timeStamp/currentSyncTime/testFlag like the marketplace. */

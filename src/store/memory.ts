@@ -19,7 +19,7 @@ type Entry =
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
-  readonly atomicAcrossSlots = true;
+  readonly atomicAcrossSlots: boolean = true;
   private readonly data = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
 

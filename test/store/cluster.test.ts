@@ -9,6 +9,7 @@ import { allOrgFields, appFields, authFields, newTenantId, tenantFields, user } 
 import { RedisCluster } from '../support/redis.js';
 import { API_KEY, APP_ID, startRelay, type TestRelay } from '../support/relay.js';
 import { startSignInWorld, type SignInWorld } from '../support/world.js';
+import { gatingScenarios } from '../sso/gatingScenarios.js';
 import { storeBattery } from './storeBattery.js';
 
 // Missing tools fail the whole file with one line, before any test runs.
@@ -300,4 +301,32 @@ describe('browser sign-in on the cluster', () => {
     expect(sessionKeys.some((k) => k.endsWith(sid))).toBe(false);
     expect(sessionKeys.some((k) => k.endsWith(other.sid))).toBe(true);
   });
+});
+
+describe('instance gating on the cluster', () => {
+  let store: RedisStore;
+  let w: SignInWorld;
+  beforeAll(async () => {
+    store = await connectClusterStore();
+    w = await startSignInWorld({ store });
+  });
+  afterAll(async () => {
+    await w?.close();
+    await store?.close();
+    if (w) await cluster.dropPrefix(w.relay.prefix);
+  });
+
+  it('keeps instances and the tenant in different slots, written slot by slot', async () => {
+    expect(store.atomicAcrossSlots).toBe(false);
+    const keys = w.relay.relay.keys;
+    const instanceSlot = await cluster.keySlot(keys.instances());
+    expect(await cluster.keySlot(keys.instanceOrders())).toBe(instanceSlot);
+    expect(await cluster.keySlot(keys.instanceLinks())).toBe(instanceSlot);
+    expect(await cluster.keySlot(keys.gate(w.acme.tenantId))).toBe(
+      await cluster.keySlot(keys.version(w.acme.tenantId)),
+    );
+    expect(await cluster.keySlot(keys.version(w.acme.tenantId))).not.toBe(instanceSlot);
+  });
+
+  gatingScenarios(() => w);
 });

@@ -16,6 +16,30 @@ describe('configuration (contract §2)', () => {
     expect(c.redis.url).toBeUndefined();
     expect(c.trustProxy).toBeUndefined();
     expect(c.publicUrl.href).toBe('http://localhost:3000/');
+    expect(c.instances).toEqual({
+      gating: true,
+      frontEndUrl: 'http://localhost:3000/',
+      bodyLimitBytes: 65536,
+    });
+  });
+
+  it('reads the instance settings: gating, what queryInstance reports', () => {
+    const c = loadConfig(
+      testEnv({
+        PUBLIC_URL: 'https://isv.example.com',
+        POST_LOGIN_PATH: '/app/home',
+        INSTANCE_GATING: 'OFF',
+        APP_ADMIN_URL: 'https://isv.example.com/admin',
+      }),
+    );
+    expect(c.instances).toMatchObject({
+      gating: false,
+      frontEndUrl: 'https://isv.example.com/app/home',
+      adminUrl: 'https://isv.example.com/admin',
+    });
+    expect(
+      loadConfig(testEnv({ APP_FRONTEND_URL: 'https://app.example.com/start' })).instances.frontEndUrl,
+    ).toBe('https://app.example.com/start');
   });
 
   it('reads lists for rotation: session secrets, data keys, API keys', () => {
@@ -38,6 +62,13 @@ describe('configuration (contract §2)', () => {
   it.each([
     [{ KOO_APP_ID: undefined }, 'KOO_APP_ID: is required'],
     [{ KIT_ACCESS_KEY: '' }, 'KIT_ACCESS_KEY: is required'],
+    [
+      { BASIC_ACCESS_KEY: 'test-kit-access-key-5f1c9a' },
+      'BASIC_ACCESS_KEY: must differ from KIT_ACCESS_KEY (Seller Center binds a different key to each interface type)',
+    ],
+    [{ INSTANCE_GATING: 'yes' }, 'INSTANCE_GATING: must be on or off'],
+    [{ APP_FRONTEND_URL: '/relative' }, 'APP_FRONTEND_URL: must be an absolute http(s) URL'],
+    [{ APP_ADMIN_URL: 'ftp://x.example.com' }, 'APP_ADMIN_URL: must be an absolute http(s) URL'],
     [{ SELLER_API_KEYS: undefined }, 'SELLER_API_KEYS: is required'],
     [{ SELLER_API_KEYS: 'short' }, 'SELLER_API_KEYS: each key must be at least 16 characters'],
     [{ RSA_PRIVATE_KEY_FILE: undefined }, 'RSA_PRIVATE_KEY: is required (or RSA_PRIVATE_KEY_FILE)'],
@@ -86,6 +117,9 @@ describe('configuration (contract §2)', () => {
     expect(() => loadConfig(testEnv({ ...prod, SESSION_SECRET: undefined }))).toThrow(
       'SESSION_SECRET: is required in production',
     );
+    expect(() => loadConfig(testEnv({ ...prod, BASIC_ACCESS_KEY: undefined }))).toThrow(
+      'BASIC_ACCESS_KEY: is required in production',
+    );
     expect(() => loadConfig(testEnv({ ...prod, DATA_KEY: undefined }))).toThrow(
       'DATA_KEY: is required in production',
     );
@@ -96,10 +130,11 @@ describe('configuration (contract §2)', () => {
       /REDIS_URL: is required in production/,
     );
     expect(loadConfig(testEnv(prod)).production).toBe(true);
-    expect(loadConfig(testEnv({ SESSION_SECRET: undefined, DATA_KEY: undefined })).generated).toEqual([
-      'SESSION_SECRET',
-      'DATA_KEY',
-    ]);
+    const generated = loadConfig(
+      testEnv({ SESSION_SECRET: undefined, DATA_KEY: undefined, BASIC_ACCESS_KEY: undefined }),
+    );
+    expect(generated.generated).toEqual(['BASIC_ACCESS_KEY', 'SESSION_SECRET', 'DATA_KEY']);
+    expect(generated.basicAccessKey).toMatch(/^[\w-]{32}$/);
   });
 
   it('decodes a Base64-displayed kit key when asked (UNCONFIRMED console behaviour)', () => {
@@ -110,6 +145,13 @@ describe('configuration (contract §2)', () => {
       }),
     );
     expect(c.kitAccessKey).toBe('the-real-key');
+    const basic = loadConfig(
+      testEnv({
+        BASIC_ACCESS_KEY: Buffer.from('basic-key').toString('base64'),
+        BASIC_ACCESS_KEY_BASE64: 'true',
+      }),
+    );
+    expect(basic.basicAccessKey).toBe('basic-key');
   });
 
   it('refuses an RSA key shorter than KooGallery accepts', async () => {
