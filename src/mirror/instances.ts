@@ -18,15 +18,8 @@ import type {
 } from '../kit/basicSchemas.js';
 import { KitRefusal, ResultCode } from '../kit/resultCodes.js';
 import { readTenantGate, tenantGatePlan, type TenantGateReads } from './gate.js';
-import {
-  instanceCopy,
-  orderKey,
-  parseJson,
-  type InstanceChange,
-  type InstanceCopy,
-  type InstanceRecord,
-} from './records.js';
-import { transactSlots, type MirrorContext, type SlotWrite } from './transaction.js';
+import { instanceCopy, orderKey, parseJson, type InstanceChange, type InstanceRecord } from './records.js';
+import { transactSlots, type MirrorContext, type SlotsPlan, type SlotWrite } from './transaction.js';
 
 /** How many changes and applied orders an instance keeps (repeats arrive within hours). */
 export const INSTANCE_HISTORY_LIMIT = 100;
@@ -69,17 +62,26 @@ async function readInstance(
   return { raw, rawLinks, tenants };
 }
 
-/** The copies of `record` for every bound tenant whose copy is older. */
-function projection(
+/**
+ * The whole plan of a change: the instance's own write (`own`, empty when nothing changed), then
+ * the copy of `record` for every bound tenant whose copy is older.
+ */
+function withCopies(
   ctx: MirrorContext,
-  instanceId: string,
-  copy: InstanceCopy,
+  record: InstanceRecord,
   tenants: TenantGateReads[],
-): { writes: SlotWrite[]; sessionsEnded: number } {
-  const plans = tenants.map((t) => tenantGatePlan(ctx, t, new Map([[instanceId, copy]])));
+  own: SlotWrite | null,
+): SlotsPlan<InstanceOutcome> {
+  const copy = instanceCopy(record);
+  const plans = tenants.map((t) => tenantGatePlan(ctx, t, new Map([[record.instanceId, copy]])));
   return {
-    writes: plans.map((p) => p.write),
-    sessionsEnded: plans.reduce((n, p) => n + p.sessionsEnded, 0),
+    writes: [own ?? { guards: [], ops: [] }, ...plans.map((p) => p.write)],
+    result: {
+      kind: own ? 'applied' : 'unchanged',
+      instanceId: record.instanceId,
+      tenants: tenants.length,
+      sessionsEnded: plans.reduce((n, p) => n + p.sessionsEnded, 0),
+    },
   };
 }
 
@@ -152,8 +154,8 @@ export function applyNewInstance(
           },
         ],
       };
-      const created: SlotWrite = current
-        ? { guards: [], ops: [] }
+      const created: SlotWrite | null = current
+        ? null
         : {
             guards: [
               { key: keys.instanceOrders(), field: key, equals: null },
@@ -166,16 +168,7 @@ export function applyNewInstance(
             ],
           };
       // A tenantSync that named this instance before the purchase reached us is bound already.
-      const copies = projection(ctx, instanceId, instanceCopy(record), tenants);
-      return {
-        writes: [created, ...copies.writes],
-        result: {
-          kind: current ? 'unchanged' : 'applied',
-          instanceId,
-          tenants: tenants.length,
-          sessionsEnded: copies.sessionsEnded,
-        },
-      };
+      return withCopies(ctx, record, tenants, created);
     },
     settle,
   );
@@ -203,8 +196,7 @@ function applyChange(
       if (!current)
         return { writes: [], result: { kind: 'unknown', instanceId, tenants: 0, sessionsEnded: 0 } };
       const next = decide(current);
-      const record = next ?? current;
-      const changed: SlotWrite = next
+      const changed: SlotWrite | null = next
         ? {
             guards: [
               { key: keys.instances(), field: instanceId, equals: raw },
@@ -212,17 +204,8 @@ function applyChange(
             ],
             ops: [{ op: 'hset', key: keys.instances(), entries: [[instanceId, JSON.stringify(next)]] }],
           }
-        : { guards: [], ops: [] };
-      const copies = projection(ctx, instanceId, instanceCopy(record), tenants);
-      return {
-        writes: [changed, ...copies.writes],
-        result: {
-          kind: next ? 'applied' : 'unchanged',
-          instanceId,
-          tenants: tenants.length,
-          sessionsEnded: copies.sessionsEnded,
-        },
-      };
+        : null;
+      return withCopies(ctx, next ?? current, tenants, changed);
     },
     settle,
   );

@@ -125,18 +125,18 @@ export function gatingScenarios(world: () => SignInWorld): void {
     const orderId = `CS${randomBytes(6).toString('hex').toUpperCase()}`;
     const second = ok(await pusher.newInstance({ orderId, orderLineId: `${orderId}-000001` }));
     const instanceId2 = second.answer!.instanceId as string;
-    // Multi-instance binding (支持多实例绑定): the same enterprise, another order.
-    ok(
-      await pusher.tenantSync({
+    // Multi-instance binding (支持多实例绑定): the same enterprise, another order; flag 0 unbinds it.
+    const bind = (flag: 0 | 1) =>
+      pusher.tenantSync({
         instanceId: instanceId2,
         orderId,
         tenantId: t.tenantId,
         tenantCode: t.tenantCode,
         name: t.name,
         domainName: w().world.domainName(t),
-        flag: 1,
-      }),
-    );
+        flag,
+      });
+    ok(await bind(1));
     ok(await step(t, 'freeze'));
     expect(await authorize(t.tenantId, a)).toMatchObject({ allowed: true });
     const s = await w().signIn(a);
@@ -157,17 +157,7 @@ export function gatingScenarios(world: () => SignInWorld): void {
 
     // Unbinding the active one (tenantSync flag 0 naming it) leaves only the frozen: blocked.
     const s2 = await w().signIn(a);
-    ok(
-      await pusher.tenantSync({
-        instanceId: instanceId2,
-        orderId,
-        tenantId: t.tenantId,
-        tenantCode: t.tenantCode,
-        name: t.name,
-        domainName: w().world.domainName(t),
-        flag: 0,
-      }),
-    );
+    ok(await bind(0));
     expect(await session(s2.sid)).toBe(401);
     expect(await authorize(t.tenantId, a)).toMatchObject({ allowed: false, reason: 'instance_frozen' });
     expect(

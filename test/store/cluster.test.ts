@@ -239,7 +239,8 @@ describe('kit pushes through a relay on the cluster', () => {
   });
 });
 
-describe('browser sign-in on the cluster', () => {
+/** A sign-in world on the cluster for the enclosing describe, dropped after it. */
+function clusterWorld(): { store: () => RedisStore; world: () => SignInWorld } {
   let store: RedisStore;
   let w: SignInWorld;
   beforeAll(async () => {
@@ -250,6 +251,15 @@ describe('browser sign-in on the cluster', () => {
     await w?.close();
     await store?.close();
     if (w) await cluster.dropPrefix(w.relay.prefix);
+  });
+  return { store: () => store, world: () => w };
+}
+
+describe('browser sign-in on the cluster', () => {
+  const on = clusterWorld();
+  let w: SignInWorld;
+  beforeAll(() => {
+    w = on.world();
   });
 
   const session = (sid: string) =>
@@ -304,20 +314,11 @@ describe('browser sign-in on the cluster', () => {
 });
 
 describe('instance gating on the cluster', () => {
-  let store: RedisStore;
-  let w: SignInWorld;
-  beforeAll(async () => {
-    store = await connectClusterStore();
-    w = await startSignInWorld({ store });
-  });
-  afterAll(async () => {
-    await w?.close();
-    await store?.close();
-    if (w) await cluster.dropPrefix(w.relay.prefix);
-  });
+  const on = clusterWorld();
 
   it('keeps instances and the tenant in different slots, written slot by slot', async () => {
-    expect(store.atomicAcrossSlots).toBe(false);
+    const w = on.world();
+    expect(on.store().atomicAcrossSlots).toBe(false);
     const keys = w.relay.relay.keys;
     const instanceSlot = await cluster.keySlot(keys.instances());
     expect(await cluster.keySlot(keys.instanceOrders())).toBe(instanceSlot);
@@ -328,5 +329,5 @@ describe('instance gating on the cluster', () => {
     expect(await cluster.keySlot(keys.version(w.acme.tenantId))).not.toBe(instanceSlot);
   });
 
-  gatingScenarios(() => w);
+  gatingScenarios(on.world);
 });
