@@ -59,6 +59,19 @@ describe('browser sign-in', () => {
     expect(Date.parse(me.body.expiresAt)).toBeGreaterThan(Date.now());
   });
 
+  it('accepts the tenant as tenant_id, as one seed page names it', async () => {
+    const browser = w.browser();
+    await browser.request(`${w.relay.url}/sso/login`);
+    const callback = new URL(await w.unifiedLogin(browser, 'bob'));
+    const tenant = callback.searchParams.get('tenant')!;
+    callback.searchParams.delete('tenant');
+    callback.searchParams.set('tenant_id', tenant);
+    const landed = await browser.request(callback.href);
+    expect([landed.status, landed.location]).toEqual([302, `${w.relay.url}/`]);
+    const me = await session({ Cookie: browser.cookieHeader(w.relay.url) });
+    expect(me.body).toMatchObject({ user: { userName: 'bob' }, tenant: { tenantId: w.acme.tenantId } });
+  });
+
   it('accepts the session by X-Session-Id, raw or as the signed cookie value', async () => {
     const { browser, sid } = await w.signIn('bob');
     expect((await session({ 'X-Session-Id': sid })).body.user.userName).toBe('bob');
