@@ -6,7 +6,14 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { canonicalPayload, javaDouble, legacyCanonicalPayload } from '../../src/kit/canonical.js';
 import { basicSign } from '../../src/kit/signature.js';
-import { javaUtf8, canonicalPayload as marketplacePayload } from '../../src/sandbox/marketplace/index.js';
+import {
+  javaUtf8,
+  canonicalPayload as marketplacePayload,
+  basicSign as marketplaceBasicSign,
+  kitSign as marketplaceKitSign,
+  newNonce,
+} from '../../src/sandbox/marketplace/index.js';
+import { basicScheme, kitScheme, verifySignedCall } from '../../src/kit/verify.js';
 import { fixture } from '../support/relay.js';
 
 const JACKSON_VECTORS: [string, string][] = [
@@ -183,5 +190,42 @@ describe('basic signature (§2.3)', () => {
         canonicalPayload(body),
       ),
     ).toBe('6937FB780EDD0F53C61FFFDF7CAF0EA6EA6B979F8D619511826B7C88D5684F88');
+  });
+});
+
+describe('any body the marketplace signs, the relay verifies', () => {
+  const now = Date.now();
+  const key = 'property-access-key';
+  const body = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 10 });
+
+  it.each([
+    ['kit', kitScheme(key), marketplaceKitSign],
+    ['basic', basicScheme(key), marketplaceBasicSign],
+  ] as const)('%s signature', (_name, scheme, sign) => {
+    fc.assert(
+      fc.property(body, fc.boolean(), (value, pretty) => {
+        const text = JSON.stringify(value, null, pretty ? 1 : undefined);
+        const nonce = newNonce();
+        const timestamp = String(now);
+        const signature = sign(key, nonce, timestamp, marketplacePayload(text));
+        const parsed = JSON.parse(text) as Record<string, unknown>;
+        expect(
+          verifySignedCall(scheme, { sign: signature, timestamp, nonce }, text, parsed, now, 60_000),
+        ).toBe(now);
+        // and the same signature does not cover another body
+        const other = JSON.stringify({ ...parsed, extra: 'x' });
+        expect(() =>
+          verifySignedCall(
+            scheme,
+            { sign: signature, timestamp, nonce },
+            other,
+            JSON.parse(other),
+            now,
+            60_000,
+          ),
+        ).toThrow(/does not match/);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
