@@ -35,7 +35,7 @@ export interface RunningDemo {
   url: string;
   sandbox: RunningSandbox;
   world: SandboxWorld;
-  tenants: { production: SandboxTenant; debug: SandboxTenant };
+  tenants: { production: SandboxTenant; debug: SandboxTenant; lapsed: SandboxTenant };
   appId: string;
   apiKey: string;
   relayApiUrl: string;
