@@ -6,8 +6,10 @@
  * before the call is answered, or on the marketplace's retry if the answer was 000005.
  *
  * Ordering: each aspect (status, expireTime, productId) remembers the signed time of its last
- * change, so a late older call does not undo a newer one; renewals and upgrades are also
- * idempotent on their order, and a released instance is final.
+ * change, so a late older call does not undo a newer one; calls signed at the same time (the
+ * same millisecond, or second where the timestamp is in seconds) apply in arrival order, since
+ * exact repeats are caught otherwise: renewals and upgrades are idempotent on their order, a
+ * status already held changes nothing, and a released instance is final.
  */
 import type {
   NewInstance,
@@ -222,8 +224,8 @@ export function applyRefreshInstance(
   notAfter: number,
 ) {
   return applyChange(ctx, call.instanceId, notAfter, false, (r) => {
-    if (r.status === 'released' || seen(r, call.orderId, call.orderLineId) || at <= r.expireAt) return null;
-    const productChanged = call.productId !== undefined && call.productId !== '' && at > r.productAt;
+    if (r.status === 'released' || seen(r, call.orderId, call.orderLineId) || at < r.expireAt) return null;
+    const productChanged = call.productId !== undefined && call.productId !== '' && at >= r.productAt;
     return withChange(
       r,
       {
@@ -253,7 +255,7 @@ export function applyUpdateInstanceStatus(
 ) {
   const status = call.status === 'FREEZE' ? 'frozen' : 'active';
   return applyChange(ctx, call.instanceId, notAfter, status === 'frozen', (r) => {
-    if (r.status === 'released' || r.status === status || at <= r.statusAt) return null;
+    if (r.status === 'released' || r.status === status || at < r.statusAt) return null;
     return withChange(r, { activity: 'updateInstanceStatus', at, status }, { status, statusAt: at });
   });
 }
@@ -291,7 +293,7 @@ export function applyUpgradeInstance(
 ) {
   return applyChange(ctx, call.instanceId, notAfter, false, (r) => {
     if (r.status === 'released' || seen(r, call.orderId, call.orderLineId)) return null;
-    const productChanged = call.productId !== undefined && call.productId !== '' && at > r.productAt;
+    const productChanged = call.productId !== undefined && call.productId !== '' && at >= r.productAt;
     return withChange(
       r,
       {

@@ -236,6 +236,14 @@ describe.each<StoreKind>(['memory', 'redis'])('basic instance interfaces on the 
       expect((await instance(p.instanceId)).status).toBe('active');
     });
 
+    it('applies calls signed at the same time in the order they arrive', async () => {
+      const p = await purchase();
+      const same = { timestamp: String(Date.now()) };
+      await ok(t.pusher.updateInstanceStatus({ instanceId: p.instanceId, status: 'FREEZE' }, same));
+      await ok(t.pusher.updateInstanceStatus({ instanceId: p.instanceId, status: 'UNFREEZE' }, same));
+      expect((await instance(p.instanceId)).status).toBe('active');
+    });
+
     it('answers 000003 for an unknown instance', async () => {
       const before = await t.state();
       await code(t.pusher.updateInstanceStatus({ instanceId: 'no-such', status: 'FREEZE' }), '000003');
