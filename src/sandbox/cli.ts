@@ -6,24 +6,43 @@
  *       --relay https://isv.example.com/isv/produce --kit-key KEY [--public-key FILE]
  *       [--oaep sha256-mgf1sha1|sha256-mgf1sha256|sha1-mgf1sha1] [--hex] [--timeout-ms 5000]
  *       --data '{"tenantId":"…", …}' | --data @push.json
+ *   npm run sandbox -- buy|renew|freeze|unfreeze|release|upgrade|query --relay URL --basic-key KEY …
  *
  * `push` fills in what the marketplace adds (timeStamp, currentSyncTime, testFlag 0), encrypts a
  * plaintext `clientSecret` with the public key, signs, sends, and judges the answer as
- * KooGallery would. Exit status 0 only when the relay answered 000000 correctly.
+ * KooGallery would. The instance commands (lifecycle.ts) make the basic calls of a purchase and
+ * its life the same way; `buy` ends with `instanceId=<id>`, `query` with `info=<JSON>`.
+ * Exit status 0 only when the relay answered as the marketplace needs, 1 when it did not, 2 for
+ * bad usage.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { generateSellerKeyPair, writeSellerKeyPair } from './keys.js';
+import {
+  formatCall,
+  isLifecycleCommand,
+  LIFECYCLE_USAGE,
+  parseLifecycle,
+  runLifecycle,
+  UsageError,
+} from './lifecycle.js';
 import { KIT_CALLS, Pusher, type KitCall } from './pusher.js';
 
 const USAGE = `usage:
   npm run sandbox -- keygen [--out DIR]
   npm run sandbox -- push <${KIT_CALLS.join('|')}> --relay URL --kit-key KEY [--public-key FILE]
-                      [--oaep VARIANT] [--hex] [--timeout-ms MS] --data JSON|@FILE`;
+                      [--oaep VARIANT] [--hex] [--timeout-ms MS] --data JSON|@FILE
+${LIFECYCLE_USAGE}`;
 
 function fail(message: string): never {
   console.error(message);
   process.exit(2);
+}
+
+/** parseArgs refuses unknown or malformed flags by throwing; that is bad usage, not a crash. */
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
 function readData(value: string | undefined): Record<string, unknown> {
@@ -81,23 +100,30 @@ async function main(argv: string[]): Promise<number> {
       fail('applicationSync needs --public-key to encrypt clientSecret');
     try {
       const result = await pusher.push(iface, data);
-      const verdict = result.ok ? 'ok' : `FAILED: ${result.problem}`;
-      const sign =
-        result.bodySignValid === null
-          ? 'no Body-Sign'
-          : result.bodySignValid
-            ? 'Body-Sign ok'
-            : 'Body-Sign WRONG';
-      process.stdout.write(
-        `${iface} → HTTP ${result.status} ${result.resultCode ?? '-'} ${result.resultMsg ?? ''} (${result.ms.toFixed(0)} ms, ${sign}) ${verdict}\n`,
-      );
+      process.stdout.write(`${formatCall(iface, result)}\n`);
       return result.ok ? 0 : 1;
     } catch (error) {
       process.stdout.write(`${iface} → FAILED: ${(error as Error).message}\n`);
       return 1;
     }
   }
+  if (command && isLifecycleCommand(command)) {
+    let request;
+    try {
+      request = parseLifecycle(command, rest);
+    } catch (error) {
+      if (error instanceof UsageError) fail(`${error.message}\n${USAGE}`);
+      throw error;
+    }
+    const outcome = await runLifecycle(request, { print: (line) => process.stdout.write(`${line}\n`) });
+    return outcome.ok ? 0 : 1;
+  }
   fail(USAGE);
 }
 
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (!isParseArgsError(error)) throw error;
+  fail(`${(error as Error).message}\n${USAGE}`);
+}

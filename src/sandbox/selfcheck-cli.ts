@@ -3,12 +3,14 @@
  * interface debugging (接口调试):
  *
  *   npm run selfcheck -- --url https://isv.example.com/isv/produce --kit-key KEY
- *       --public-key seller-public.pem [--oaep sha256-mgf1sha1|sha256-mgf1sha256|sha1-mgf1sha1]
+ *       --public-key seller-public.pem [--basic-key KEY]
+ *       [--oaep sha256-mgf1sha1|sha256-mgf1sha256|sha1-mgf1sha1]
  *       [--timeout-ms 5000] [--tenant-id ID] [--app-id ID] [--json]
  *
- * `--kit-key` may be left out when KIT_ACCESS_KEY is set in the environment (keeps the key out of
- * shell history). Prints one PASS/WARN/FAIL line per case; exit status 0 only if every case passed
- * (WARN lines pass), 1 if one failed, 2 for bad usage.
+ * `--kit-key` and `--basic-key` may be left out when KIT_ACCESS_KEY / BASIC_ACCESS_KEY are set in
+ * the environment (keeps the keys out of shell history); without a basic key the basic-interface
+ * cases are SKIP lines. Prints one PASS/WARN/SKIP/FAIL line per case; exit status 0 only if no
+ * case failed (WARN and SKIP lines do not fail), 1 if one failed, 2 for bad usage.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,13 +25,15 @@ import {
 } from './selfcheck.js';
 
 const USAGE = `usage:
-  npm run selfcheck -- --url PRODUCTION_ADDRESS --kit-key KEY --public-key FILE
+  npm run selfcheck -- --url PRODUCTION_ADDRESS --kit-key KEY --public-key FILE [--basic-key KEY]
                        [--oaep ${OAEP_VARIANTS.map((v) => v.id).join('|')}] [--timeout-ms ${PRODUCTION_TIMEOUT_MS}]
                        [--tenant-id ID] [--app-id ID] [--json]
 
   --url          the production address registered in Seller Center, e.g. https://isv.example.com/isv/produce
   --kit-key      the access key bound to the kit (联营SaaS同步) interfaces (default: $KIT_ACCESS_KEY)
   --public-key   the public key uploaded with the app credential (PEM, or the Base64 body pasted in Seller Center)
+  --basic-key    the access key bound to the basic (基础接口) interfaces (default: $BASIC_ACCESS_KEY);
+                 without it the basic-interface cases are skipped
   --oaep         OAEP variant of the main applicationSync case (default ${DEFAULT_OAEP}); all are tried as well
   --timeout-ms   per-answer timeout: ${PRODUCTION_TIMEOUT_MS} as in production, ${DEBUG_TOOL_TIMEOUT_MS} as Seller Center's debug tool
   --tenant-id    debug tenant to use (default: a fresh random one); it is deleted at the end
@@ -41,13 +45,14 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-const LABEL = (r: CaseResult) => (!r.pass ? 'FAIL' : r.warn ? 'WARN' : 'PASS');
+const LABEL = (r: CaseResult) => (!r.pass ? 'FAIL' : r.skipped ? 'SKIP' : r.warn ? 'WARN' : 'PASS');
 
-function formatCase(r: CaseResult): string {
+/** `previousWhy`: a run of SKIP lines shares one reason, printed under the first only. */
+function formatCase(r: CaseResult, previousWhy?: string): string {
   const ms = `${String(r.ms).padStart(5)} ms`;
   const outcome = r.got === r.expected || (r.pass && !r.warn) ? r.got : `${r.got}, expected ${r.expected}`;
   const line = `${LABEL(r)}  ${ms}  ${r.name} → ${outcome}`;
-  return r.why ? `${line}\n                 ${r.why}` : line;
+  return r.why && !(r.skipped && r.why === previousWhy) ? `${line}\n                 ${r.why}` : line;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -59,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
         url: { type: 'string' },
         'kit-key': { type: 'string' },
         'public-key': { type: 'string' },
+        'basic-key': { type: 'string' },
         oaep: { type: 'string', default: DEFAULT_OAEP },
         'timeout-ms': { type: 'string', default: String(PRODUCTION_TIMEOUT_MS) },
         'tenant-id': { type: 'string' },
@@ -82,6 +88,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const kitKey = values['kit-key'] ?? process.env.KIT_ACCESS_KEY;
   if (!kitKey) usage('--kit-key is required (or set KIT_ACCESS_KEY)');
+  const basicKey = values['basic-key'] ?? process.env.BASIC_ACCESS_KEY;
+  if (basicKey && basicKey === kitKey)
+    usage(
+      '--basic-key must differ from the kit key: Seller Center binds a different key to each interface type',
+    );
   if (!values['public-key'])
     usage('--public-key is required: the public key uploaded with the app credential');
   let publicKey: string;
@@ -101,34 +112,50 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', () => {});
   const out = (text: string) => process.stdout.write(`${text}\n`);
   if (!values.json) {
-    out(`KooGallery kit self-check of ${values.url}`);
+    out(`KooGallery self-check of ${values.url}: kit interfaces${basicKey ? ' and basic interfaces' : ''}`);
     out(
       `debug tenant ${tenantId}, appId ${appId}, testFlag 1, timeout ${timeoutMs} ms` +
         (timeoutMs === PRODUCTION_TIMEOUT_MS ? ' (production)' : '') +
+        (basicKey ? '' : '; no --basic-key, so the basic-interface cases are skipped') +
         '\n',
     );
   }
+  let previousWhy: string | undefined;
   const results = await runSelfCheck({
     url: values.url,
     kitKey,
+    ...(basicKey ? { basicKey } : {}),
     publicKey,
     oaep: values.oaep!,
     timeoutMs,
     tenantId,
     appId,
-    ...(values.json ? {} : { onResult: (r: CaseResult) => out(formatCase(r)) }),
+    ...(values.json
+      ? {}
+      : {
+          onResult: (r: CaseResult) => {
+            out(formatCase(r, previousWhy));
+            previousWhy = r.why;
+          },
+        }),
   });
   const failed = results.filter((r) => !r.pass).length;
-  const warned = results.filter((r) => r.pass && r.warn).length;
-  const ok = failed === 0 && results.length > 0;
+  const skipped = results.filter((r) => r.pass && r.skipped).length;
+  const warned = results.filter((r) => r.pass && !r.skipped && r.warn).length;
+  const passed = results.length - failed - skipped;
+  const ok = failed === 0 && passed > 0;
   if (values.json) {
     out(JSON.stringify({ url: values.url, tenantId, appId, timeoutMs, ok, results }, null, 2));
   } else {
     out(
-      `\n${results.length - failed} passed${warned ? ` (${warned} with a warning)` : ''}, ${failed} failed: ` +
-        (ok
-          ? 'the relay should pass Seller Center’s interface debugging (接口调试).'
-          : 'fix the FAIL lines before running Seller Center’s interface debugging (接口调试).'),
+      `\n${passed} passed${warned ? ` (${warned} with a warning)` : ''}, ${failed} failed` +
+        (skipped ? `, ${skipped} skipped` : '') +
+        ': ' +
+        (!ok
+          ? 'fix the FAIL lines before running Seller Center’s interface debugging (接口调试).'
+          : skipped
+            ? 'the relay should pass Seller Center’s interface debugging (接口调试) of the kit interfaces; give --basic-key to check the basic interfaces too.'
+            : 'the relay should pass Seller Center’s interface debugging (接口调试).'),
     );
   }
   return ok ? 0 : 1;

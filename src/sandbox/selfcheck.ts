@@ -4,11 +4,15 @@
  * judges every answer as KooGallery does (kit-sync-and-signing.md §3, §5, §8; contract §3).
  *
  * Everything is debug data: a fresh random tenant (unless one is given), `testFlag` 1, empty
- * `instanceId`/`orderId`, an appId of its own, all deleted again at the end. The function never
- * throws: a relay that cannot be reached, or bad options, come back as failed cases.
+ * `instanceId`/`orderId`, an appId of its own, all deleted again at the end. With a basic key,
+ * the basic (instance) interfaces are checked too (§2.3, §4; contract §3b): a purchase with a fresh
+ * random order, its life, and the security cases; instances cannot be deleted, so the debug
+ * instance is released at the end. Without a basic key those cases are reported as skipped. The
+ * function never throws: a relay that cannot be reached, or bad options, come back as failed cases.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { OAEP_VARIANTS, oaepVariant } from '../crypto/oaep.js';
+import { formatExpireTime } from './marketplace/index.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
 
 /** KooGallery's production timeout (接口要求) and its debug tool's (接口调试 FAQ). */
@@ -24,6 +28,8 @@ export interface SelfCheckOptions {
   url: string;
   /** The access key bound to the kit (联营SaaS同步) interfaces. */
   kitKey: string;
+  /** The access key bound to the basic (基础接口) interfaces; without it those cases are skipped. */
+  basicKey?: string;
   /** The public key uploaded with the app credential: SPKI PEM, or its bare Base64 body. */
   publicKey: KeyObject | string;
   /** OAEP variant of the main applicationSync case (default sha256-mgf1sha1). */
@@ -47,8 +53,10 @@ export interface CaseResult {
   pass: boolean;
   /** Passed, but with something the seller should know (does not change the exit status). */
   warn?: boolean;
+  /** Not run because an optional input is missing (no basic key); counts as passed, `why` says so. */
+  skipped?: boolean;
   expected: string;
-  /** The resultCode, or `HTTP nnn`, `timeout`, `no answer`, `not run`. */
+  /** The resultCode, or `HTTP nnn`, `timeout`, `no answer`, `not run`, `skipped`. */
   got: string;
   /** Measured answer time in ms (for the summary cases: the slowest answer). */
   ms: number;
@@ -85,11 +93,20 @@ export async function runSelfCheck(options: SelfCheckOptions): Promise<CaseResul
   return results;
 }
 
+/** Which access key signs a call, and so which one its answer's Body-Sign must verify with. */
+type CallKind = 'kit' | 'basic';
+
 /** One request's outcome: an HTTP answer judged by the Pusher, or the error that prevented one. */
 interface Attempt {
   name: string;
+  kind: CallKind;
   push?: PushResult;
   error?: unknown;
+}
+
+/** An attempt with the verdict on it. */
+interface Checked extends Attempt {
+  result: CaseResult;
 }
 
 interface CaseSpec {
@@ -101,6 +118,10 @@ interface CaseSpec {
   hint?: (push: PushResult) => string | undefined;
   /** Codes that are a refusal the spec also allows: reported as WARN, not FAIL. */
   tolerated?: readonly string[];
+  /** A basic call (default kit): the answer is signed with the basic key, the hints name it. */
+  kind?: CallKind;
+  /** Checks of an answer with the expected code beyond the code (instanceId, info); `warn` notes pass. */
+  inspect?: (push: PushResult) => { problem?: string; note?: string; warn?: boolean };
 }
 
 function configProblem(options: SelfCheckOptions): string | undefined {
@@ -115,6 +136,9 @@ function configProblem(options: SelfCheckOptions): string | undefined {
     return `the production address must be http(s), not ${url.protocol}`;
   if (url.search || url.hash) return 'the production address must not have a query or fragment';
   if (!options.kitKey) return 'the kit access key (--kit-key) is required';
+  // A relay refuses to start with one key for both; the same key here can only be a mix-up.
+  if (options.basicKey && options.basicKey === options.kitKey)
+    return 'the basic access key (--basic-key) must differ from the kit key: Seller Center binds a different key to each interface type';
   if (!options.publicKey) return 'the public key (--public-key) is required to encrypt clientSecret';
   const timeout = options.timeoutMs ?? PRODUCTION_TIMEOUT_MS;
   if (!Number.isFinite(timeout) || timeout <= 0) return 'the timeout must be a positive number of ms';
@@ -139,6 +163,7 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
       pusher = new Pusher({
         productionAddress: options.url,
         kitAccessKey: options.kitKey,
+        ...(options.basicKey ? { basicAccessKey: options.basicKey } : {}),
         publicKey: options.publicKey,
         oaep: options.oaep ?? DEFAULT_OAEP,
         timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
@@ -174,20 +199,25 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
 
   report(addressCase(options.url));
 
-  const send = async (name: string, request: () => Promise<PushResult>): Promise<Attempt> => {
+  const send = async (
+    name: string,
+    request: () => Promise<PushResult>,
+    kind: CallKind = 'kit',
+  ): Promise<Attempt> => {
     let attempt: Attempt;
     try {
-      attempt = { name, push: await request() };
+      attempt = { name, kind, push: await request() };
     } catch (error) {
-      attempt = { name, error };
+      attempt = { name, kind, error };
     }
     attempts.push(attempt);
     return attempt;
   };
-  const check = async (spec: CaseSpec, request: () => Promise<PushResult>): Promise<Attempt> => {
-    const attempt = await send(spec.name, request);
-    report(evaluate(spec, attempt, timeoutMs).result);
-    return attempt;
+  const check = async (spec: CaseSpec, request: () => Promise<PushResult>): Promise<Checked> => {
+    const attempt = await send(spec.name, request, spec.kind);
+    const { result } = evaluate(spec, attempt, timeoutMs);
+    report(result);
+    return { ...attempt, result };
   };
 
   // Debug data as Seller Center sends it: testFlag 1, instanceId and orderId empty.
@@ -447,6 +477,28 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
       },
       () => p.tenantSync(tenantEdit('stale'), { timestamp: String(now() - 10 * 60_000) }),
     );
+
+    // 14: the basic (instance) interfaces, while the debug tenant exists for the shared-nonce case.
+    if (options.basicKey)
+      await basicCases({
+        p,
+        check,
+        report,
+        now,
+        kitKey: options.kitKey,
+        kitCall: (nonce) => p.tenantSync(tenantEdit('nonce shared with a basic call'), { nonce }),
+      });
+    else
+      for (const [name, expected] of Object.values(BASIC_CASES))
+        report({
+          name,
+          pass: true,
+          skipped: true,
+          expected,
+          got: 'skipped',
+          ms: 0,
+          why: BASIC_SKIPPED_WHY,
+        });
   } finally {
     // 13: remove the debug data, whatever happened above.
     await check({ name: 'cleanup: applicationSync delete (flag 0)', expected: '000000' }, () =>
@@ -458,7 +510,222 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
   }
 
   // 11, 12: properties of every answer.
-  for (const summary of summaries(attempts, timeoutMs)) report(summary);
+  for (const summary of summaries(attempts, timeoutMs, !!options.basicKey)) report(summary);
+}
+
+/** The basic cases by name and expected code: the same names whether they run or are skipped. */
+const BASIC_CASES = {
+  purchase: ['newInstance: a new purchase (testFlag "1", a fresh order) answers an instanceId', '000000'],
+  retry: ['newInstance retry: the same order with a new businessId answers the same instanceId', '000000'],
+  query: ['queryInstance of that instance: info with appInfo.frontEndUrl', '000000'],
+  renewal: ['refreshInstance RENEWAL: a later expireTime under a new order', '000000'],
+  freeze: ['updateInstanceStatus FREEZE (the subscription expired)', '000000'],
+  unfreeze: ['updateInstanceStatus UNFREEZE (renewed in time)', '000000'],
+  upgrade: ['upgradeInstance: a new order, another product', '000000'],
+  unknown: ['refreshInstance of an unknown instance', '000003'],
+  kitSigned: ['basic call signed with the kit key', '000001'],
+  nonceKit: ['tenantSync modify (flag 2): the kit call whose nonce the next case reuses', '000000'],
+  nonceReuse: ['reused nonce: a basic call with the nonce of that accepted kit call', '000001'],
+  stale: ['stale timestamp on a basic call (now − 10 min, correctly signed)', '000002'],
+  release: ['releaseInstance (the end of the debug instance)', '000000'],
+  releaseAgain: ['releaseInstance again: the same call repeated (idempotent)', '000000'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+const BASIC_BODY_SIGN = 'every basic answer: Body-Sign present and valid with the basic key';
+const BASIC_SKIPPED_WHY =
+  'no basic access key given (--basic-key, or BASIC_ACCESS_KEY in the environment): the basic interfaces (基础接口) were not checked';
+const DAY_MS = 24 * 3600 * 1000;
+const PRODUCT_ID = 'selfcheck-product';
+
+interface BasicContext {
+  p: Pusher;
+  check: (spec: CaseSpec, request: () => Promise<PushResult>) => Promise<Checked>;
+  report: (r: CaseResult) => void;
+  now: () => number;
+  kitKey: string;
+  /** An accepted kit call made with this nonce, for the shared-nonce case. */
+  kitCall: (nonce: string) => Promise<PushResult>;
+}
+
+/**
+ * A purchase and its life as Seller Center's debugging sends them (testFlag "1", a fresh random
+ * order), then the refusals; the instance is released at the end, whatever happened.
+ */
+async function basicCases(c: BasicContext): Promise<void> {
+  const { p, check, report, now } = c;
+  const spec = (key: keyof typeof BASIC_CASES, more: Partial<CaseSpec> = {}): CaseSpec => ({
+    name: BASIC_CASES[key][0],
+    expected: BASIC_CASES[key][1],
+    kind: 'basic',
+    ...more,
+  });
+  const notRun = (key: keyof typeof BASIC_CASES, why: string) =>
+    report({
+      name: BASIC_CASES[key][0],
+      pass: false,
+      expected: BASIC_CASES[key][1],
+      got: 'not run',
+      ms: 0,
+      why,
+    });
+  const debug = { testFlag: '1' };
+  const newOrder = () => {
+    const orderId = `CS${randomBytes(8).toString('hex').toUpperCase().slice(0, 15)}`;
+    return { orderId, orderLineId: `${orderId}-000001` };
+  };
+
+  const bought: Fields = {
+    ...newOrder(),
+    productId: PRODUCT_ID,
+    expireTime: formatExpireTime(now() + 30 * DAY_MS),
+    ...debug,
+  };
+  const purchase = await check(
+    spec('purchase', {
+      inspect: (push) => {
+        const id = push.answer?.instanceId;
+        if (typeof id !== 'string' || !id)
+          return {
+            problem:
+              'answered 000000 without an instanceId: KooGallery needs it to bind tenants and to send every later call',
+          };
+        if (id.length > 64)
+          return { problem: `instanceId has ${id.length} characters; KooGallery allows 64` };
+        return { note: `instanceId ${id}` };
+      },
+    }),
+    () => p.newInstance(bought),
+  );
+  const instanceId = purchase.result.pass ? (purchase.push!.answer!.instanceId as string) : undefined;
+  const someId = instanceId ?? `selfcheck-unknown-${randomBytes(8).toString('hex')}`;
+  const noInstance = `not tested: the purchase (newInstance) was not accepted (${purchase.result.got}), so there is no instance to call`;
+
+  try {
+    if (instanceId) {
+      // The marketplace resends a purchase it got no answer to, with a new businessId (§4).
+      await check(
+        spec('retry', {
+          inspect: (push) =>
+            push.answer?.instanceId === instanceId
+              ? { note: `instanceId ${instanceId} again` }
+              : {
+                  problem: `answered instanceId ${JSON.stringify(push.answer?.instanceId)}, not ${instanceId}: a purchase resent with a new businessId must answer the instance of its order (orderId + orderLineId), or the buyer gets two`,
+                },
+        }),
+        () => p.newInstance(bought),
+      );
+      await check(
+        spec('query', {
+          inspect: (push) => {
+            const info = Array.isArray(push.answer?.info) ? (push.answer.info as unknown[]) : [];
+            const entry = info.find(
+              (i) => (i as { instanceId?: unknown } | null)?.instanceId === instanceId,
+            ) as { appInfo?: { frontEndUrl?: unknown } } | undefined;
+            if (!entry) return { problem: `info does not list ${instanceId}` };
+            const url = entry.appInfo?.frontEndUrl;
+            if (typeof url !== 'string' || !URL.canParse(url))
+              return {
+                problem:
+                  'appInfo.frontEndUrl is missing or not a URL: KooGallery shows it to the buyer as the address of the app (APP_FRONTEND_URL)',
+              };
+            const issues = addressIssues(new URL(url));
+            return issues.length
+              ? {
+                  note: `frontEndUrl ${url}: ${issues.join(', ')}; buyers open it from KooGallery, so in production it must be the app's public https address (APP_FRONTEND_URL, or PUBLIC_URL)`,
+                  warn: true,
+                }
+              : { note: `frontEndUrl ${url}` };
+          },
+        }),
+        () => p.queryInstance({ instanceId, ...debug }),
+      );
+      await check(spec('renewal'), () =>
+        p.refreshInstance({
+          instanceId,
+          ...newOrder(),
+          scene: 'RENEWAL',
+          expireTime: formatExpireTime(now() + 395 * DAY_MS),
+          ...debug,
+        }),
+      );
+      await check(spec('freeze'), () => p.updateInstanceStatus({ instanceId, status: 'FREEZE', ...debug }));
+      await check(spec('unfreeze'), () =>
+        p.updateInstanceStatus({ instanceId, status: 'UNFREEZE', ...debug }),
+      );
+      await check(spec('upgrade'), () =>
+        p.upgradeInstance({ instanceId, ...newOrder(), productId: `${PRODUCT_ID}-pro`, ...debug }),
+      );
+    } else {
+      for (const key of ['retry', 'query', 'renewal', 'freeze', 'unfreeze', 'upgrade'] as const)
+        notRun(key, noInstance);
+    }
+
+    await check(
+      spec('unknown', {
+        acceptedMeans:
+          'the relay answered 000000 for an instance it never created: KooGallery would take the renewal as applied',
+      }),
+      () =>
+        p.refreshInstance({
+          instanceId: `selfcheck-unknown-${randomBytes(8).toString('hex')}`,
+          ...newOrder(),
+          scene: 'RENEWAL',
+          expireTime: formatExpireTime(now() + 395 * DAY_MS),
+          ...debug,
+        }),
+    );
+    // Read-only calls from here on, in case the relay wrongly accepts them.
+    await check(
+      spec('kitSigned', {
+        acceptedMeans:
+          'the relay accepted a basic call signed with the kit key: its BASIC_ACCESS_KEY must be the key bound to the basic interfaces, never the kit key',
+      }),
+      () => p.queryInstance({ instanceId: someId, ...debug }, { key: c.kitKey }),
+    );
+    if (instanceId) {
+      const nonce = randomBytes(32).toString('hex').toUpperCase();
+      const kit = await check({ name: BASIC_CASES.nonceKit[0], expected: BASIC_CASES.nonceKit[1] }, () =>
+        c.kitCall(nonce),
+      );
+      if (kit.push?.resultCode === '000000')
+        await check(
+          spec('nonceReuse', {
+            acceptedMeans:
+              'the relay accepted a basic call whose nonce a kit call had used: the kit and basic routes must share one nonce store',
+            tolerated: ['000002'],
+          }),
+          () => p.queryInstance({ instanceId, ...debug }, { nonce }),
+        );
+      else
+        notRun(
+          'nonceReuse',
+          `not tested: the kit call whose nonce it reuses was not accepted (${kit.result.got}), so a refusal would prove nothing`,
+        );
+    } else {
+      notRun('nonceKit', noInstance);
+      notRun(
+        'nonceReuse',
+        `${noInstance}: a refusal would prove nothing while correctly signed basic calls are refused too`,
+      );
+    }
+    await check(
+      spec('stale', {
+        acceptedMeans:
+          'the relay accepted a 10-minute-old timestamp: it must refuse anything outside 60 s of its clock',
+      }),
+      () => p.queryInstance({ instanceId: someId, ...debug }, { timestamp: String(now() - 10 * 60_000) }),
+    );
+  } finally {
+    if (instanceId) {
+      // An unsubscribe order, then the marketplace's repeat of the very same call.
+      const release: Fields = { instanceId, ...newOrder(), ...debug };
+      await check(spec('release'), () => p.releaseInstance(release));
+      await check(spec('releaseAgain'), () => p.releaseInstance(release));
+    } else {
+      notRun('release', noInstance);
+      notRun('releaseAgain', noInstance);
+    }
+  }
 }
 
 interface Judged {
@@ -492,9 +759,12 @@ function evaluate(spec: CaseSpec, attempt: Attempt, timeoutMs: number): Judged {
   let codeOnly = false;
   let warn = false;
   const message = push.resultMsg ? ` (${push.resultMsg})` : '';
+  const kind = spec.kind ?? 'kit';
   if (push.status === 404 || push.status === 405)
     problems.push(
-      `HTTP ${push.status}: no kit route here; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH? (KooGallery appends /produceAPI/v2/… itself)`,
+      kind === 'basic'
+        ? `HTTP ${push.status}: no basic route here; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH? (KooGallery posts the basic calls to that address itself, with ?signature=…&timestamp=…&nonce=…)`
+        : `HTTP ${push.status}: no kit route here; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH? (KooGallery appends /produceAPI/v2/… itself)`,
     );
   else if (push.status !== 200)
     problems.push(`HTTP ${push.status}: KooGallery needs HTTP 200 for every answer, refusals included`);
@@ -515,10 +785,16 @@ function evaluate(spec: CaseSpec, attempt: Attempt, timeoutMs: number): Judged {
   }
   if (push.resultCode === expected && expected !== '000000' && push.resultMsg)
     notes.push(`refused: ${push.resultMsg}`);
+  if (problems.length === 0 && push.resultCode === expected && spec.inspect) {
+    const seen = spec.inspect(push);
+    if (seen.problem) problems.push(seen.problem);
+    if (seen.note) notes.push(seen.note);
+    if (seen.warn) warn = true;
+  }
   if (push.bodySignValid === false) {
     codeOnly = false;
     problems.push(
-      'Body-Sign does not verify with this kit key (Base64 HMAC-SHA256 of the exact answer bytes); if KooGallery checks it, every answer fails',
+      `Body-Sign does not verify with this ${kind} key (Base64 HMAC-SHA256 of the exact answer bytes); if KooGallery checks it, every answer fails`,
     );
   }
   if (push.ms > timeoutMs) {
@@ -553,25 +829,36 @@ function codeProblem(spec: CaseSpec, push: PushResult): string {
   if (code === '000000' && spec.acceptedMeans) return `answered 000000: ${spec.acceptedMeans}`;
   const base = `expected ${spec.expected}, got ${code}${message}`;
   const extra = spec.hint?.(push);
-  if (spec.expected === '000000') {
+  const basic = spec.kind === 'basic';
+  if (spec.expected === '000000' || (basic && code === '000001' && spec.expected !== '000001')) {
     if (code === '000001')
-      return `${base}: the relay refused the signature; check that --kit-key is the access key bound to the kit (联营SaaS同步) interfaces (not the basic-interface key) and that the relay's KIT_ACCESS_KEY is the same`;
+      return basic
+        ? `${base}: the relay refused the signature; check that --basic-key is the access key bound to the basic (基础接口) interfaces (not the kit key) and that the relay's BASIC_ACCESS_KEY is the same`
+        : `${base}: the relay refused the signature; check that --kit-key is the access key bound to the kit (联营SaaS同步) interfaces (not the basic-interface key) and that the relay's KIT_ACCESS_KEY is the same`;
     if (code === '000002' && /timestamp/i.test(push.resultMsg ?? ''))
-      return `${base}: check the relay host's clock (NTP); x-timestamp must be within 60 s of it`;
+      return `${base}: check the relay host's clock (NTP); ${basic ? 'timestamp' : 'x-timestamp'} must be within 60 s of it`;
+    if (code === '000003' && basic)
+      return `${base}: the relay does not know the instance its own newInstance answered; do all relay instances share one store?`;
     if (code === '000005') return `${base}: the relay could not store the push; check its logs and its Redis`;
   }
   return extra ? `${base}; ${extra}` : base;
 }
 
 /** KooGallery calls only https on port 443 with a domain name (接口要求); a local URL gets a WARN. */
-function addressCase(address: string): CaseResult {
-  const url = new URL(address);
+/** What keeps `url` from being an address KooGallery (or its buyers) can use in production. */
+function addressIssues(url: URL): string[] {
   const issues: string[] = [];
   if (url.protocol !== 'https:') issues.push('not https');
   if (url.port && url.port !== '443') issues.push(`port ${url.port}`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (/^[\d.]+$/.test(host) || host.includes(':') || host === 'localhost')
     issues.push('not a public domain name');
+  return issues;
+}
+
+function addressCase(address: string): CaseResult {
+  const url = new URL(address);
+  const issues = addressIssues(url);
   return {
     name: 'production address: https, port 443, a domain name',
     pass: true,
@@ -587,7 +874,7 @@ function addressCase(address: string): CaseResult {
   };
 }
 
-function summaries(attempts: readonly Attempt[], timeoutMs: number): CaseResult[] {
+function summaries(attempts: readonly Attempt[], timeoutMs: number, basicRan: boolean): CaseResult[] {
   const answered = attempts.filter((a): a is Attempt & { push: PushResult } => !!a.push);
   const maxMs = Math.round(Math.max(0, ...answered.map((a) => a.push.ms)));
   const list = (items: readonly Attempt[]) =>
@@ -629,22 +916,44 @@ function summaries(attempts: readonly Attempt[], timeoutMs: number): CaseResult[
   if (malformed.length)
     format.why = `not in the form KooGallery requires (even refusals must be HTTP 200 JSON): ${list(malformed)}`;
 
-  const missing = answered.filter((a) => a.push.bodySignValid === null);
-  const invalid = answered.filter((a) => a.push.bodySignValid === false);
-  const valid = answered.length - missing.length - invalid.length;
-  const bodySign: CaseResult = {
-    name: 'every answer: Body-Sign header present and valid',
-    pass: invalid.length === 0,
-    ...(invalid.length === 0 && missing.length ? { warn: true } : {}),
-    expected: `${answered.length} valid`,
-    got: `${valid} valid, ${missing.length} missing, ${invalid.length} invalid`,
-    ms: maxMs,
+  // Each answer is signed with the key its call was verified with (contract §3b), so each kind
+  // is summed up with its own key.
+  const bodySign = (kind: CallKind, name: string): CaseResult => {
+    const mine = answered.filter((a) => a.kind === kind);
+    const missing = mine.filter((a) => a.push.bodySignValid === null);
+    const invalid = mine.filter((a) => a.push.bodySignValid === false);
+    const valid = mine.length - missing.length - invalid.length;
+    const result: CaseResult = {
+      name,
+      pass: invalid.length === 0,
+      ...(invalid.length === 0 && missing.length ? { warn: true } : {}),
+      expected: `${mine.length} valid`,
+      got: `${valid} valid, ${missing.length} missing, ${invalid.length} invalid`,
+      ms: Math.round(Math.max(0, ...mine.map((a) => a.push.ms))),
+    };
+    if (invalid.length)
+      result.why = `Body-Sign does not verify with this ${kind} key (Base64 HMAC-SHA256 of the exact answer bytes, key = ${kind} access key): ${list(invalid)}`;
+    else if (missing.length)
+      result.why = `no Body-Sign on ${list(missing)}: V2 does not strictly require it, but one version of KooGallery's 接口要求 says answers are signed and verified`;
+    return result;
   };
-  if (invalid.length)
-    bodySign.why = `Body-Sign does not verify with this kit key (Base64 HMAC-SHA256 of the exact answer bytes, key = kit access key): ${list(invalid)}`;
-  else if (missing.length)
-    bodySign.why = `no Body-Sign on ${list(missing)}: V2 does not strictly require it, but one version of KooGallery's 接口要求 says answers are signed and verified`;
-  return [timing, format, bodySign];
+  const basic: CaseResult = basicRan
+    ? bodySign('basic', BASIC_BODY_SIGN)
+    : {
+        name: BASIC_BODY_SIGN,
+        pass: true,
+        skipped: true,
+        expected: 'all valid',
+        got: 'skipped',
+        ms: 0,
+        why: BASIC_SKIPPED_WHY,
+      };
+  return [
+    timing,
+    format,
+    bodySign('kit', 'every kit answer: Body-Sign present and valid with the kit key'),
+    basic,
+  ];
 }
 
 function isJson(contentType: string | null): boolean {
