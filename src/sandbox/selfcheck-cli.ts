@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { OAEP_VARIANTS } from '../crypto/oaep.js';
+import { OAEP_VARIANT_IDS } from './marketplace/index.js';
 import {
   DEBUG_TOOL_TIMEOUT_MS,
   DEFAULT_OAEP,
@@ -26,7 +26,7 @@ import {
 
 const USAGE = `usage:
   npm run selfcheck -- --url PRODUCTION_ADDRESS --kit-key KEY --public-key FILE [--basic-key KEY]
-                       [--oaep ${OAEP_VARIANTS.map((v) => v.id).join('|')}] [--timeout-ms ${PRODUCTION_TIMEOUT_MS}]
+                       [--oaep ${OAEP_VARIANT_IDS.join('|')}] [--timeout-ms ${PRODUCTION_TIMEOUT_MS}]
                        [--tenant-id ID] [--app-id ID] [--json]
 
   --url          the production address registered in Seller Center, e.g. https://isv.example.com/isv/produce
@@ -101,8 +101,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     usage(`cannot read --public-key ${values['public-key']}: ${(error as Error).message}`);
   }
-  if (!OAEP_VARIANTS.some((v) => v.id === values.oaep))
-    usage(`--oaep must be one of ${OAEP_VARIANTS.map((v) => v.id).join(', ')}`);
+  if (!(OAEP_VARIANT_IDS as readonly string[]).includes(values.oaep!))
+    usage(`--oaep must be one of ${OAEP_VARIANT_IDS.join(', ')}`);
   const timeoutMs = Number(values['timeout-ms']);
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) usage('--timeout-ms must be a positive integer');
   const tenantId = values['tenant-id'] ?? newDebugTenantId();

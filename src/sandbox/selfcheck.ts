@@ -11,7 +11,7 @@
  * function never throws: a relay that cannot be reached, or bad options, come back as failed cases.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { OAEP_VARIANTS, oaepVariant } from '../crypto/oaep.js';
+import { isOaepVariantId, OAEP_VARIANT_IDS } from './marketplace/index.js';
 import { formatExpireTime } from './marketplace/index.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
 
@@ -146,11 +146,8 @@ function configProblem(options: SelfCheckOptions): string | undefined {
     return 'the tenant id must be 1 to 64 characters';
   if (options.appId !== undefined && (!options.appId || options.appId.length > 64))
     return 'the appId must be 1 to 64 characters';
-  try {
-    oaepVariant(options.oaep ?? DEFAULT_OAEP);
-  } catch (error) {
-    return (error as Error).message;
-  }
+  const oaep = options.oaep ?? DEFAULT_OAEP;
+  if (!isOaepVariantId(oaep)) return `unknown OAEP variant "${oaep}" (one of ${OAEP_VARIANT_IDS.join(', ')})`;
   return undefined;
 }
 
@@ -316,7 +313,7 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
       () => p.applicationSync(app()),
     );
     const variants: { id: string; attempt: Attempt; judged: Judged }[] = [];
-    for (const id of OAEP_REPORT_ORDER.filter((v) => OAEP_VARIANTS.some((known) => known.id === v))) {
+    for (const id of OAEP_REPORT_ORDER.filter((v) => (OAEP_VARIANT_IDS as readonly string[]).includes(v))) {
       const spec = { name: `applicationSync clientSecret with OAEP ${id}`, expected: '000000' };
       const attempt = await send(spec.name, () =>
         p.applicationSync(app({ clientSecretEncrypted: p.encryptSecret(clientSecret, id) })),
