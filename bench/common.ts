@@ -1,11 +1,20 @@
 /**
  * Shared pieces of the benchmarks: the relay's environment (the same values the tests use, copied
- * so bench/ does not import test/), Redis helpers, data builders and sample statistics.
+ * so bench/ does not import test/), Redis helpers, data builders, sample statistics, and a relay
+ * built in this process with the round-by-round runner the push benchmarks share.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { createClient } from 'redis';
+import { buildApp, type Relay } from '../src/app.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { createLogger } from '../src/ops/log.js';
+import { Pusher } from '../src/sandbox/pusher.js';
+import { RedisStore } from '../src/store/redis.js';
 
 export const REDIS_URL = process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
 
@@ -210,4 +219,113 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+/** A relay built in this process as main.ts builds it, listening on a local port. */
+export interface InProcessRelay {
+  config: Config;
+  relay: Relay;
+  store: RedisStore;
+  /** the sandbox Pusher, with the kit and the basic key, aimed at this relay */
+  pusher: Pusher;
+  /** server time in ms (request received → answer finished) by nonce: `x-nonce` or `?nonce=` */
+  serverTimes: Map<string, number>;
+  close: () => Promise<void>;
+}
+
+/**
+ * `loadConfig` from `relayEnv(prefix)`, `RedisStore.connect` + `ready()`, `buildApp`, logging at
+ * warn to stderr, behind a thin `http.createServer` wrapper that times each request by its nonce
+ * (kit pushes carry it in `x-nonce`, basic calls in the query).
+ */
+export async function startInProcessRelay(prefix: string): Promise<InProcessRelay> {
+  const config = loadConfig(relayEnv(prefix));
+  const store = RedisStore.connect({ url: REDIS_URL }, { timeoutMs: config.redis.timeoutMs });
+  await store.ready();
+  // warn and above only, to stderr: one info line per push would not dominate, but is not the subject.
+  const logger = createLogger('warn', pino.destination(2));
+  const relay = buildApp({ config, store, logger });
+  const serverTimes = new Map<string, number>();
+  const server: Server = createHttpServer((req, res) => {
+    const started = performance.now();
+    const header = req.headers['x-nonce'];
+    const q = req.url?.indexOf('?') ?? -1;
+    const nonce =
+      typeof header === 'string'
+        ? header
+        : q >= 0
+          ? new URLSearchParams(req.url!.slice(q + 1)).get('nonce')
+          : null;
+    res.on('finish', () => {
+      if (nonce) serverTimes.set(nonce, performance.now() - started);
+    });
+    void relay.app(req, res);
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const pusher = new Pusher({
+    productionAddress: `${url}${config.produceBasePath}`,
+    kitAccessKey: KIT_KEY,
+    basicAccessKey: BASIC_KEY,
+    timeoutMs: 20_000,
+  });
+  return {
+    config,
+    relay,
+    store,
+    pusher,
+    serverTimes,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await store.close();
+    },
+  };
+}
+
+/** A nonce as the marketplace makes them: 64 upper-case hex digits. */
+export const newNonce = () => randomBytes(32).toString('hex').toUpperCase();
+
+/** The relay's own time for the call sent with `nonce`, once its answer has finished. */
+export async function waitForServerTime(r: InProcessRelay, nonce: string): Promise<number> {
+  for (let i = 0; i < 10; i++) {
+    const t = r.serverTimes.get(nonce);
+    if (t !== undefined) {
+      r.serverTimes.delete(nonce);
+      return t;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('the relay did not finish its answer');
+}
+
+export interface Variant {
+  name: 'push' | 'apply' | 'floor';
+  /** prepares outside the timing, runs, checks, and returns the timed ms */
+  run: () => Promise<number>;
+}
+
+/** Runs the variants round by round, rotating which goes first, and keeps the samples after warm-up. */
+export async function interleave(variants: Variant[], warmup: number, measured: number) {
+  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < warmup + measured; round++) {
+    for (let k = 0; k < variants.length; k++) {
+      const v = variants[(round + k) % variants.length]!;
+      const ms = await v.run();
+      if (round >= warmup) samples.get(v.name)!.push(ms);
+    }
+  }
+  return samples;
+}
+
+/** Median of `reps` timings of a synchronous or asynchronous step. */
+export async function timeStep(reps: number, step: () => unknown): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await step();
+    times.push(performance.now() - t0);
+  }
+  return stats(times).p50;
 }

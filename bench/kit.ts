@@ -12,36 +12,33 @@
  *   - floor: the same records written by one node-redis MULTI (prepared outside the timing).
  * Plus a breakdown of the relay's per-push CPU steps on the same body, timed on their own.
  */
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
-import { buildApp, type Relay } from '../src/app.js';
-import { loadConfig, type Config } from '../src/config.js';
 import { allOrgSyncSchema, authSyncSchema } from '../src/kit/schemas.js';
 import { canonicalPayload } from '../src/kit/canonical.js';
 import { kitSign } from '../src/kit/signature.js';
 import { parseSyncTime } from '../src/kit/timestamp.js';
 import { kitScheme, verifySignedCall } from '../src/kit/verify.js';
 import { encodeOrg, type UserRecord } from '../src/mirror/records.js';
-import { createLogger } from '../src/ops/log.js';
-import { Pusher, type Fields } from '../src/sandbox/pusher.js';
-import { RedisStore } from '../src/store/redis.js';
+import type { Fields } from '../src/sandbox/pusher.js';
 import {
   allOrgFields,
   authFields,
   benchDepartment,
   benchUser,
+  interleave,
   KIT_KEY,
   log,
+  newNonce,
   newTenantId,
-  REDIS_URL,
-  relayEnv,
+  startInProcessRelay,
   stats,
   tenantFields,
+  timeStep,
+  waitForServerTime,
+  type InProcessRelay,
   type RedisClient,
   type Stats,
+  type Variant,
 } from './common.js';
 
 export interface KitRun {
@@ -59,86 +56,6 @@ export interface KitRun {
   floor: Stats;
   /** median ms of each CPU step of the relay's push handling, timed on its own */
   breakdown: Record<string, number>;
-}
-
-interface InProcessRelay {
-  config: Config;
-  relay: Relay;
-  store: RedisStore;
-  pusher: Pusher;
-  /** server time in ms by x-nonce */
-  serverTimes: Map<string, number>;
-  close: () => Promise<void>;
-}
-
-async function startRelay(prefix: string): Promise<InProcessRelay> {
-  const config = loadConfig(relayEnv(prefix));
-  const store = RedisStore.connect({ url: REDIS_URL }, { timeoutMs: config.redis.timeoutMs });
-  await store.ready();
-  // warn and above only, to stderr: one info line per push would not dominate, but is not the subject.
-  const logger = createLogger('warn', pino.destination(2));
-  const relay = buildApp({ config, store, logger });
-  const serverTimes = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    const started = performance.now();
-    const nonce = req.headers['x-nonce'];
-    res.on('finish', () => {
-      if (typeof nonce === 'string') serverTimes.set(nonce, performance.now() - started);
-    });
-    void relay.app(req, res);
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const pusher = new Pusher({
-    productionAddress: `${url}${config.produceBasePath}`,
-    kitAccessKey: KIT_KEY,
-    timeoutMs: 20_000,
-  });
-  return {
-    config,
-    relay,
-    store,
-    pusher,
-    serverTimes,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await store.close();
-    },
-  };
-}
-
-const newNonce = () => randomBytes(32).toString('hex').toUpperCase();
-
-interface Variant {
-  name: 'push' | 'apply' | 'floor';
-  /** prepares outside the timing, runs, checks, and returns the timed ms */
-  run: () => Promise<number>;
-}
-
-/** Runs the variants round by round, rotating which goes first, and keeps the samples after warm-up. */
-async function interleave(variants: Variant[], warmup: number, measured: number) {
-  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < warmup + measured; round++) {
-    for (let k = 0; k < variants.length; k++) {
-      const v = variants[(round + k) % variants.length]!;
-      const ms = await v.run();
-      if (round >= warmup) samples.get(v.name)!.push(ms);
-    }
-  }
-  return samples;
-}
-
-/** Median of `reps` timings of a synchronous or asynchronous step. */
-async function timeStep(reps: number, step: () => unknown): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await step();
-    times.push(performance.now() - t0);
-  }
-  return stats(times).p50;
 }
 
 /** The per-push CPU steps of the kit router on one signed body, each on its own. */
@@ -172,18 +89,6 @@ async function breakdown(
   };
 }
 
-async function waitForServerTime(r: InProcessRelay, nonce: string): Promise<number> {
-  for (let i = 0; i < 10; i++) {
-    const t = r.serverTimes.get(nonce);
-    if (t !== undefined) {
-      r.serverTimes.delete(nonce);
-      return t;
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error('the relay did not finish its answer');
-}
-
 export interface KitOptions {
   prefix: string;
   client: RedisClient;
@@ -194,7 +99,7 @@ export interface KitOptions {
 }
 
 export async function runKitBenchmarks(o: KitOptions): Promise<KitRun[]> {
-  const r = await startRelay(o.prefix);
+  const r = await startInProcessRelay(o.prefix);
   try {
     const tenantId = newTenantId();
     const seeded = await r.pusher.tenantSync(tenantFields(tenantId));

@@ -1,12 +1,13 @@
 /**
- * `npm run bench`: the kit push benchmarks, POST /api/v1/authorize under load, then the
- * sign-in world: GET /api/v1/session under load beside a bare and a passport server, sign-ins
+ * `npm run bench`: the kit push benchmarks, the basic instance calls (newInstance, and a FREEZE
+ * that ends 1,000 sessions), POST /api/v1/authorize under load, then the sign-in world: GET /api/v1/session under load beside a bare and a passport server, sign-ins
  * per second through the callback, and the revocation delay. Prints markdown tables (stdout;
  * progress goes to stderr) and writes bench/results/latest.json.
  *
  * REDIS_URL selects the Redis (default redis://127.0.0.1:6379). Every key lives under a prefix
  * of its own (bench:<random>:) and is deleted at the end. BENCH_QUICK=1 makes a short smoke run.
- * BENCH_ONLY=session,signin (any of kit, authorize, session, signin, revocation) runs only those.
+ * BENCH_ONLY=session,signin (any of kit, instances, authorize, session, signin, revocation) runs
+ * only those.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import {
   round,
   waitForQuiet,
 } from './common.js';
+import { runInstanceBenchmarks, type FreezeRun, type InstanceRun, type MirrorTrace } from './instances.js';
 import { runKitBenchmarks, type KitRun } from './kit.js';
 import type { LoadRun } from './load.js';
 import { runRevocationBenchmark, type RevocationResult } from './revocation.js';
@@ -35,7 +37,7 @@ const TARGET_PUSH_RATIO = 1.5;
 const TARGET_AUTHORIZE_RATIO = 0.8;
 const TARGET_SESSION_BARE_RATIO = 0.8;
 const TARGET_SESSION_PASSPORT_RATIO = 1.5;
-const SECTIONS = ['kit', 'authorize', 'session', 'signin', 'revocation'] as const;
+const SECTIONS = ['kit', 'instances', 'authorize', 'session', 'signin', 'revocation'] as const;
 const only = (process.env.BENCH_ONLY ?? '')
   .split(',')
   .map((x) => x.trim())
@@ -84,6 +86,65 @@ function breakdownTable(runs: KitRun[]): string {
     `| request body size | ${runs.map((r) => `${Math.round(r.bodyBytes / 1024)} KiB`).join(' | ')} |`,
   );
   return lines.join('\n');
+}
+
+function instancesTable(runs: InstanceRun[]): string {
+  const lines = ['| Call | Measurement | n | p50 ms | p95 ms |', '| --- | --- | ---: | ---: | ---: |'];
+  for (const r of runs) {
+    const rows: [string, { n: number; p50: number; p95: number }][] = [
+      ['relay over HTTP, client-observed', r.push],
+      ['relay over HTTP, server-side (request → answer sent)', r.server],
+      ['mirror alone (`relay.mirror.*`, no HTTP)', r.apply],
+      [`floor: one MULTI (${r.floorCommands})`, r.floor],
+    ];
+    rows.forEach(([label, s], i) =>
+      lines.push(`| ${i === 0 ? r.name : ''} | ${label} | ${s.n} | ${fmt(s.p50)} | ${fmt(s.p95)} |`),
+    );
+    lines.push(
+      `| | **relay ÷ floor** | | **${ratio(r.push.p50, r.floor.p50)}×** | **${ratio(r.push.p95, r.floor.p95)}×** |`,
+      `| | mirror alone ÷ floor | | ${ratio(r.apply.p50, r.floor.p50)}× | ${ratio(r.apply.p95, r.floor.p95)}× |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function instanceTraceTable(runs: InstanceRun[]): string {
+  const us = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} µs` : 'n/a');
+  const cell = (f: (t: MirrorTrace, r: InstanceRun) => string) => runs.map((r) => f(r.trace, r)).join(' | ');
+  const lines = [
+    `| The mirror call with its store calls traced; Redis's own time; the route's steps (medians) | ${runs.map((r) => r.name).join(' | ')} |`,
+    `| --- | ${runs.map(() => '---:').join(' | ')} |`,
+    `| sequential round trips to Redis (commands in each, the write last) | ${cell((t) => `${t.rounds.length} (${t.rounds.join(' → ')})`)} |`,
+    `| store calls | ${cell((t) =>
+      Object.entries(t.commands)
+        .map(([m, n]) => `${n} ${m}`)
+        .join(', '),
+    )} |`,
+    `| each round trip, first command issued → last answered, ms | ${cell((t) => t.roundMs.map((v) => fmt(v)).join(' → '))} |`,
+    `| reads: first issued → last answered, ms | ${cell((t) => fmt(t.reads.p50))} |`,
+    `| deciding: last read answered → write issued, ms | ${cell((t) => fmt(t.decide.p50))} |`,
+    `| the write: one guarded script of N operations, ms | ${cell((t) => `${fmt(t.write.p50)} (N = ${t.writeOps})`)} |`,
+    `| whole traced call, ms (n) | ${cell((t) => `${fmt(t.total.p50)} (${t.n})`)} |`,
+    `| Redis's own time: the relay's write script (EVALSHA), per call | ${cell((_, r) => us(r.redisUs.applyScript.p50))} |`,
+    `| Redis's own time: the floor's MULTI (EXEC), per call | ${cell((_, r) => us(r.redisUs.floorExec.p50))} |`,
+    ...Object.keys(runs[0]?.pipeline ?? {}).map(
+      (step) =>
+        `| HTTP route before the mirror, timed alone: ${step} | ${cell((_, r) => us(r.pipeline[step]! * 1000))} |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+function freezeVerification(f: FreezeRun): string {
+  const v = f.verified;
+  return (
+    `Sessions checked around every FREEZE (${v.freezes}, warm-up and traced runs included): ` +
+    `before each, ${v.sessionKeysBefore / Math.max(1, v.freezes)} session keys by EXISTS and ${v.scannedBefore / Math.max(1, v.freezes)} by SCAN (expected ${f.sessions}); ` +
+    `after each, session keys left ${v.sessionKeysAfter} (EXISTS) / ${v.scannedAfter} (SCAN) in total, index sets left ${v.indexKeysAfter}, ` +
+    `gate \`instance_frozen\` and record \`frozen\` after ${v.gateFrozen} of ${v.freezes}; ` +
+    `sessionsEnded reported by the mirror: ${fmt(v.reportedEnded.min)}–${fmt(v.reportedEnded.max)} (n = ${v.reportedEnded.n}). ` +
+    `Making the ${f.sessions} sessions again before each FREEZE (untimed): p50 ${fmt(f.setup.p50)} ms.`
+  );
 }
 
 interface Comparison {
@@ -231,6 +292,17 @@ async function main(): Promise<void> {
           departmentRounds: quick ? 4 : 25,
         })
       : [];
+    const instances = runs('instances')
+      ? await runInstanceBenchmarks({
+          prefix,
+          client,
+          newRounds: quick ? 15 : 100,
+          freezeRounds: quick ? 5 : 100,
+          users: 100,
+          sessionsPerUser: 10,
+          traceReps: quick ? 5 : 20,
+        })
+      : null;
     const authorize = runs('authorize')
       ? await runAuthorizeBenchmarks({
           prefix,
@@ -312,6 +384,22 @@ async function main(): Promise<void> {
         ratio: { p50: ratio(r.push.p50, r.floor.p50), p95: ratio(r.push.p95, r.floor.p95) },
         target: `relay/floor <= ${TARGET_PUSH_RATIO}`,
       })),
+      instances: instances && {
+        newInstance: {
+          ...instances.newInstance,
+          ratio: {
+            p50: ratio(instances.newInstance.push.p50, instances.newInstance.floor.p50),
+            p95: ratio(instances.newInstance.push.p95, instances.newInstance.floor.p95),
+          },
+        },
+        freeze: {
+          ...instances.freeze,
+          ratio: {
+            p50: ratio(instances.freeze.push.p50, instances.freeze.floor.p50),
+            p95: ratio(instances.freeze.push.p95, instances.freeze.floor.p95),
+          },
+        },
+      },
       authorize: {
         runs: authorize,
         ratio: bare && relay ? ratio(relay.reqPerSec, bare.reqPerSec) : null,
@@ -347,6 +435,19 @@ async function main(): Promise<void> {
       '',
     ];
     if (kit.length) out.push('### Kit pushes', '', kitTable(kit), '', breakdownTable(kit), '');
+    if (instances) {
+      const both = [instances.newInstance, instances.freeze];
+      out.push(
+        '### Basic instance calls',
+        '',
+        instancesTable(both),
+        '',
+        instanceTraceTable(both),
+        '',
+        freezeVerification(instances.freeze),
+        '',
+      );
+    }
     if (authorize.length)
       out.push(
         '### POST /api/v1/authorize',
