@@ -58,6 +58,11 @@ for o = 1, nops do
     else redis.call('SET', key, ARGV[i]) end
   elseif code == 'del' then
     redis.call('DEL', key)
+  elseif code == 'dels' then
+    -- a run of deletes (a tenant's sessions) as one DEL per 1000 keys, not one command per key
+    local names = {}
+    for j = i, i + n - 1 do names[#names + 1] = KEYS[tonumber(ARGV[j])] end
+    for j = 1, #names, 1000 do redis.call('DEL', unpack(names, j, math.min(j + 999, #names))) end
   elseif code == 'incr' then
     redis.call('INCR', key)
   elseif code == 'pexpire' then
@@ -125,7 +130,18 @@ function encodeApply(ops: readonly WriteOp[], options: ApplyOptions, serverDeadl
   }
   const body: string[] = [];
   let count = 0;
-  for (const op of ops) {
+  for (let o = 0; o < ops.length; o++) {
+    const op = ops[o]!;
+    // Consecutive deletes go as one 'dels' whose arguments are the keys' indexes.
+    if (op.op === 'del' && ops[o + 1]?.op === 'del') {
+      const refs: string[] = [];
+      while (ops[o]?.op === 'del') refs.push(keyRef(ops[o++]!.key));
+      o--;
+      body.push('dels', refs[0]!, String(refs.length));
+      for (const r of refs) body.push(r);
+      count++;
+      continue;
+    }
     let payload: string[];
     switch (op.op) {
       case 'set':

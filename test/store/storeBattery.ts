@@ -101,6 +101,23 @@ export function storeBattery(
     expect(await store.hGet(k('big'), 'f12344')).toBe('v12344');
   });
 
+  it('deletes a long run of keys in order with the operations around it', async () => {
+    const names = Array.from({ length: 2500 }, (_, i) => k(`run${i}`));
+    await store.apply(names.map((key) => ({ op: 'set', key, value: 'x' })));
+    await store.apply([
+      { op: 'set', key: k('before'), value: '1' },
+      ...names.map((key) => ({ op: 'del' as const, key })),
+      { op: 'del', key: k('before') },
+      { op: 'set', key: names[0]!, value: 'again' },
+      { op: 'del', key: k('single') },
+      { op: 'sadd', key: k('after'), members: ['m'] },
+    ]);
+    expect(await store.get(names[0]!)).toBe('again');
+    for (const key of [names[1]!, names[1234]!, names[2499]!, k('before')])
+      expect(await store.get(key)).toBeNull();
+    expect(await store.sMembers(k('after'))).toEqual(['m']);
+  });
+
   it('checks string and hash-field guards, absent included', async () => {
     await store.apply([
       { op: 'set', key: k('g'), value: '1' },
