@@ -32,6 +32,12 @@ async function main() {
     `  Try: curl -s -H 'Authorization: Bearer ${demo.apiKey}' ${demo.relayApiUrl}/api/v1/tenants/${demo.tenants.production.tenantId}`,
   );
   line();
+  line(`  Production address (the marketplace's calls): ${demo.productionAddress}`);
+  const lapsed = demo.tenants.lapsed.instanceId;
+  line(
+    `  Renew the lapsed buyer:  npm run sandbox -- unfreeze --relay ${demo.productionAddress} --basic-key ${demo.basicKey} --instance-id ${lapsed}`,
+  );
+  line();
   line('  Ctrl-C to stop.');
   const stop = () => void demo.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

@@ -39,6 +39,10 @@ export interface RunningDemo {
   appId: string;
   apiKey: string;
   relayApiUrl: string;
+  /** The production address registered for the demo, and its two access keys (demo only). */
+  productionAddress: string;
+  kitKey: string;
+  basicKey: string;
   close: () => Promise<void>;
 }
 
@@ -109,7 +113,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     await relay.stop();
     await sandbox.close();
   };
-  return { url: publicUrl, sandbox, world, tenants, appId, apiKey, relayApiUrl, close };
+  return {
+    url: publicUrl,
+    sandbox,
+    world,
+    tenants,
+    appId,
+    apiKey,
+    relayApiUrl,
+    productionAddress: `${publicUrl}${produceBasePath}`,
+    kitKey,
+    basicKey,
+    close,
+  };
 }
 
 /**
