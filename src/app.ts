@@ -57,6 +57,7 @@ export function buildApp(deps: AppDeps): Relay {
     cookieName: config.session.cookieName,
     idleSeconds: config.session.idleSeconds,
     absoluteSeconds: config.session.absoluteSeconds,
+    gating: config.instances.gating,
     now,
   });
   const idps = new IdentityServers({

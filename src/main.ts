@@ -17,10 +17,15 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  if (config.generated.length)
+  const sessionSecrets = config.generated.filter((name) => name !== 'BASIC_ACCESS_KEY');
+  if (sessionSecrets.length)
     logger.warn(
-      { generated: config.generated },
+      { generated: sessionSecrets },
       'generated random secrets for this run (set them to keep sessions across restarts)',
+    );
+  if (config.generated.includes('BASIC_ACCESS_KEY'))
+    logger.warn(
+      'BASIC_ACCESS_KEY is not set: KooGallery basic instance calls (purchases, renewals, freezes) will be refused with 000001 until it is',
     );
   const { stop } = await start(config, logger);
 

@@ -40,7 +40,9 @@ export function mirrorRoutes(mirror: Mirror, appId: string): Router {
     if (!tenant) throw new ApiError(404, 'not_found', 'No such tenant in the mirror.');
     res.json({
       ...publicTenant(tenant),
-      instances: [...instances].map(([id, copy]) => publicInstanceCopy(id, copy)),
+      instances: [...instances]
+        .filter(([id]) => tenant.instanceIds.includes(id))
+        .map(([id, copy]) => publicInstanceCopy(id, copy)),
     });
   });
 

@@ -13,14 +13,16 @@ const str = (max: number) =>
 const id = (max = 64) => str(max).min(1, 'must not be empty');
 const testFlag = z
   .enum(['0', '1'], { error: expected('must be the string "0" or "1"') })
-  .optional()
+  .nullish()
   .transform((v) => (v === '1' ? 1 : 0) as 0 | 1);
+/** An optional field: `null` is taken as absent, as the signed payload drops top-level nulls. */
+const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
 /** UTC `yyyyMMddHHmmss`; the document's example has 17 digits (with ms), so both are accepted. */
 const expireTime = str(17)
   .refine((v) => parseExpireTime(v) !== null, 'must be a real UTC time as yyyyMMddHHmmss (or 17 digits)')
   .transform((v) => new Date(parseExpireTime(v)!).toISOString());
-/** Fields the relay does not use (customerId, skuCode, saasExtendParams, …) are still strings. */
-const otherFields = str(4096);
+/** Fields the relay does not use (customerId, skuCode, saasExtendParams, …) are strings or null. */
+const otherFields = str(4096).nullable();
 
 const activity = <const A extends string>(name: A) => z.literal(name);
 
@@ -30,8 +32,8 @@ export const newInstanceSchema = z
     businessId: id(),
     orderId: id(),
     orderLineId: id(),
-    productId: str(64).optional(),
-    expireTime: expireTime.optional(),
+    productId: optional(str(64)),
+    expireTime: optional(expireTime),
     testFlag,
   })
   .catchall(otherFields);
@@ -73,7 +75,7 @@ export const refreshInstanceSchema = z
     orderLineId: id(),
     scene: z.enum(REFRESH_SCENES, { error: expected(`must be one of ${REFRESH_SCENES.join(', ')}`) }),
     expireTime,
-    productId: str(64).optional(),
+    productId: optional(str(64)),
     testFlag,
   })
   .catchall(otherFields);
@@ -91,8 +93,8 @@ export const releaseInstanceSchema = z
   .object({
     activity: activity('releaseInstance'),
     instanceId: id(),
-    orderId: str(64).optional(),
-    orderLineId: str(64).optional(),
+    orderId: optional(str(64)),
+    orderLineId: optional(str(64)),
     testFlag,
   })
   .catchall(otherFields);
@@ -103,7 +105,7 @@ export const upgradeInstanceSchema = z
     instanceId: id(),
     orderId: id(),
     orderLineId: id(),
-    productId: str(64).optional(),
+    productId: optional(str(64)),
     testFlag,
   })
   .catchall(otherFields);

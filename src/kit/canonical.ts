@@ -48,9 +48,19 @@ export function canonicalPayload(text: string): string {
   return out + '}';
 }
 
+/** Jackson's default StreamReadConstraints.maxNestingDepth: deeper bodies are not signed. */
+export const MAX_NESTING_DEPTH = 1000;
+
 class Reader {
   pos = 0;
+  private depth = 0;
   constructor(private readonly text: string) {}
+
+  /** Containers nest through recursion: bounded, so a hostile body cannot exhaust the stack. */
+  private enter(): void {
+    if (++this.depth > MAX_NESTING_DEPTH)
+      throw new SyntaxError(`nests deeper than ${MAX_NESTING_DEPTH} levels`);
+  }
 
   fail(expected: string): never {
     throw new SyntaxError(`expected ${expected} at position ${this.pos}`);
@@ -74,10 +84,12 @@ class Reader {
 
   /** Reads `{…}`, calling `member` with each name (decoded and printed) positioned at its value. */
   object(member: (name: string, printedName: string) => void): void {
+    this.enter();
     this.pos++; // '{'
     this.space();
     if (this.peek() === 0x7d) {
       this.pos++;
+      this.depth--;
       return;
     }
     for (;;) {
@@ -89,7 +101,10 @@ class Reader {
       this.space();
       const c = this.peek();
       this.pos++;
-      if (c === 0x7d) return;
+      if (c === 0x7d) {
+        this.depth--;
+        return;
+      }
       if (c !== 0x2c) {
         this.pos--;
         this.fail("',' or '}'");
@@ -139,10 +154,12 @@ class Reader {
   }
 
   private array(): string {
+    this.enter();
     this.pos++; // '['
     this.space();
     if (this.peek() === 0x5d) {
       this.pos++;
+      this.depth--;
       return '[]';
     }
     let out = '[';
@@ -151,7 +168,10 @@ class Reader {
       this.space();
       const c = this.peek();
       this.pos++;
-      if (c === 0x5d) return out + ']';
+      if (c === 0x5d) {
+        this.depth--;
+        return out + ']';
+      }
       if (c !== 0x2c) {
         this.pos--;
         this.fail("',' or ']'");

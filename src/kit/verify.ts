@@ -80,7 +80,14 @@ export function verifySignedCall(
     signaturesMatch(scheme.sign(scheme.key, call.nonce!, call.timestamp!, payload), call.sign!);
   // Jackson's form is what the reference code signs; the older JSON.stringify form is fixed by
   // the same body and key, so it is accepted too (computed only when the first does not match).
-  if (!matches(canonicalPayload(text)) && !matches(legacyCanonicalPayload(body)))
+  let payload: string;
+  try {
+    payload = canonicalPayload(text);
+  } catch (error) {
+    // JSON.parse accepted the body; only what Jackson refuses on top of JSON gets here.
+    throw new KitRefusal(ResultCode.invalidRequest, `body ${(error as Error).message}`);
+  }
+  if (!matches(payload) && !matches(legacyCanonicalPayload(body)))
     throw new KitRefusal(
       ResultCode.authFailed,
       `${names.sign} does not match the request (check the ${scheme.name} access key)`,

@@ -1,14 +1,17 @@
 /**
  * Instance gating on the tenant's side (contract §3b). Each tenant's slot keeps a copy of every
- * instance bound to it (status, expireTime, productId, rev) and a `gate` string derived from
+ * instance its record lists (status, expireTime, productId, rev) and a `gate` string derived from
  * them, so sign-in, authorize and the session API learn whether the tenant is blocked from the
  * reads they already make, and a freeze ends the tenant's sessions in the same write.
  *
- * A copy is only ever replaced by one with a higher `rev` (the instance record's change
- * counter), so copies written by different calls, in any order, settle on the newest.
+ * The tenant record (tenantSync) decides which instances are the tenant's; the instance's links
+ * (in the `{inst}` slot) are an index for reaching the tenants, kept a superset of the truth: a
+ * bind adds the link before the tenant lists the instance, an unbind removes it after. A copy is
+ * only ever replaced by one with a higher `rev` (the instance record's change counter), so copies
+ * written by different calls, in any order, settle on the newest.
  */
 import type { WriteOp } from '../store/store.js';
-import { type InstanceCopy, parseJson } from './records.js';
+import { type InstanceCopy, parseJson, type TenantRecord } from './records.js';
 import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
 import { tenantWrite, type MirrorContext, type SlotWrite } from './transaction.js';
 
@@ -35,21 +38,28 @@ export function isGateReason(value: string | null | undefined): value is GateRea
 export interface TenantGateReads {
   tenantId: string;
   version: string | null;
+  /** the instances the tenant's record lists; empty when there is no record */
+  listed: ReadonlySet<string>;
   copies: Map<string, InstanceCopy>;
   gate: string | null;
-  /** per app with sessions; read only when the change may block the tenant */
+  /** per app with sessions; read only when the change may end them */
   sessions: { appId: string; users: SessionsByUser }[];
 }
 
-/** `withSessions`: the change may end the tenant's sessions, so they are read too. */
+/**
+ * `withSessions`: the change may end the tenant's sessions, so they are read too. Any change of
+ * a copy can leave the tenant blocked (a renewal completing an earlier freeze, a bind of a frozen
+ * instance), so with gating on every instance change reads them.
+ */
 export async function readTenantGate(
   ctx: MirrorContext,
   tenantId: string,
   withSessions: boolean,
 ): Promise<TenantGateReads> {
   const { store, keys } = ctx;
-  const [version, raw, gate, appIds] = await Promise.all([
+  const [version, rawTenant, raw, gate, appIds] = await Promise.all([
     store.get(keys.version(tenantId)),
+    store.get(keys.tenant(tenantId)),
     store.hGetAll(keys.tenantInstances(tenantId)),
     store.get(keys.gate(tenantId)),
     // Sessions exist only for users an authSync brought in, whose apps are listed here.
@@ -60,19 +70,22 @@ export async function readTenantGate(
   );
   const copies = new Map<string, InstanceCopy>();
   for (const [id, value] of Object.entries(raw)) copies.set(id, parseJson<InstanceCopy>(value)!);
-  return { tenantId, version, copies, gate, sessions };
+  const listed = new Set(parseJson<TenantRecord>(rawTenant)?.instanceIds ?? []);
+  return { tenantId, version, listed, copies, gate, sessions };
 }
 
 /**
  * The tenant's share of a change: each entry of `changes` sets a copy (when its rev is newer)
- * or, as null, removes it; the gate follows, and a tenant that ends up blocked loses its
- * sessions (with gating on). `extra` are the caller's own operations in the same slot.
+ * or, as null, removes it; the gate follows from the copies of the instances `listed` (the
+ * record's, after the change), and a tenant that ends up blocked loses its sessions (with gating
+ * on). `extra` are the caller's own operations in the same slot, written first.
  */
 export function tenantGatePlan(
   ctx: MirrorContext,
   reads: TenantGateReads,
   changes: ReadonlyMap<string, InstanceCopy | null>,
   extra: WriteOp[] = [],
+  listed: ReadonlySet<string> = reads.listed,
 ): { write: SlotWrite; sessionsEnded: number; gate: GateReason | null } {
   const { keys } = ctx;
   const t = reads.tenantId;
@@ -96,7 +109,7 @@ export function tenantGatePlan(
     { op: 'hset', key: keys.tenantInstances(t), entries: set },
     { op: 'hdel', key: keys.tenantInstances(t), fields: removed },
   );
-  const gate = gateOf(copies.values());
+  const gate = gateOf([...copies].filter(([id]) => listed.has(id)).map(([, c]) => c));
   if (gate !== (reads.gate ?? null))
     ops.push(gate ? { op: 'set', key: keys.gate(t), value: gate } : { op: 'del', key: keys.gate(t) });
   let sessionsEnded = 0;
@@ -115,4 +128,19 @@ export function tenantGatePlan(
     gate !== (reads.gate ?? null);
   const write = tenantWrite(ctx, t, reads.version, changed ? ops : []);
   return { write: { ...write, sessionsEnded }, sessionsEnded, gate };
+}
+
+/**
+ * An instance's change as it reaches one linked tenant: the copy when the tenant's record lists
+ * the instance, nothing otherwise (a link left by an unbind, or a bind not yet written: that bind
+ * reads the instance again after its own write, see tenants.ts).
+ */
+export function projectOnto(
+  ctx: MirrorContext,
+  reads: TenantGateReads,
+  instanceId: string,
+  copy: InstanceCopy,
+): { write: SlotWrite; sessionsEnded: number } {
+  if (reads.listed.has(instanceId)) return tenantGatePlan(ctx, reads, new Map([[instanceId, copy]]));
+  return { write: { guards: [], ops: [] }, sessionsEnded: 0 };
 }

@@ -19,7 +19,7 @@ import type {
   UpgradeInstance,
 } from '../kit/basicSchemas.js';
 import { KitRefusal, ResultCode } from '../kit/resultCodes.js';
-import { readTenantGate, tenantGatePlan, type TenantGateReads } from './gate.js';
+import { projectOnto, readTenantGate, type TenantGateReads } from './gate.js';
 import { instanceCopy, orderKey, parseJson, type InstanceChange, type InstanceRecord } from './records.js';
 import { transactSlots, type MirrorContext, type SlotsPlan, type SlotWrite } from './transaction.js';
 
@@ -47,20 +47,15 @@ interface InstanceReads {
   tenants: TenantGateReads[];
 }
 
-async function readInstance(
-  ctx: MirrorContext,
-  instanceId: string,
-  mayBlock: boolean,
-): Promise<InstanceReads> {
+async function readInstance(ctx: MirrorContext, instanceId: string): Promise<InstanceReads> {
   const { store, keys } = ctx;
   const [raw, rawLinks] = await Promise.all([
     store.hGet(keys.instances(), instanceId),
     store.hGet(keys.instanceLinks(), instanceId),
   ]);
   const tenantIds = parseJson<string[]>(rawLinks) ?? [];
-  // Sessions are read only where the change can block a tenant and blocking ends them.
-  const withSessions = mayBlock && ctx.gating !== false;
-  const tenants = await Promise.all(tenantIds.map((t) => readTenantGate(ctx, t, withSessions)));
+  // Any change of a copy can leave a tenant blocked, whose sessions then end in the same write.
+  const tenants = await Promise.all(tenantIds.map((t) => readTenantGate(ctx, t, ctx.gating !== false)));
   return { raw, rawLinks, tenants };
 }
 
@@ -75,7 +70,7 @@ function withCopies(
   own: SlotWrite | null,
 ): SlotsPlan<InstanceOutcome> {
   const copy = instanceCopy(record);
-  const plans = tenants.map((t) => tenantGatePlan(ctx, t, new Map([[record.instanceId, copy]])));
+  const plans = tenants.map((t) => projectOnto(ctx, t, record.instanceId, copy));
   return {
     writes: [own ?? { guards: [], ops: [] }, ...plans.map((p) => p.write)],
     result: {
@@ -118,7 +113,7 @@ export function applyNewInstance(
     notAfter,
     async () => {
       const ordered = await store.hGet(keys.instanceOrders(), key);
-      const reads = await readInstance(ctx, ordered ?? call.businessId, false);
+      const reads = await readInstance(ctx, ordered ?? call.businessId);
       return { ordered, ...reads };
     },
     ({ ordered, raw, rawLinks, tenants }) => {
@@ -172,7 +167,7 @@ export function applyNewInstance(
       // A tenantSync that named this instance before the purchase reached us is bound already.
       return withCopies(ctx, record, tenants, created);
     },
-    settle,
+    { settle },
   );
 }
 
@@ -185,14 +180,13 @@ function applyChange(
   ctx: MirrorContext,
   instanceId: string,
   notAfter: number,
-  mayBlock: boolean,
   decide: (current: InstanceRecord) => InstanceRecord | null,
 ): Promise<InstanceOutcome> {
   const { keys } = ctx;
   return transactSlots(
     ctx,
     notAfter,
-    () => readInstance(ctx, instanceId, mayBlock),
+    () => readInstance(ctx, instanceId),
     ({ raw, rawLinks, tenants }) => {
       const current = parseJson<InstanceRecord>(raw);
       if (!current)
@@ -209,7 +203,7 @@ function applyChange(
         : null;
       return withCopies(ctx, next ?? current, tenants, changed);
     },
-    settle,
+    { settle },
   );
 }
 
@@ -223,7 +217,7 @@ export function applyRefreshInstance(
   at: number,
   notAfter: number,
 ) {
-  return applyChange(ctx, call.instanceId, notAfter, false, (r) => {
+  return applyChange(ctx, call.instanceId, notAfter, (r) => {
     if (r.status === 'released' || seen(r, call.orderId, call.orderLineId) || at < r.expireAt) return null;
     const productChanged = call.productId !== undefined && call.productId !== '' && at >= r.productAt;
     return withChange(
@@ -254,7 +248,7 @@ export function applyUpdateInstanceStatus(
   notAfter: number,
 ) {
   const status = call.status === 'FREEZE' ? 'frozen' : 'active';
-  return applyChange(ctx, call.instanceId, notAfter, status === 'frozen', (r) => {
+  return applyChange(ctx, call.instanceId, notAfter, (r) => {
     if (r.status === 'released' || r.status === status || at < r.statusAt) return null;
     return withChange(r, { activity: 'updateInstanceStatus', at, status }, { status, statusAt: at });
   });
@@ -267,7 +261,7 @@ export function applyReleaseInstance(
   at: number,
   notAfter: number,
 ) {
-  return applyChange(ctx, call.instanceId, notAfter, true, (r) => {
+  return applyChange(ctx, call.instanceId, notAfter, (r) => {
     if (r.status === 'released') return null;
     return withChange(
       r,
@@ -291,7 +285,7 @@ export function applyUpgradeInstance(
   at: number,
   notAfter: number,
 ) {
-  return applyChange(ctx, call.instanceId, notAfter, false, (r) => {
+  return applyChange(ctx, call.instanceId, notAfter, (r) => {
     if (r.status === 'released' || seen(r, call.orderId, call.orderLineId)) return null;
     const productChanged = call.productId !== undefined && call.productId !== '' && at >= r.productAt;
     return withChange(

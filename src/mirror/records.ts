@@ -11,6 +11,8 @@ export interface TenantRecord {
   testFlag: 0 | 1;
   instanceIds: string[];
   orderIds: string[];
+  /** per instance, the sync time of the push that last bound or unbound it (tenants.ts) */
+  instanceAt?: Record<string, number>;
   timeStamp: string;
   at: number;
 }

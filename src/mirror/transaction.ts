@@ -4,7 +4,13 @@
  * execute a guarded batch.
  */
 import type { Keys } from '../store/keys.js';
-import { StoreUnavailableError, type Guard, type Store, type WriteOp } from '../store/store.js';
+import {
+  CrossSlotError,
+  StoreUnavailableError,
+  type Guard,
+  type Store,
+  type WriteOp,
+} from '../store/store.js';
 
 export interface MirrorContext {
   store: Store;
@@ -41,9 +47,13 @@ const MAX_ATTEMPTS = 8;
  * server), the whole plan is one `apply`. On a Redis Cluster it cannot: the writes are applied
  * slot by slot, the first one first, and after each the state is read and planned again, so
  * every later slot's write is decided from a state that already holds the earlier ones. Plans
- * are derived from state alone, so a slot already written plans nothing the second time, and a
- * write interrupted between slots (the store failed, the deadline passed) is completed by the
- * next call that touches the same records: the marketplace's retry, or any later change.
+ * are derived from state alone, so a slot already written plans nothing the second time. With
+ * `confirm`, the plan is read once more after the last write, for plans that read other slots
+ * than they write (a change there in the meantime is then caught up with).
+ *
+ * A write interrupted between slots (the store failed, the deadline passed) leaves the earlier
+ * slots written; plans put the slot whose early write is harmless first (mirror/gate.ts), and the
+ * next call touching the same records completes it.
  *
  * The result is the first applied plan's; with `settle`, its session count is replaced by the
  * sessions the applied writes really ended (later rounds only finish what the first began).
@@ -53,21 +63,29 @@ export async function transactSlots<R, T>(
   notAfter: number,
   read: () => Promise<R>,
   plan: (reads: R) => SlotsPlan<T>,
-  settle?: (first: T, sessionsEnded: number) => T,
+  options: { settle?: (first: T, sessionsEnded: number) => T; confirm?: boolean } = {},
 ): Promise<T> {
   let first: T | undefined;
   let ended = 0;
-  const done = (result: T) => (settle ? settle(result, ended) : result);
+  const done = (result: T) => (options.settle ? options.settle(result, ended) : result);
   for (let conflicts = 0; conflicts < MAX_ATTEMPTS;) {
     const planned = plan(await read());
     const writes = planned.writes.filter((w) => w.ops.length > 0);
     if (writes.length === 0) return first === undefined ? planned.result : done(first);
-    const together = ctx.store.atomicAcrossSlots || writes.length === 1;
+    const together = ctx.store.atomicAcrossSlots || (writes.length === 1 && !options.confirm);
     const step = together ? writes : writes.slice(0, 1);
-    const outcome = await ctx.store.apply(
-      step.flatMap((w) => w.ops),
-      { guards: step.flatMap((w) => w.guards), notAfter },
-    );
+    let outcome;
+    try {
+      outcome = await ctx.store.apply(
+        step.flatMap((w) => w.ops),
+        { guards: step.flatMap((w) => w.guards), notAfter },
+      );
+    } catch (error) {
+      // A store that turned out not to write across slots (a proxy in front of a cluster) has
+      // said so and changed nothing: plan again, slot by slot.
+      if (error instanceof CrossSlotError && step.length > 1) continue;
+      throw error;
+    }
     if (outcome !== 'applied') {
       conflicts++;
       continue;

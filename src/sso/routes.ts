@@ -207,8 +207,17 @@ export function ssoRouter(deps: SsoDeps): Router {
       if (f.kind === 'rejected') return fail('code_rejected', `${f.status} ${f.error}`);
       return fail('idp_unavailable', f.detail);
     }
+    if (!(await sessions.register(req.sessionID, signedIn))) {
+      // The tenant was blocked between the check above and now: no session is kept.
+      await promisify((cb) => req.session.destroy(cb));
+      const decision = await mirror.authorize(tenantId, config.appId, signedIn.userName);
+      return fail(
+        decision.reason === 'instance_frozen' || decision.reason === 'instance_released'
+          ? decision.reason
+          : 'not_authorized',
+      );
+    }
     req.session.login = signedIn;
-    await sessions.register(req.sessionID, signedIn);
     await promisify((cb) => req.session.save(cb));
     metrics.logins.inc({ outcome: 'success' });
     res.setHeader('Cache-Control', 'no-store');

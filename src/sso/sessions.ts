@@ -62,6 +62,8 @@ export interface SessionsOptions {
   cookieName: string;
   idleSeconds: number;
   absoluteSeconds: number;
+  /** INSTANCE_GATING: a blocked tenant's new sessions are refused at registration. */
+  gating?: boolean;
   now: () => number;
 }
 
@@ -214,19 +216,26 @@ export class Sessions {
 
   /**
    * Index a new session under its user before it is saved, so it can always be found to be
-   * ended; ids of the user's sessions that have since expired are dropped on the way.
+   * ended; ids of the user's sessions that have since expired are dropped on the way. False
+   * when the tenant was blocked in the meantime (nothing is written then).
    */
-  async register(sid: string, login: SignedIn): Promise<void> {
+  async register(sid: string, login: SignedIn): Promise<boolean> {
     const { store, keys } = this.options;
     const userSet = keys.userSessions(login.tenantId, login.appId, login.userName);
     const known = await store.sMembers(userSet);
     const ttls = await Promise.all(known.map((s) => store.pTtl(this.key(s))));
     const dead = known.filter((_, i) => ttls[i] === -2);
-    await store.apply([
-      { op: 'sadd', key: keys.sessionUsers(login.tenantId, login.appId), members: [login.userName] },
-      { op: 'srem', key: userSet, members: dead },
-      { op: 'sadd', key: userSet, members: [sid] },
-    ]);
+    const outcome = await store.apply(
+      [
+        { op: 'sadd', key: keys.sessionUsers(login.tenantId, login.appId), members: [login.userName] },
+        { op: 'srem', key: userSet, members: dead },
+        { op: 'sadd', key: userSet, members: [sid] },
+      ],
+      // A freeze that landed since the sign-in was authorized would not find this session: the
+      // index entry is written only while the tenant is not blocked (the gate is in its slot).
+      { guards: this.options.gating ? [{ key: keys.gate(login.tenantId), equals: null }] : [] },
+    );
+    return outcome === 'applied';
   }
 
   /** Ends one session: its record (tokens with it) and its index entry, in one write. */

@@ -108,9 +108,12 @@ export class Keys {
     return `${this.i()}:links`;
   }
 
-  /** A used nonce: one namespace for kit and basic calls, so a nonce is good once on any route. */
+  /**
+   * A used nonce: one namespace for kit and basic calls, so a nonce is good once on any route.
+   * The name predates the basic calls; kept so replicas of both versions share it while rolling.
+   */
   nonce(nonce: string) {
-    return `${this.prefix}nonce:${keyPart(nonce)}`;
+    return `${this.prefix}kit:nonce:${keyPart(nonce)}`;
   }
   /** connect-redis prefix; session ids carry the tenant's hash tag (sso/sessions.ts). */
   sessionPrefix() {

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import {
+  CrossSlotError,
   StoreDeadlineError,
   StoreUnavailableError,
   withDeadline,
@@ -196,8 +197,10 @@ export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   /** A single server runs a script over any keys; a cluster refuses keys of two slots (CROSSSLOT). */
   get atomicAcrossSlots(): boolean {
-    return this.cluster === undefined;
+    return this.cluster === undefined && !this.crossSlotRefused;
   }
+  /** Set when a server at REDIS_URL refused a write across slots (a cluster behind a proxy). */
+  private crossSlotRefused = false;
   private readonly timeoutMs: number;
   /** serverTime - localTime, learnt from TIME, so deadlines can be checked by the server's clock. */
   private clockOffsetMs = 0;
@@ -208,7 +211,7 @@ export class RedisStore implements Store {
 
   private constructor(
     private readonly client: Client,
-    options: RedisStoreOptions,
+    private readonly options: RedisStoreOptions,
     /** set for a Redis Cluster, so key-less commands know to pick nodes themselves */
     private readonly cluster?: RedisClusterType,
   ) {
@@ -379,11 +382,26 @@ export class RedisStore implements Store {
     const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
     if (keys.length === 0) return 'applied';
     const remaining = Math.max(1, notAfter - Date.now());
-    const reply = await withDeadline(
-      this.runScript(APPLY_SHA, APPLY_SCRIPT, { keys, arguments: args }, false),
-      remaining,
-      'a write',
-    );
+    let reply: unknown;
+    try {
+      reply = await withDeadline(
+        this.runScript(APPLY_SHA, APPLY_SCRIPT, { keys, arguments: args }, false),
+        remaining,
+        'a write',
+      );
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      if (!this.cluster && /CROSSSLOT/.test(String((cause as Error)?.message ?? cause))) {
+        this.crossSlotRefused = true;
+        this.options.onError?.(
+          new Error(
+            'REDIS_URL refuses writes across slots (a cluster behind a proxy?): writing slot by slot',
+          ),
+        );
+        throw new CrossSlotError('the store refused a write across slots; nothing was written', { cause });
+      }
+      throw error;
+    }
     if (reply === -1)
       throw new StoreDeadlineError('the write reached the store after its deadline and was skipped');
     if (reply === 0) return 'conflict';

@@ -81,14 +81,25 @@ export interface Store {
 
 /** The store did not answer in time or refused the command; nothing can be assumed written. */
 export class StoreUnavailableError extends Error {
-  override readonly name = 'StoreUnavailableError';
+  override readonly name: string = 'StoreUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }
 
+/**
+ * A write spanning several slots was refused (CROSSSLOT) by a store that claimed to accept it,
+ * e.g. a cluster behind a single-address proxy; nothing was written, and the store now reports
+ * `atomicAcrossSlots` false.
+ */
+export class CrossSlotError extends StoreUnavailableError {
+  override readonly name = 'CrossSlotError';
+}
+
 /** A write was skipped because it reached the store after its deadline. */
-export class StoreDeadlineError extends StoreUnavailableError {}
+export class StoreDeadlineError extends StoreUnavailableError {
+  override readonly name = 'StoreDeadlineError';
+}
 
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {

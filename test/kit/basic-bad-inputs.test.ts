@@ -467,6 +467,16 @@ const cases: BadCase[] = [
     msg: /^Content-Type must be application\/json$/,
   },
   {
+    name: 'a body nesting 6,000 levels deep (past Jackson’s 1,000)',
+    fields: (ctx) => freeze(ctx),
+    overrides: (body) => {
+      const deep = `${JSON.stringify(body).slice(0, -1)},"x":${'['.repeat(6000)}${']'.repeat(6000)}}`;
+      return { rawBody: deep };
+    },
+    code: '000002',
+    msg: /^body nests deeper than 1000 levels$/,
+  },
+  {
     name: 'a body over the 64 KiB limit of the basic interfaces',
     fields: (ctx) =>
       freeze(ctx, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`pad${i}`, long(4000)]))),

@@ -3,37 +3,15 @@
 // fails the write between the two slots: the marketplace is answered 000005, and its retry (a
 // new nonce, the same call) completes the change, ending the sessions then (mirror/transaction.ts).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MemoryStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type ApplyOptions, type Store, type WriteOp } from '../../src/store/store.js';
 import { API_KEY, APP_ID } from '../support/relay.js';
+import { InstrumentedStore } from '../support/stores.js';
 import { startSignInWorld, type SignInWorld } from '../support/world.js';
-
-/** The embedded store, but slot by slot like a cluster, with the next tenant-slot write failing on demand. */
-class SlotByslotStore extends MemoryStore {
-  override readonly atomicAcrossSlots = false;
-  failNextTenantWrite = false;
-  readonly slotsPerApply: number[] = [];
-
-  override async apply(ops: readonly WriteOp[], options?: ApplyOptions) {
-    const slots = new Set(
-      [...ops.map((o) => o.key), ...(options?.guards ?? []).map((g) => g.key)].map(slotOf),
-    );
-    this.slotsPerApply.push(slots.size);
-    if (slots.size > 1) throw new Error(`CROSSSLOT: one write spans ${[...slots].join(', ')}`);
-    if (this.failNextTenantWrite && [...slots][0]!.startsWith('t:')) {
-      this.failNextTenantWrite = false;
-      throw new StoreUnavailableError('store failed between the slots (test)');
-    }
-    return super.apply(ops, options);
-  }
-}
-const slotOf = (key: string) => /\{([^}]*)\}/.exec(key)?.[1] ?? key;
 
 describe('an instance change applied slot by slot', () => {
   let w: SignInWorld;
-  const store = new SlotByslotStore();
+  const store = new InstrumentedStore({ slotBySlot: true });
   beforeAll(async () => {
-    w = await startSignInWorld({ store: store as Store });
+    w = await startSignInWorld({ store });
   });
   afterAll(() => w.close());
 
@@ -67,5 +45,25 @@ describe('an instance change applied slot by slot', () => {
 
     await pusher.updateInstanceStatus({ instanceId: w.acme.instanceId, status: 'UNFREEZE' });
     expect((await w.signIn('alice')).sid).toBeTruthy();
+  });
+});
+
+describe('a store that turns out not to write across slots (a cluster behind a proxy)', () => {
+  let w: SignInWorld;
+  const store = new InstrumentedStore({ proxiedCluster: true });
+  beforeAll(async () => {
+    w = await startSignInWorld({ store });
+  });
+  afterAll(() => w.close());
+
+  it('is written slot by slot from the first refusal on, without failing the call', async () => {
+    // Provisioning already bought and bound an instance: the first write across slots was refused.
+    expect(store.atomicAcrossSlots).toBe(false);
+    const s = await w.signIn('alice');
+    const r = await w.world
+      .pusher(APP_ID)
+      .updateInstanceStatus({ instanceId: w.acme.instanceId, status: 'FREEZE' });
+    expect(r.resultCode).toBe('000000');
+    expect(await store.get(w.relay.relay.keys.session(s.sid))).toBeNull();
   });
 });

@@ -102,6 +102,17 @@ describe.each<StoreKind>(['memory', 'redis'])('basic instance interfaces on the 
       expect((await instance(b.instanceId)).expireTime).toBeNull();
     });
 
+    it('takes null for an absent optional field, as the signed payload drops top-level nulls', async () => {
+      const order = newOrder();
+      const r = await ok(
+        t.pusher.newInstance({ ...order, expireTime: null, productId: null, skuCode: null }),
+      );
+      const id = r.answer!.instanceId as string;
+      expect(await instance(id)).toMatchObject({ expireTime: null, productId: '' });
+      await ok(t.pusher.releaseInstance({ instanceId: id, orderId: null, orderLineId: null }));
+      expect((await instance(id)).status).toBe('released');
+    });
+
     it('binds tenants that a tenantSync named before the purchase reached the relay', async () => {
       const tenantId = newTenantId();
       const instanceId = randomUUID();

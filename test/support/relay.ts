@@ -129,7 +129,7 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
 /** Everything the store holds under `prefix` except replay nonces: to assert "nothing changed". */
 export async function snapshot(store: Store, keys: string[]): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  for (const key of keys.filter((k) => !k.includes(':nonce:')).sort()) {
+  for (const key of keys.filter((k) => !k.includes(':kit:nonce:')).sort()) {
     try {
       out[key] = await store.get(key);
     } catch {

@@ -63,6 +63,13 @@ describe("canonical payload: the document's Jackson vectors (§2.2)", () => {
     expect(canonicalPayload('{"z":null,"a":{"n":null},"l":[null]}')).toBe('{"a":{"n":null},"l":[null]}');
   });
 
+  it('refuses nesting deeper than Jackson reads (1000 levels), without exhausting the stack', () => {
+    const nested = (n: number) => `{"a":${'['.repeat(n - 1)}${']'.repeat(n - 1)}}`;
+    expect(canonicalPayload(nested(1000))).toBe(nested(1000));
+    expect(() => canonicalPayload(nested(1001))).toThrow('nests deeper than 1000 levels');
+    expect(() => canonicalPayload(`{"a":${'['.repeat(100_000)}`)).toThrow(SyntaxError);
+  });
+
   it('refuses what Jackson refuses', () => {
     for (const bad of [
       '[]',
