@@ -175,10 +175,12 @@ export class Sessions {
     if (!tag) return null;
     const tenantId = fromKeyPart(tag[1]!);
     const { keys, store } = this.options;
-    const found = await store.readLinked(this.key(sid), ['login', 'userName'], keys.users(tenantId, appId), [
-      keys.tenant(tenantId),
-      keys.gate(tenantId),
-    ]);
+    const found = await store.readRecordWithRefs(
+      this.key(sid),
+      ['login', 'userName'],
+      keys.users(tenantId, appId),
+      [keys.tenant(tenantId), keys.gate(tenantId)],
+    );
     if (!found.value) return null;
     const login = (JSON.parse(found.value) as { login?: SignedIn }).login;
     if (!login || login.tenantId !== tenantId || login.appId !== appId) return null;

@@ -7,7 +7,7 @@ import {
   StoreDeadlineError,
   type ApplyOptions,
   type ApplyResult,
-  type Linked,
+  type RecordWithRefs,
   type Store,
   type WriteOp,
 } from './store.js';
@@ -72,12 +72,12 @@ export class MemoryStore implements Store {
     return [...(this.typed(key, 'set')?.value ?? [])];
   }
 
-  async readLinked(
+  async readRecordWithRefs(
     key: string,
     pointer: readonly string[],
     hash: string,
     also: readonly string[],
-  ): Promise<Linked> {
+  ): Promise<RecordWithRefs> {
     const value = await this.get(key);
     if (value === null)
       return { value, ttlMs: -2, linked: null, also: await Promise.all(also.map((k) => this.get(k))) };

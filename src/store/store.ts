@@ -38,12 +38,15 @@ export interface ApplyOptions {
 
 export type ApplyResult = 'applied' | 'conflict';
 
-/** What `readLinked` found: a JSON record, its TTL, the hash field it names, and other values. */
-export interface Linked {
+/** What `readRecordWithRefs` found: a JSON record, its TTL, the hash field it names, and other values. */
+export interface RecordWithRefs {
+  /** the record, null when absent */
   value: string | null;
   /** remaining ms, -1 without expiry, -2 when absent */
   ttlMs: number;
+  /** the hash field the record names, null when absent or the record names none */
   linked: string | null;
+  /** the other strings, in the order asked */
   also: (string | null)[];
 }
 
@@ -68,7 +71,12 @@ export interface Store {
    * the string at property path `pointer` inside it names a field of `hash`, read too; and GET
    * of each of `also`. All keys in one slot. (A session and its user and tenant, in one read.)
    */
-  readLinked(key: string, pointer: readonly string[], hash: string, also: readonly string[]): Promise<Linked>;
+  readRecordWithRefs(
+    key: string,
+    pointer: readonly string[],
+    hash: string,
+    also: readonly string[],
+  ): Promise<RecordWithRefs>;
   /**
    * Writes a large hash to a private staging key, not atomically, expiring after `ttlMs`, so a
    * later `apply` can `move` it into place in one step: big replacements stay atomic to readers

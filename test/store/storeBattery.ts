@@ -232,24 +232,28 @@ export function storeBattery(
       },
       { op: 'set', key: k('other'), value: 'O' },
     ]);
-    const found = await store.readLinked(k('rec'), ['login', 'userName'], k('people'), [
+    const found = await store.readRecordWithRefs(k('rec'), ['login', 'userName'], k('people'), [
       k('other'),
       k('nothing'),
     ]);
     expect(found).toMatchObject({ value: record, linked: 'A', also: ['O', null] });
     expect(found.ttlMs).toBeGreaterThan(9000);
-    expect(await store.readLinked(k('rec'), ['login', 'missing'], k('people'), [])).toMatchObject({
+    expect(await store.readRecordWithRefs(k('rec'), ['login', 'missing'], k('people'), [])).toMatchObject({
       linked: null,
       also: [],
     });
-    expect(await store.readLinked(k('no-rec'), ['login', 'userName'], k('people'), [k('other')])).toEqual({
+    expect(
+      await store.readRecordWithRefs(k('no-rec'), ['login', 'userName'], k('people'), [k('other')]),
+    ).toEqual({
       value: null,
       ttlMs: -2,
       linked: null,
       also: ['O'],
     });
     await store.apply([{ op: 'set', key: k('not-json'), value: 'plain text' }]);
-    expect(await store.readLinked(k('not-json'), ['login', 'userName'], k('people'), [])).toMatchObject({
+    expect(
+      await store.readRecordWithRefs(k('not-json'), ['login', 'userName'], k('people'), []),
+    ).toMatchObject({
       value: 'plain text',
       ttlMs: -1,
       linked: null,

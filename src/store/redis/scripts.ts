@@ -1,0 +1,206 @@
+/**
+ * The Lua scripts the Redis store runs, their SHAs, and the pure encoders: `encodeApply` turns an
+ * `apply` into the apply script's KEYS and ARGV, `hashChunks` splits a staged hash into HSETs.
+ * Nothing here talks to Redis, so the encoding is tested on its own (test/store/scripts.test.ts)
+ * as well as through the store battery.
+ */
+import { createHash } from 'node:crypto';
+import type { ApplyOptions, WriteOp } from '../store.js';
+
+export interface Script {
+  readonly text: string;
+  /** EVALSHA runs a script by this, so the text crosses the network only when a server lacks it. */
+  readonly sha: string;
+}
+
+const script = (text: string): Script => ({ text, sha: createHash('sha1').update(text).digest('hex') });
+
+/**
+ * `apply`: checks the server's clock against the deadline, then the guards, then performs every
+ * operation. ARGV layout (see `encodeApply`): deadline, guard count, the guards, operation count,
+ * the operations; keys are referenced by their 1-based index in KEYS.
+ */
+export const APPLY = script(`#!lua
+local deadline = tonumber(ARGV[1])
+if deadline > 0 then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then return -1 end
+end
+local i = 3
+for g = 1, tonumber(ARGV[2]) do
+  local kind, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  i = i + 2
+  local current
+  if kind == 'h' then
+    current = redis.call('HGET', key, ARGV[i])
+    i = i + 1
+  else
+    current = redis.call('GET', key)
+  end
+  if ARGV[i] == '1' then
+    if current ~= ARGV[i + 1] then return 0 end
+    i = i + 2
+  else
+    if current then return 0 end
+    i = i + 1
+  end
+end
+local variadic = { hset = 'HSET', hdel = 'HDEL', sadd = 'SADD', srem = 'SREM' }
+local nops = tonumber(ARGV[i])
+i = i + 1
+for o = 1, nops do
+  local code, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
+  i = i + 3
+  if code == 'set' then
+    local ttl = ARGV[i + 1]
+    if ttl == 'keep' then redis.call('SET', key, ARGV[i], 'KEEPTTL')
+    elseif ttl ~= '0' then redis.call('SET', key, ARGV[i], 'PX', ttl)
+    else redis.call('SET', key, ARGV[i]) end
+  elseif code == 'del' then
+    redis.call('DEL', key)
+  elseif code == 'dels' then
+    -- a run of deletes (a tenant's sessions) as one DEL per 1000 keys, not one command per key
+    local names = {}
+    for j = i, i + n - 1 do names[#names + 1] = KEYS[tonumber(ARGV[j])] end
+    for j = 1, #names, 1000 do redis.call('DEL', unpack(names, j, math.min(j + 999, #names))) end
+  elseif code == 'incr' then
+    redis.call('INCR', key)
+  elseif code == 'pexpire' then
+    redis.call('PEXPIRE', key, ARGV[i])
+  elseif code == 'move' then
+    local to = KEYS[tonumber(ARGV[i])]
+    if redis.call('EXISTS', key) == 1 then
+      redis.call('RENAME', key, to)
+      redis.call('PERSIST', to)
+    else
+      redis.call('DEL', to)
+    end
+  else
+    -- unpack is bounded by Lua's C stack; 1000 arguments per call stays far below it.
+    local last = i + n - 1
+    local j = i
+    while j <= last do
+      local e = math.min(j + 999, last)
+      redis.call(variadic[code], key, unpack(ARGV, j, e))
+      j = e + 1
+    end
+  end
+  i = i + n
+end
+return 1
+`);
+
+/**
+ * `readRecordWithRefs`: KEYS[1] is the JSON record, KEYS[2] the hash, KEYS[3..] the other
+ * strings; ARGV is the property path. Replies { record, its PTTL, the hash field, others... }.
+ */
+export const READ_RECORD_WITH_REFS = script(`#!lua flags=no-writes
+local v = redis.call('GET', KEYS[1])
+local out = { v, -2, false }
+if v then
+  out[2] = redis.call('PTTL', KEYS[1])
+  local ok, at = pcall(cjson.decode, v)
+  if ok then
+    for i = 1, #ARGV do
+      if type(at) == 'table' then at = at[ARGV[i]] else at = nil end
+    end
+    if type(at) == 'string' then out[3] = redis.call('HGET', KEYS[2], at) end
+  end
+end
+for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
+return out
+`);
+
+/**
+ * Encodes guards and operations as the apply script's KEYS and ARGV. `serverDeadline` is the
+ * deadline by the server's clock (epoch ms), 0 for none.
+ */
+export function encodeApply(
+  ops: readonly WriteOp[],
+  options: ApplyOptions,
+  serverDeadline: number,
+): { keys: string[]; args: string[] } {
+  const keys: string[] = [];
+  const index = new Map<string, number>();
+  // Each key travels once in KEYS (so a cluster can check the slot) and is named by its index.
+  const keyRef = (key: string) => {
+    let n = index.get(key);
+    if (n === undefined) {
+      keys.push(key);
+      index.set(key, (n = keys.length));
+    }
+    return String(n);
+  };
+  const args: string[] = [String(serverDeadline), String(options.guards?.length ?? 0)];
+  for (const g of options.guards ?? []) {
+    if (g.field === undefined) args.push('s', keyRef(g.key));
+    else args.push('h', keyRef(g.key), g.field);
+    if (g.equals === null) args.push('0');
+    else args.push('1', g.equals);
+  }
+  const body: string[] = [];
+  let count = 0;
+  for (let o = 0; o < ops.length; o++) {
+    const op = ops[o]!;
+    // Consecutive deletes go as one 'dels' whose arguments are the keys' indexes.
+    if (op.op === 'del' && ops[o + 1]?.op === 'del') {
+      const refs: string[] = [];
+      while (ops[o]?.op === 'del') refs.push(keyRef(ops[o++]!.key));
+      o--;
+      body.push('dels', refs[0]!, String(refs.length));
+      for (const r of refs) body.push(r);
+      count++;
+      continue;
+    }
+    let payload: string[];
+    switch (op.op) {
+      case 'set':
+        payload = [op.value, op.keepTtl ? 'keep' : String(op.ttlMs ?? 0)];
+        break;
+      case 'del':
+      case 'incr':
+        payload = [];
+        break;
+      case 'pexpire':
+        payload = [String(op.ttlMs)];
+        break;
+      case 'move':
+        payload = [keyRef(op.to)];
+        break;
+      case 'hset':
+        payload = [];
+        for (const [f, v] of op.entries) payload.push(f, v);
+        break;
+      case 'hdel':
+        payload = [...op.fields];
+        break;
+      case 'sadd':
+      case 'srem':
+        payload = [...op.members];
+        break;
+    }
+    // Redis refuses variadic commands without arguments; an empty one is a no-op anyway.
+    if (payload.length === 0 && !['del', 'incr'].includes(op.op)) continue;
+    body.push(op.op, keyRef(op.key), String(payload.length));
+    // A loop, not a spread: spreading tens of thousands of arguments overflows the call stack.
+    for (const p of payload) body.push(p);
+    count++;
+  }
+  args.push(String(count));
+  for (const b of body) args.push(b);
+  return { keys, args };
+}
+
+/**
+ * A hash's entries as flat `field, value, …` lists of at most `size` entries each, for `stage`'s
+ * HSETs: pipelined commands of bounded size rather than one huge command.
+ */
+export function hashChunks(entries: readonly (readonly [string, string])[], size = 1000): string[][] {
+  const chunks: string[][] = [];
+  for (let i = 0; i < entries.length; i += size) {
+    const chunk: string[] = [];
+    for (const [f, v] of entries.slice(i, i + size)) chunk.push(f, v);
+    chunks.push(chunk);
+  }
+  return chunks;
+}

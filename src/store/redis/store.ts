@@ -1,0 +1,270 @@
+/**
+ * The Redis store (node-redis 6), for a single server or a Redis Cluster.
+ *
+ * `apply` runs one Lua script (scripts.ts): it checks the guards, then performs every operation,
+ * and it first compares the server's clock with the caller's deadline so a command that arrives
+ * late (Redis paused, network stalled) writes nothing. Redis executes a script atomically; the
+ * operations are restricted to types our own key layout guarantees, so none can fail half-way.
+ * Requires Redis >= 7 (script flags: a script is refused up front under OOM).
+ */
+import {
+  CrossSlotError,
+  StoreDeadlineError,
+  StoreUnavailableError,
+  withDeadline,
+  type ApplyOptions,
+  type ApplyResult,
+  type RecordWithRefs,
+  type Store,
+  type WriteOp,
+} from '../store.js';
+import {
+  connectCluster,
+  connectSingle,
+  createClusterClient,
+  createSingleClient,
+  type ClusterClient,
+  type ConnectHooks,
+  type SingleClient,
+} from './connect.js';
+import { APPLY, encodeApply, hashChunks, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
+
+/** Key-less commands (PING, TIME) go to a single server itself, but to a cluster's nodes one by one. */
+type Connection =
+  { single: SingleClient; cluster?: undefined } | { cluster: ClusterClient; single?: undefined };
+
+export interface RedisStoreOptions {
+  /** Deadline of every store call in ms (KooGallery waits 5 s for a push answer). */
+  timeoutMs?: number;
+  onError?: (error: Error) => void;
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  /** A single server runs a script over any keys; a cluster refuses keys of two slots (CROSSSLOT). */
+  get atomicAcrossSlots(): boolean {
+    return this.cluster === undefined && !this.crossSlotRefused;
+  }
+  /** Set when a server at REDIS_URL refused a write across slots (a cluster behind a proxy). */
+  private crossSlotRefused = false;
+  private readonly timeoutMs: number;
+  /** serverTime - localTime, learnt from TIME, so deadlines can be checked by the server's clock. */
+  private clockOffsetMs = 0;
+  private readonly clockTimer: NodeJS.Timeout;
+  /** Aborted by close(): ends a cluster's connection attempts (connect.ts). */
+  private readonly closing = new AbortController();
+  /** Keyed commands: node-redis routes them to the key's node on a cluster. */
+  private readonly client: SingleClient | ClusterClient;
+  private readonly single: SingleClient | undefined;
+  private readonly cluster: ClusterClient | undefined;
+
+  private constructor(
+    connection: Connection,
+    private readonly options: RedisStoreOptions,
+  ) {
+    this.single = connection.single;
+    this.cluster = connection.cluster;
+    this.client = connection.single ?? connection.cluster;
+    this.timeoutMs = options.timeoutMs ?? 1500;
+    this.clockTimer = setInterval(() => void this.syncClock().catch(() => undefined), 30_000);
+    this.clockTimer.unref();
+  }
+
+  /** Connects in the background: the relay starts and reports not-ready until Redis answers. */
+  static connect(
+    target: { url?: string; clusterNodes?: string[] },
+    options: RedisStoreOptions = {},
+  ): RedisStore {
+    const connection: Connection = target.clusterNodes?.length
+      ? { cluster: createClusterClient(target.clusterNodes) }
+      : { single: createSingleClient(target.url) };
+    const store = new RedisStore(connection, options);
+    const hooks: ConnectHooks = {
+      onError: options.onError,
+      onReady: () => store.syncClock().catch(() => undefined),
+      signal: store.closing.signal,
+    };
+    store.firstConnection = connection.cluster
+      ? connectCluster(connection.cluster, hooks)
+      : connectSingle(connection.single, hooks);
+    return store;
+  }
+
+  private firstConnection: Promise<void> = Promise.resolve();
+
+  /** Resolves once the first connection is up (or `ms` passed): for tools that must not start offline. */
+  async ready(ms = 5000): Promise<void> {
+    await withDeadline(this.firstConnection, ms, 'the first connection');
+    await this.ping();
+  }
+
+  private call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    let started: Promise<T>;
+    try {
+      started = run();
+    } catch (error) {
+      started = Promise.reject(error);
+    }
+    return withDeadline(started, this.timeoutMs, what);
+  }
+
+  /**
+   * On a cluster, TIME is asked of one master and its offset used for every node: the nodes'
+   * clocks are assumed to agree (NTP) to well within a write's deadline.
+   */
+  async syncClock(): Promise<void> {
+    const before = Date.now();
+    const [seconds, micros] = await this.call('TIME', async () =>
+      (this.single ?? (await this.nodeClient(this.masters()[0]!))).time(),
+    );
+    const after = Date.now();
+    const serverMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    this.clockOffsetMs = serverMs - Math.round((before + after) / 2);
+  }
+
+  /** A cluster's masters, for commands without a key (they must be sent to a node). */
+  private masters() {
+    const masters = this.cluster!.masters;
+    if (masters.length === 0)
+      throw new StoreUnavailableError('not connected to the Redis Cluster yet (no master known)');
+    return masters;
+  }
+
+  private nodeClient(node: ReturnType<RedisStore['masters']>[number]): Promise<SingleClient> {
+    return this.cluster!.nodeClient(node);
+  }
+
+  get(key: string) {
+    return this.call('GET', () => this.client.get(key));
+  }
+
+  hGet(key: string, field: string) {
+    return this.call('HGET', () => this.client.hGet(key, field));
+  }
+
+  async hmGet(key: string, fields: readonly string[]) {
+    if (fields.length === 0) return [];
+    return this.call('HMGET', () => this.client.hmGet(key, [...fields]));
+  }
+
+  async hGetAll(key: string) {
+    return { ...(await this.call('HGETALL', () => this.client.hGetAll(key))) };
+  }
+
+  hLen(key: string) {
+    return this.call('HLEN', () => this.client.hLen(key));
+  }
+
+  sMembers(key: string) {
+    return this.call('SMEMBERS', () => this.client.sMembers(key));
+  }
+
+  pTtl(key: string) {
+    return this.call('PTTL', () => this.client.pTTL(key));
+  }
+
+  async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
+    const notAfter = options.notAfter ?? Date.now() + this.timeoutMs;
+    if (Date.now() > notAfter)
+      throw new StoreDeadlineError('the write was not sent: its deadline had passed');
+    const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
+    if (keys.length === 0) return 'applied';
+    const remaining = Math.max(1, notAfter - Date.now());
+    let reply: unknown;
+    try {
+      reply = await withDeadline(
+        this.runScript(APPLY, { keys, arguments: args }, false),
+        remaining,
+        'a write',
+      );
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      if (!this.cluster && /CROSSSLOT/.test(String((cause as Error)?.message ?? cause))) {
+        this.crossSlotRefused = true;
+        this.options.onError?.(
+          new Error(
+            'REDIS_URL refuses writes across slots (a cluster behind a proxy?): writing slot by slot',
+          ),
+        );
+        throw new CrossSlotError('the store refused a write across slots; nothing was written', { cause });
+      }
+      throw error;
+    }
+    if (reply === -1)
+      throw new StoreDeadlineError('the write reached the store after its deadline and was skipped');
+    if (reply === 0) return 'conflict';
+    if (reply === 1) return 'applied';
+    throw new StoreUnavailableError(`unexpected reply from the apply script: ${String(reply)}`);
+  }
+
+  async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {
+    if (entries.length === 0) return;
+    const writes: Promise<unknown>[] = [];
+    // Issued together (pipelined), in chunks so no single command is huge.
+    for (const [i, chunk] of hashChunks(entries).entries()) {
+      writes.push(this.client.hSet(key, chunk));
+      if (i === 0) writes.push(this.client.pExpire(key, ttlMs));
+    }
+    await withDeadline(Promise.all(writes), this.timeoutMs, 'staging');
+  }
+
+  async readRecordWithRefs(
+    key: string,
+    pointer: readonly string[],
+    hash: string,
+    also: readonly string[],
+  ): Promise<RecordWithRefs> {
+    const options = { keys: [key, hash, ...also], arguments: [...pointer] };
+    const reply = await this.call('a record read', () =>
+      this.runScript(READ_RECORD_WITH_REFS, options, true),
+    );
+    // The script always replies with a list; anything else is a server we do not understand.
+    if (!Array.isArray(reply))
+      throw new StoreUnavailableError(`unexpected reply from the read script: ${String(reply)}`);
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    return {
+      value: text(reply[0]),
+      ttlMs: Number(reply[1]),
+      linked: text(reply[2]),
+      also: also.map((_, i) => text(reply[3 + i])),
+    };
+  }
+
+  /** By its SHA; a server that does not know it yet (new, restarted, another node) gets the text. */
+  private async runScript(
+    script: Script,
+    options: { keys: string[]; arguments: string[] },
+    readOnly: boolean,
+  ): Promise<unknown> {
+    try {
+      return await (readOnly
+        ? this.client.evalShaRo(script.sha, options)
+        : this.client.evalSha(script.sha, options));
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      return readOnly ? this.client.evalRo(script.text, options) : this.client.eval(script.text, options);
+    }
+  }
+
+  /** On a cluster every master must answer: each serves a share of the tenants. */
+  async ping(): Promise<void> {
+    const single = this.single;
+    if (single) {
+      await this.call('PING', () => single.ping());
+      return;
+    }
+    await this.call('PING', async () => {
+      await Promise.all(this.masters().map(async (m) => (await this.nodeClient(m)).ping()));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+    clearInterval(this.clockTimer);
+    try {
+      await withDeadline(this.client.close(), 2000, 'close');
+    } catch {
+      this.client.destroy();
+    }
+  }
+}

@@ -1,0 +1,226 @@
+// The apply encoder on its own: the KEYS and ARGV the Lua script reads. The store battery shows
+// that Redis does the right thing with them; these tests pin down the layout itself, including
+// the parts the battery cannot see (a key sent twice, an empty operation sent at all).
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import { APPLY, encodeApply, hashChunks, READ_RECORD_WITH_REFS } from '../../src/store/redis/scripts.js';
+import type { ApplyOptions, WriteOp } from '../../src/store/store.js';
+
+interface Decoded {
+  deadline: number;
+  guards: { kind: string; key: string; field?: string; equals: string | null }[];
+  ops: { code: string; key: string; args: string[] }[];
+}
+
+/**
+ * Reads KEYS and ARGV the way APPLY's Lua does, so a test can state what the script will do.
+ * Key references are resolved to names (throwing on a dangling one); every argument must be used.
+ */
+function decode({ keys, args }: { keys: string[]; args: string[] }): Decoded {
+  let i = 0;
+  const next = () => {
+    if (i >= args.length) throw new Error(`ARGV ends early at ${i + 1}`);
+    return args[i++]!;
+  };
+  const key = (ref: string) => {
+    const name = keys[Number(ref) - 1];
+    if (!/^[1-9]\d*$/.test(ref) || name === undefined) throw new Error(`no KEYS[${ref}]`);
+    return name;
+  };
+  const deadline = Number(next());
+  const guards: Decoded['guards'] = [];
+  for (let g = Number(next()); g > 0; g--) {
+    const kind = next();
+    const k = key(next());
+    const field = kind === 'h' ? next() : undefined;
+    const equals = next() === '1' ? next() : null;
+    guards.push({ kind, key: k, ...(field !== undefined ? { field } : {}), equals });
+  }
+  const ops: Decoded['ops'] = [];
+  for (let o = Number(next()); o > 0; o--) {
+    const code = next();
+    const k = key(next());
+    const n = Number(next());
+    const opArgs = Array.from({ length: n }, next);
+    ops.push({ code, key: k, args: opArgs });
+  }
+  if (i !== args.length) throw new Error(`${args.length - i} arguments left over`);
+  return { deadline, guards, ops };
+}
+
+const encode = (ops: readonly WriteOp[], options: ApplyOptions = {}, deadline = 0) =>
+  encodeApply(ops, options, deadline);
+
+describe('encodeApply', () => {
+  it('sends each key once and refers to it by its 1-based index, guards first', () => {
+    const encoded = encode(
+      [
+        { op: 'set', key: 'b', value: 'x' },
+        { op: 'incr', key: 'a' },
+        { op: 'hset', key: 'b2', entries: [['f', 'v']] },
+        { op: 'incr', key: 'b' },
+      ],
+      { guards: [{ key: 'a', equals: '7' }] },
+    );
+    expect(encoded.keys).toEqual(['a', 'b', 'b2']);
+    expect(encoded.args).toEqual([
+      ...['0', '1'],
+      ...['s', '1', '1', '7'],
+      '4',
+      ...['set', '2', '2', 'x', '0'],
+      ...['incr', '1', '0'],
+      ...['hset', '3', '2', 'f', 'v'],
+      ...['incr', '2', '0'],
+    ]);
+  });
+
+  it('passes the deadline and encodes string and hash-field guards, present and absent', () => {
+    const encoded = encode(
+      [{ op: 'set', key: 'out', value: 'w' }],
+      {
+        guards: [
+          { key: 'v', equals: '3' },
+          { key: 'v', equals: null },
+          { key: 'h', field: 'f', equals: 'x' },
+          { key: 'h', field: 'g', equals: null },
+        ],
+      },
+      1_700_000_000_123,
+    );
+    expect(encoded.keys).toEqual(['v', 'h', 'out']);
+    expect(encoded.args.slice(0, 2)).toEqual(['1700000000123', '4']);
+    expect(decode(encoded).guards).toEqual([
+      { kind: 's', key: 'v', equals: '3' },
+      { kind: 's', key: 'v', equals: null },
+      { kind: 'h', key: 'h', field: 'f', equals: 'x' },
+      { kind: 'h', key: 'h', field: 'g', equals: null },
+    ]);
+  });
+
+  it('encodes every operation with its arguments', () => {
+    const decoded = decode(
+      encode([
+        { op: 'set', key: 'plain', value: 'a' },
+        { op: 'set', key: 'ttl', value: 'b', ttlMs: 5000 },
+        { op: 'set', key: 'kept', value: 'c', ttlMs: 5000, keepTtl: true },
+        { op: 'pexpire', key: 'ttl', ttlMs: 30 },
+        { op: 'hdel', key: 'h', fields: ['f1', 'f2'] },
+        { op: 'sadd', key: 's', members: ['m1'] },
+        { op: 'srem', key: 's', members: ['m2', 'm3'] },
+        { op: 'move', key: 'staged', to: 'h' },
+        { op: 'del', key: 'gone' },
+      ]),
+    );
+    expect(decoded.ops).toEqual([
+      { code: 'set', key: 'plain', args: ['a', '0'] },
+      { code: 'set', key: 'ttl', args: ['b', '5000'] },
+      { code: 'set', key: 'kept', args: ['c', 'keep'] },
+      { code: 'pexpire', key: 'ttl', args: ['30'] },
+      { code: 'hdel', key: 'h', args: ['f1', 'f2'] },
+      { code: 'sadd', key: 's', args: ['m1'] },
+      { code: 'srem', key: 's', args: ['m2', 'm3'] },
+      // the target travels as a key reference, so a cluster checks its slot too
+      { code: 'move', key: 'staged', args: ['4'] },
+      { code: 'del', key: 'gone', args: [] },
+    ]);
+  });
+
+  it('skips empty variadic operations, keeping del and incr', () => {
+    const decoded = decode(
+      encode([
+        { op: 'hset', key: 'e1', entries: [] },
+        { op: 'incr', key: 'v' },
+        { op: 'hdel', key: 'e2', fields: [] },
+        { op: 'sadd', key: 'e3', members: [] },
+        { op: 'srem', key: 'e4', members: [] },
+        { op: 'del', key: 'd' },
+      ]),
+    );
+    expect(decoded.ops).toEqual([
+      { code: 'incr', key: 'v', args: [] },
+      { code: 'del', key: 'd', args: [] },
+    ]);
+    // a skipped operation's key is not sent either
+    expect(
+      encode([
+        { op: 'hset', key: 'e1', entries: [] },
+        { op: 'incr', key: 'v' },
+      ]).keys,
+    ).toEqual(['v']);
+    // nothing left to do: no keys, which the store takes as "applied" without calling Redis
+    expect(encode([{ op: 'sadd', key: 'e', members: [] }])).toEqual({ keys: [], args: ['0', '0', '0'] });
+  });
+
+  it('turns a run of consecutive deletes into one dels operation, in place', () => {
+    const encoded = encode([
+      { op: 'set', key: 'before', value: '1' },
+      { op: 'del', key: 'r1' },
+      { op: 'del', key: 'r2' },
+      { op: 'del', key: 'before' },
+      { op: 'set', key: 'r1', value: 'again' },
+      { op: 'del', key: 'single' },
+      { op: 'incr', key: 'v' },
+      { op: 'del', key: 'x' },
+      { op: 'del', key: 'y' },
+    ]);
+    expect(encoded.keys).toEqual(['before', 'r1', 'r2', 'single', 'v', 'x', 'y']);
+    expect(decode(encoded).ops).toEqual([
+      { code: 'set', key: 'before', args: ['1', '0'] },
+      // the arguments are the deleted keys' indexes, the first of them also as the op's key
+      { code: 'dels', key: 'r1', args: ['2', '3', '1'] },
+      { code: 'set', key: 'r1', args: ['again', '0'] },
+      { code: 'del', key: 'single', args: [] },
+      { code: 'incr', key: 'v', args: [] },
+      { code: 'dels', key: 'x', args: ['6', '7'] },
+    ]);
+  });
+
+  it('encodes thousands of deletes as one operation referring to every key', () => {
+    const names = Array.from({ length: 2500 }, (_, i) => `k${i}`);
+    const encoded = encode(names.map((key) => ({ op: 'del' as const, key })));
+    expect(encoded.keys).toEqual(names);
+    const [dels, ...rest] = decode(encoded).ops;
+    expect(rest).toEqual([]);
+    expect(dels!.code).toBe('dels');
+    expect(dels!.args.map((ref) => encoded.keys[Number(ref) - 1])).toEqual(names);
+  });
+
+  it('encodes a large hash as one operation, every field in order, without a stack overflow', () => {
+    // 150,000 entries are 300,000 arguments: a spread (`push(...payload)`) throws a RangeError.
+    const entries = Array.from({ length: 150_000 }, (_, i) => [`f${i}`, `v${i}`] as const);
+    const { keys, args } = encode([
+      { op: 'hset', key: 'big', entries },
+      { op: 'incr', key: 'v' },
+    ]);
+    expect(keys).toEqual(['big', 'v']);
+    expect(args.slice(0, 6)).toEqual(['0', '0', '2', 'hset', '1', '300000']);
+    expect(args.slice(6, 10)).toEqual(['f0', 'v0', 'f1', 'v1']);
+    expect(args.slice(300_004)).toEqual(['f149999', 'v149999', 'incr', '2', '0']);
+    expect(args).toHaveLength(6 + 300_000 + 3);
+  });
+});
+
+describe('hashChunks', () => {
+  it('splits a large hash into flat field-value lists of 1,000 entries at most', () => {
+    const entries = Array.from({ length: 2500 }, (_, i) => [`f${i}`, `v${i}`] as const);
+    const chunks = hashChunks(entries);
+    expect(chunks.map((c) => c.length)).toEqual([2000, 2000, 1000]);
+    expect(chunks[0]!.slice(0, 4)).toEqual(['f0', 'v0', 'f1', 'v1']);
+    expect(chunks[2]!.slice(-2)).toEqual(['f2499', 'v2499']);
+    expect(chunks.flat()).toEqual(entries.flat());
+  });
+
+  it('gives no chunk for no entries, and one for exactly the chunk size', () => {
+    expect(hashChunks([])).toEqual([]);
+    expect(hashChunks([['a', '1']], 1)).toEqual([['a', '1']]);
+    expect(hashChunks(Array.from({ length: 1000 }, (_, i) => [`f${i}`, 'v'] as const))).toHaveLength(1);
+  });
+});
+
+describe('the scripts', () => {
+  it('are run by the SHA1 of their text (what EVALSHA expects)', () => {
+    for (const script of [APPLY, READ_RECORD_WITH_REFS])
+      expect(script.sha).toBe(createHash('sha1').update(script.text).digest('hex'));
+    expect(APPLY.sha).not.toBe(READ_RECORD_WITH_REFS.sha);
+  });
+});
