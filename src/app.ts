@@ -20,7 +20,7 @@ import { IdentityServers } from './sso/idp.js';
 import { TokenRenewal } from './sso/renewal.js';
 import { AssertionKeys } from './sso/assertionKeys.js';
 import { Handoff } from './sso/handoff.js';
-import { relayBase, ssoRouter } from './sso/routes.js';
+import { ssoRouter } from './sso/routes.js';
 import { Sessions } from './sso/sessions.js';
 import { Keys } from './store/keys.js';
 import type { Store } from './store/store.js';
@@ -87,7 +87,7 @@ export function buildApp(deps: AppDeps): Relay {
   });
 
   const app = express();
-  app.set('trust proxy', trustProxy(config.trustProxy));
+  app.set('trust proxy', config.trustProxy);
   app.set('etag', false);
   installRequestLog(app.request, logger);
   app.use(requestLogger(logger, metrics.observeHttp));
@@ -105,7 +105,7 @@ export function buildApp(deps: AppDeps): Relay {
       handoff,
       assertionKeys,
       assertion: {
-        issuer: relayBase(config),
+        issuer: config.publicBase,
         audience: config.appId,
         ttlSeconds: config.assertion.ttlSeconds,
       },
@@ -185,11 +185,4 @@ export function buildApp(deps: AppDeps): Relay {
   app.use(apiErrorHandler(() => metrics.storeErrors.inc()));
 
   return { app, mirror, sessions, renewal, metrics, keys };
-}
-
-function trustProxy(value: string | undefined): boolean | number | string {
-  if (value === undefined || value === 'false') return false;
-  if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value;
 }

@@ -21,6 +21,8 @@ export interface Config {
   port: number;
   host: string;
   publicUrl: URL;
+  /** PUBLIC_URL without its trailing slash, for building the relay's own URLs (`${publicBase}/sso/…`). */
+  publicBase: string;
   redis: { url?: string; clusterNodes?: string[]; prefix: string; timeoutMs: number };
   appId: string;
   kitAccessKey: string;
@@ -33,7 +35,8 @@ export interface Config {
   unifiedLoginUrl: string;
   produceBasePath: string;
   postLoginPath: string;
-  trustProxy: string | undefined;
+  /** TRUST_PROXY as Express's `trust proxy` setting takes it: false when unset. */
+  trustProxy: boolean | number | string;
   logLevel: string;
   kit: { bodyLimitBytes: number; deadlineMs: number; clockWindowMs: number; nonceTtlMs: number };
   /** The basic instance interfaces (contract §3b). */
@@ -186,7 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!postLoginPath.startsWith('/') || postLoginPath.startsWith('//'))
     throw new ConfigError('POST_LOGIN_PATH', 'must be a path on this origin starting with a single /');
 
-  const trustProxy = text('TRUST_PROXY');
+  const trustProxy = parseTrustProxy(text('TRUST_PROXY'));
 
   const gatingText = (text('INSTANCE_GATING') ?? 'on').toLowerCase();
   if (!['on', 'off'].includes(gatingText)) throw new ConfigError('INSTANCE_GATING', 'must be on or off');
@@ -225,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     host,
     publicUrl,
+    publicBase: publicUrl.href.replace(/\/+$/, ''),
     redis: {
       ...(redisUrl ? { url: redisUrl } : {}),
       ...(clusterNodes.length ? { clusterNodes } : {}),
@@ -268,6 +272,17 @@ export function loadConfig(env: Env = process.env): Config {
     },
     generated,
   };
+}
+
+/**
+ * Express takes a string as a list of addresses or subnets: "true" and a hop count mean what
+ * they say only as a boolean and a number.
+ */
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
 }
 
 function loadPrivateKey(env: Env): KeyObject {

@@ -14,13 +14,40 @@ describe('configuration (contract §2)', () => {
     expect(c.produceBasePath).toBe('');
     expect(c.postLoginPath).toBe('/');
     expect(c.redis.url).toBeUndefined();
-    expect(c.trustProxy).toBeUndefined();
+    expect(c.trustProxy).toBe(false);
     expect(c.publicUrl.href).toBe('http://localhost:3000/');
+    expect(c.publicBase).toBe('http://localhost:3000');
     expect(c.instances).toEqual({
       gating: true,
       frontEndUrl: 'http://localhost:3000/',
       bodyLimitBytes: 65536,
     });
+  });
+
+  it.each([
+    ['https://isv.example.com', 'https://isv.example.com'],
+    ['https://isv.example.com/', 'https://isv.example.com'],
+    ['https://isv.example.com/relay/', 'https://isv.example.com/relay'],
+    ['https://isv.example.com/relay//', 'https://isv.example.com/relay'],
+    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+  ])('derives the public base of PUBLIC_URL %j: %j, no trailing slash', (publicUrl, base) => {
+    const c = loadConfig(testEnv({ PUBLIC_URL: publicUrl }));
+    expect(c.publicBase).toBe(base);
+  });
+
+  it.each([
+    [undefined, false],
+    ['', false],
+    ['false', false],
+    ['true', true],
+    ['1', 1],
+    ['2', 2],
+    ['0', 0],
+    ['loopback', 'loopback'],
+    ['10.0.0.0/8, 192.168.1.1', '10.0.0.0/8, 192.168.1.1'],
+    [' true ', true],
+  ])('parses TRUST_PROXY %j for Express as %j', (value, parsed) => {
+    expect(loadConfig(testEnv({ TRUST_PROXY: value })).trustProxy).toStrictEqual(parsed);
   });
 
   it('reads the instance settings: gating, what queryInstance reports', () => {

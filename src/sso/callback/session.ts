@@ -1,0 +1,41 @@
+/**
+ * The signed-in session: a new id at every sign-in (no fixation), carrying the tenant's hash tag
+ * (sessions.ts), tokens sealed to that id, indexed under its user before it is saved so it can
+ * always be found to be ended.
+ */
+import { isGateReason } from '../../mirror/gate.js';
+import type { SignedIn } from '../sessions.js';
+import { fail, found, promisify, type Answered, type CallbackContext } from './context.js';
+
+export async function session(ctx: CallbackContext): Promise<Answered | void> {
+  const { req, deps } = ctx;
+  const { config, sessions, metrics, mirror } = deps;
+  const tenantId = found(ctx, 'tenantId');
+  const tenant = found(ctx, 'tenant');
+  const user = found(ctx, 'user');
+  const at = deps.now();
+  const signedIn: SignedIn = {
+    tenantId,
+    appId: config.appId,
+    userName: user.userName,
+    domainName: tenant.domainName,
+    instanceId: tenant.instanceIds[0] ?? '',
+    profile: { name: user.name, email: user.email, mobile: user.mobile },
+    loginAt: at,
+    absoluteExpiresAt: at + config.session.absoluteSeconds * 1000,
+    tokens: { v: 0, access: '', expiresAt: 0 },
+  };
+  req.signInTenant = tenantId;
+  await promisify((cb) => req.session.regenerate(cb));
+  signedIn.tokens = sessions.sealTokens(req.sessionID, found(ctx, 'grant'), 1);
+  if (!(await sessions.register(req.sessionID, signedIn))) {
+    // The tenant was blocked between the authorization step and now: no session is kept, and
+    // the page says why, as the authorization step would have.
+    await promisify((cb) => req.session.destroy(cb));
+    const decision = await mirror.authorize(tenantId, config.appId, user.userName);
+    return fail(ctx, isGateReason(decision.reason) ? decision.reason : 'not_authorized');
+  }
+  req.session.login = signedIn;
+  await promisify((cb) => req.session.save(cb));
+  metrics.logins.inc({ outcome: 'success' });
+}

@@ -1,0 +1,24 @@
+/**
+ * A browser already signed in as someone else, on a callback it did not begin at /sso/login
+ * (the workbench, or a forged link): the relay does not switch accounts silently. It shows who
+ * is signed in and offers sign-out; the session is left as it was.
+ */
+import { sendPage } from '../pages.js';
+import { ANSWERED, found, type Answered, type CallbackContext } from './context.js';
+
+export async function sessionConflict(ctx: CallbackContext): Promise<Answered | void> {
+  const { req, res, deps } = ctx;
+  const existing = req.session.login;
+  if (ctx.pending || !existing) return;
+  const tenantId = found(ctx, 'tenantId');
+  const incoming = found(ctx, 'user').userName;
+  if (existing.tenantId === tenantId && existing.userName === incoming) return;
+  deps.metrics.logins.inc({ outcome: 'session_conflict' });
+  sendPage(res, 409, 'session-conflict', {
+    current: existing.userName,
+    incoming,
+    home: deps.config.postLoginPath,
+    reference: req.reqId,
+  });
+  return ANSWERED;
+}
