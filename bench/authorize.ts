@@ -8,18 +8,8 @@
  */
 import { Pusher } from '../src/sandbox/pusher.js';
 import { startServer, type ChildServer } from './children.js';
-import {
-  API_KEY,
-  APP_ID,
-  authFields,
-  benchUser,
-  KIT_KEY,
-  log,
-  newTenantId,
-  REDIS_URL,
-  relayEnv,
-  tenantFields,
-} from './common.js';
+import { API_KEY, APP_ID, authFields, KIT_KEY, newTenantId, tenantFields } from '../test/support/fixtures.js';
+import { benchUser, log, REDIS_URL, relayEnv, syncedAt } from './common.js';
 import {
   contender,
   measureInTurns,
@@ -67,7 +57,7 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
         authFields(
           tenantId,
           Array.from({ length: 500 }, (_, i) => benchUser(i)),
-          pusher.nextSyncTime(),
+          syncedAt(pusher.nextSyncTime()),
         ),
       ),
     ])

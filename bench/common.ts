@@ -1,13 +1,13 @@
 /**
- * Shared pieces of the benchmarks: the relay's environment (the same values the tests use, copied
- * so bench/ does not import test/), Redis helpers, data builders, sample statistics, and a relay
- * built in this process with the round-by-round runner the push benchmarks share.
+ * Shared pieces of the benchmarks: the relay's environment (the keys and push builders the tests
+ * use, from test/support/fixtures.ts), Redis helpers, the benchmark's bulk data, sample
+ * statistics, and a relay built in this process with the round-by-round runner the push
+ * benchmarks share.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createClient } from 'redis';
 import { buildApp, type Relay } from '../src/app.js';
@@ -15,39 +15,16 @@ import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/ops/log.js';
 import { Pusher } from '../src/sandbox/pusher.js';
 import { RedisStore } from '../src/store/redis.js';
+import { BASIC_KEY, KIT_KEY, relayEnv as fixtureEnv, user } from '../test/support/fixtures.js';
 
 export const REDIS_URL = process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
 
-export const KIT_KEY = 'bench-kit-access-key-5f1c9a';
-export const BASIC_KEY = 'bench-basic-access-key-93ad07';
-export const APP_ID = 'app-bench-0001';
-export const API_KEY = 'seller-api-key-bench-0000000001';
-export const DATA_KEY = Buffer.alloc(32, 7).toString('base64');
-export const SELLER_PRIVATE_KEY_FILE = fileURLToPath(
-  new URL('../test/fixtures/seller-rsa-3072.pem', import.meta.url),
-);
-
-/** The environment a relay of this benchmark is configured from (src/config.ts reads it). */
+/** The environment a relay of this benchmark is configured from: the tests' keys, its own Redis keys. */
 export function relayEnv(
   prefix: string,
   overrides: Record<string, string | undefined> = {},
 ): Record<string, string | undefined> {
-  return {
-    NODE_ENV: 'test',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    KOO_APP_ID: APP_ID,
-    KIT_ACCESS_KEY: KIT_KEY,
-    BASIC_ACCESS_KEY: BASIC_KEY,
-    RSA_PRIVATE_KEY_FILE: SELLER_PRIVATE_KEY_FILE,
-    SESSION_SECRET: 'bench-session-secret-0123456789',
-    DATA_KEY,
-    SELLER_API_KEYS: API_KEY,
-    LOG_LEVEL: 'warn',
-    ...overrides,
-  };
+  return fixtureEnv({ REDIS_URL, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', ...overrides });
 }
 
 /** A key prefix of its own per run, so nothing else in the Redis is touched. */
@@ -79,49 +56,22 @@ export async function redisVersion(client: RedisClient): Promise<string> {
   return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
 }
 
-export const newTenantId = () => randomBytes(16).toString('hex');
-
-export function tenantFields(tenantId: string) {
-  return {
-    instanceId: `inst-${tenantId.slice(0, 8)}`,
-    orderId: `CS${tenantId.slice(0, 10).toUpperCase()}`,
-    tenantId,
-    tenantCode: `code-${tenantId.slice(0, 6)}`,
-    name: '华为测试企业',
-    domainName: `https://${tenantId.slice(0, 8)}.idp.example.com`,
-    flag: 1,
-    testFlag: 0,
-  };
-}
-
 /** A user as the marketplace sends it, with the optional fields a real directory usually fills. */
 export function benchUser(i: number) {
   const n = String(i).padStart(5, '0');
-  return {
-    userName: `user${n}@example.com`,
+  return user(`user${n}@example.com`, {
     name: `用户 ${n}`,
     orgCode: `D${String(1 + (i % 200)).padStart(5, '0')}`,
     position: 'Engineer',
     employeeCode: `E${n}`,
     role: i % 50 === 0 ? 'admin' : 'user',
-    enable: 'true',
     mobile: `+86-138${n}000`.slice(0, 16),
     email: `user${n}@example.com`,
-  };
+  });
 }
 
-export function authFields(tenantId: string, userList: unknown[], timeStamp: string) {
-  return {
-    instanceId: `inst-${tenantId.slice(0, 8)}`,
-    tenantId,
-    appId: APP_ID,
-    userList,
-    currentSyncTime: timeStamp,
-    flag: 1,
-    testFlag: 0,
-    timeStamp,
-  };
-}
+/** authSync carries its sync time twice, as the marketplace sends it; allOrgSync only `timeStamp`. */
+export const syncedAt = (timeStamp: string) => ({ currentSyncTime: timeStamp, timeStamp });
 
 /** A department tree: ten children per department, codes D00001…; D00001 is the root. */
 export function benchDepartment(i: number) {
@@ -132,10 +82,6 @@ export function benchDepartment(i: number) {
     orgName: `部门 ${n} Department`,
     parentCode: n === 1 ? '' : code(Math.floor((n - 2) / 10) + 1),
   };
-}
-
-export function allOrgFields(tenantId: string, orgInfoList: unknown[], timeStamp: string) {
-  return { instanceId: `inst-${tenantId.slice(0, 8)}`, tenantId, orgInfoList, testFlag: 0, timeStamp };
 }
 
 export interface Stats {
@@ -285,7 +231,7 @@ export async function startInProcessRelay(prefix: string): Promise<InProcessRela
 }
 
 /** A nonce as the marketplace makes them: 64 upper-case hex digits. */
-export const newNonce = () => randomBytes(32).toString('hex').toUpperCase();
+export { newNonce } from '../src/sandbox/marketplace/index.js';
 
 /** The relay's own time for the call sent with `nonce`, once its answer has finished. */
 export async function waitForServerTime(r: InProcessRelay, nonce: string): Promise<number> {

@@ -2,12 +2,19 @@
 // (esbuild with keepNames) every closure created per request pays a defineProperty call, which
 // would measure the loader rather than the code. views/ and test/fixtures are linked beside the
 // compiled tree so paths relative to a module resolve as they do from dist/.
-import { existsSync, symlinkSync } from 'node:fs';
+//
+// The tree is .bench-build/out, not .bench-build itself: earlier runs linked all of test/ to
+// .bench-build/test, and tsc would write the compiled test/support/fixtures.js through that link
+// into the source tree.
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-for (const dir of ['views', 'test']) {
-  const link = `${root}.bench-build/${dir}`;
-  if (!existsSync(link)) symlinkSync(`${root}${dir}`, link, 'dir');
+for (const dir of ['views', 'test/fixtures']) {
+  const link = `${root}.bench-build/out/${dir}`;
+  if (existsSync(link)) continue;
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(`${root}${dir}`, link, 'dir');
 }
-await import('../.bench-build/bench/run.js');
+await import('../.bench-build/out/bench/run.js');

@@ -30,17 +30,15 @@ import { instanceCopy, orderKey, type InstanceCopy, type InstanceRecord } from '
 import { formatExpireTime } from '../src/sandbox/marketplace/index.js';
 import type { SignedIn } from '../src/sso/sessions.js';
 import type { Store, WriteOp } from '../src/store/store.js';
+import { authFields, BASIC_KEY, newTenantId, tenantFields } from '../test/support/fixtures.js';
 import {
-  authFields,
-  BASIC_KEY,
   benchUser,
   interleave,
   log,
   newNonce,
-  newTenantId,
   startInProcessRelay,
   stats,
-  tenantFields,
+  syncedAt,
   timeStep,
   waitForServerTime,
   type InProcessRelay,
@@ -505,7 +503,7 @@ async function freezeWorld(r: InProcessRelay, users: number): Promise<FreezeWorl
   if (!tenant.ok) throw new Error(`tenantSync failed: ${tenant.problem}`);
   const list = Array.from({ length: users }, (_, i) => benchUser(i));
   const auth = await r.pusher.authSync({
-    ...authFields(tenantId, list, r.pusher.nextSyncTime()),
+    ...authFields(tenantId, list, syncedAt(r.pusher.nextSyncTime())),
     instanceId,
   });
   if (!auth.ok) throw new Error(`authSync failed: ${auth.problem}`);

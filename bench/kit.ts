@@ -20,19 +20,16 @@ import { parseSyncTime } from '../src/kit/timestamp.js';
 import { kitScheme, verifySignedCall } from '../src/kit/verify.js';
 import { encodeOrg, type UserRecord } from '../src/mirror/records.js';
 import type { Fields } from '../src/sandbox/pusher.js';
+import { allOrgFields, authFields, KIT_KEY, newTenantId, tenantFields } from '../test/support/fixtures.js';
 import {
-  allOrgFields,
-  authFields,
   benchDepartment,
   benchUser,
   interleave,
-  KIT_KEY,
   log,
   newNonce,
-  newTenantId,
   startInProcessRelay,
   stats,
-  tenantFields,
+  syncedAt,
   timeStep,
   waitForServerTime,
   type InProcessRelay,
@@ -120,11 +117,13 @@ async function authSyncBench(r: InProcessRelay, o: KitOptions, t: string): Promi
   log(`authSync: ${o.users} users, ${warmup} warm-up + ${o.userRounds} measured rounds`);
 
   // One real push first, so the floor writes exactly the records the relay writes.
-  const first = await r.pusher.authSync(authFields(t, userList, r.pusher.nextSyncTime()));
+  const first = await r.pusher.authSync(authFields(t, userList, syncedAt(r.pusher.nextSyncTime())));
   if (!first.ok) throw new Error(`authSync failed: ${first.problem}`);
   const templates = Object.values(await o.client.hGetAll(usersKey)).map((v) => JSON.parse(v) as UserRecord);
   if (templates.length !== o.users) throw new Error(`expected ${o.users} users, found ${templates.length}`);
-  const bodyBytes = Buffer.byteLength(JSON.stringify(authFields(t, userList, r.pusher.nextSyncTime())));
+  const bodyBytes = Buffer.byteLength(
+    JSON.stringify(authFields(t, userList, syncedAt(r.pusher.nextSyncTime()))),
+  );
 
   const storedAt = async () => (JSON.parse((await o.client.hGet(usersKey, firstUser))!) as UserRecord).at;
   const serverSamples: number[] = [];
@@ -136,7 +135,7 @@ async function authSyncBench(r: InProcessRelay, o: KitOptions, t: string): Promi
       run: async () => {
         const ts = r.pusher.nextSyncTime();
         const nonce = newNonce();
-        const result = await r.pusher.authSync(authFields(t, userList, ts), { nonce });
+        const result = await r.pusher.authSync(authFields(t, userList, syncedAt(ts)), { nonce });
         if (!result.ok) throw new Error(`authSync push failed: ${result.problem}`);
         const server = await waitForServerTime(r, nonce);
         if ((await storedAt()) !== parseSyncTime(ts)) throw new Error('the push did not write');
@@ -147,7 +146,7 @@ async function authSyncBench(r: InProcessRelay, o: KitOptions, t: string): Promi
     {
       name: 'apply',
       run: async () => {
-        const push = authSyncSchema.parse(authFields(t, userList, r.pusher.nextSyncTime()));
+        const push = authSyncSchema.parse(authFields(t, userList, syncedAt(r.pusher.nextSyncTime())));
         const t0 = performance.now();
         const outcome = await r.relay.mirror.authSync(push, Date.now() + 3000);
         const ms = performance.now() - t0;
@@ -181,7 +180,7 @@ async function authSyncBench(r: InProcessRelay, o: KitOptions, t: string): Promi
     },
   ];
   const samples = await interleave(variants, warmup, o.userRounds);
-  const body = authFields(t, userList, r.pusher.nextSyncTime());
+  const body = authFields(t, userList, syncedAt(r.pusher.nextSyncTime()));
   return {
     name: `authSync, ${o.users} users`,
     records: o.users,
@@ -201,7 +200,9 @@ async function allOrgSyncBench(r: InProcessRelay, o: KitOptions, t: string): Pro
   const list = Array.from({ length: o.departments }, (_, i) => benchDepartment(i));
   const warmup = 3;
   log(`allOrgSync: ${o.departments} departments, ${warmup} warm-up + ${o.departmentRounds} measured rounds`);
-  const bodyBytes = Buffer.byteLength(JSON.stringify(allOrgFields(t, list, r.pusher.nextSyncTime())));
+  const bodyBytes = Buffer.byteLength(
+    JSON.stringify(allOrgFields(t, list, { timeStamp: r.pusher.nextSyncTime() })),
+  );
   const storedAt = async () => Number(await o.client.hGet(keys.meta(t), 'fullOrgSyncAt'));
   const serverSamples: number[] = [];
   let pushes = 0; // the push variant runs once per round
@@ -212,7 +213,7 @@ async function allOrgSyncBench(r: InProcessRelay, o: KitOptions, t: string): Pro
       run: async () => {
         const ts = r.pusher.nextSyncTime();
         const nonce = newNonce();
-        const result = await r.pusher.allOrgSync(allOrgFields(t, list, ts), { nonce });
+        const result = await r.pusher.allOrgSync(allOrgFields(t, list, { timeStamp: ts }), { nonce });
         if (!result.ok) throw new Error(`allOrgSync push failed: ${result.problem}`);
         const server = await waitForServerTime(r, nonce);
         if ((await storedAt()) !== parseSyncTime(ts)) throw new Error('the push did not write');
@@ -223,7 +224,7 @@ async function allOrgSyncBench(r: InProcessRelay, o: KitOptions, t: string): Pro
     {
       name: 'apply',
       run: async () => {
-        const push = allOrgSyncSchema.parse(allOrgFields(t, list, r.pusher.nextSyncTime()));
+        const push = allOrgSyncSchema.parse(allOrgFields(t, list, { timeStamp: r.pusher.nextSyncTime() }));
         const t0 = performance.now();
         const outcome = await r.relay.mirror.allOrgSync(push, Date.now() + 3000);
         const ms = performance.now() - t0;
@@ -264,7 +265,7 @@ async function allOrgSyncBench(r: InProcessRelay, o: KitOptions, t: string): Pro
   const samples = await interleave(variants, warmup, o.departmentRounds);
   const count = await o.client.hLen(orgsKey);
   if (count !== o.departments) throw new Error(`expected ${o.departments} departments, found ${count}`);
-  const body = allOrgFields(t, list, r.pusher.nextSyncTime());
+  const body = allOrgFields(t, list, { timeStamp: r.pusher.nextSyncTime() });
   return {
     name: `allOrgSync, ${o.departments.toLocaleString('en')} departments`,
     records: o.departments,

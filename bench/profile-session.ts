@@ -14,16 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ChildServer } from './children.js';
-import {
-  API_KEY,
-  APP_ID,
-  benchPrefix,
-  connectClient,
-  dropPrefix,
-  log,
-  REDIS_URL,
-  waitForQuiet,
-} from './common.js';
+import { API_KEY, APP_ID } from '../test/support/fixtures.js';
+import { benchPrefix, connectClient, dropPrefix, log, REDIS_URL, waitForQuiet } from './common.js';
 import { summarize, summaryMarkdown, type CpuProfile, type ProfileSummary } from './cpuprofile.js';
 import { load, prepare, type Target } from './load.js';
 import { startSessionWorld } from './session.js';

@@ -12,7 +12,8 @@
  * A few extra repetitions read the session record in Redis right after the push's answer,
  * before any poll: it should already be gone (the push ends the sessions in its own write).
  */
-import { API_KEY, log, round, stats, type RedisClient, type Stats } from './common.js';
+import { API_KEY } from '../test/support/fixtures.js';
+import { log, round, stats, type RedisClient, type Stats } from './common.js';
 import type { SessionWorld } from './session.js';
 import { signIn, worldUserName } from './world.js';
 

@@ -419,9 +419,9 @@ async function main(): Promise<void> {
       signin,
       revocation,
     };
-    // bench/results in the repository, whether this runs from source or from .bench-build/bench.
+    // bench/results in the repository, whether this runs from source or from .bench-build/out/bench.
     const dir = fileURLToPath(
-      new URL(import.meta.url.endsWith('.js') ? '../../bench/results/' : './results/', import.meta.url),
+      new URL(import.meta.url.endsWith('.js') ? '../../../bench/results/' : './results/', import.meta.url),
     );
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}latest.json`, `${JSON.stringify(results, null, 2)}\n`);

@@ -12,7 +12,8 @@
  */
 import type { SandboxWorld } from '../src/sandbox/world.js';
 import { startServer, type ChildServer } from './children.js';
-import { API_KEY, APP_ID, freePort, log, REDIS_URL, relayEnv } from './common.js';
+import { API_KEY, APP_ID } from '../test/support/fixtures.js';
+import { freePort, log, REDIS_URL, relayEnv } from './common.js';
 import { contender, measureInTurns, prepare, waitReady, type LoadRun, type TurnOptions } from './load.js';
 import { buildWorld, newWorldSpec, signIn, worldUserName, type WorldSpec } from './world.js';
 

@@ -9,14 +9,8 @@
  * logins from it, this process provisions the relay from it and pushes through its Pusher.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { SandboxWorld } from '../src/sandbox/world.js';
-import { APP_ID, KIT_KEY } from './common.js';
-
-export const SELLER_PUBLIC_KEY_FILE = fileURLToPath(
-  new URL('../test/fixtures/seller-rsa-3072.pub.pem', import.meta.url),
-);
+import { APP_ID, KIT_KEY, SELLER_PUBLIC_KEY } from '../test/support/fixtures.js';
 
 export interface WorldSpec {
   appId: string;
@@ -65,7 +59,7 @@ export function buildWorld(spec: WorldSpec): SandboxWorld {
     appId: spec.appId,
     name: '示例 SaaS 应用',
     callbackUrl: spec.callbackUrl,
-    publicKey: readFileSync(SELLER_PUBLIC_KEY_FILE, 'utf8'),
+    publicKey: SELLER_PUBLIC_KEY,
     kitAccessKey: KIT_KEY,
     productionAddress: spec.productionAddress,
   });

@@ -9,10 +9,12 @@
  * random order, its life, and the security cases; instances cannot be deleted, so the debug
  * instance is released at the end. Without a basic key those cases are reported as skipped. The
  * function never throws: a relay that cannot be reached, or bad options, come back as failed cases.
+ *
+ * The cases are one table, `SELF_CHECK_CASES`, in the order they run; `run` walks it. A new case
+ * is a new entry: what it sends, the code it expects, and the earlier cases it needs.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { isOaepVariantId, OAEP_VARIANT_IDS } from './marketplace/index.js';
-import { formatExpireTime } from './marketplace/index.js';
+import { formatExpireTime, isOaepVariantId, newNonce, OAEP_VARIANT_IDS } from './marketplace/index.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
 
 /** KooGallery's production timeout (接口要求) and its debug tool's (接口调试 FAQ). */
@@ -94,34 +96,618 @@ export async function runSelfCheck(options: SelfCheckOptions): Promise<CaseResul
 }
 
 /** Which access key signs a call, and so which one its answer's Body-Sign must verify with. */
-type CallKind = 'kit' | 'basic';
+export type CallKind = 'kit' | 'basic';
 
 /** One request's outcome: an HTTP answer judged by the Pusher, or the error that prevented one. */
-interface Attempt {
+export interface Attempt {
   name: string;
   kind: CallKind;
   push?: PushResult;
   error?: unknown;
 }
 
-/** An attempt with the verdict on it. */
-interface Checked extends Attempt {
+/** What a case came to, for the cases after it: its verdict and, when it was sent, the answer. */
+export interface Outcome {
   result: CaseResult;
+  push?: PushResult;
 }
 
-interface CaseSpec {
+/** What a case's call is built from: the pusher, this run's debug data, what earlier cases made. */
+export interface CaseContext {
+  p: Pusher;
+  /** The production address, as given. */
+  url: string;
+  kitKey: string;
+  /** The OAEP variant of the main applicationSync case. */
+  oaep: string;
+  timeoutMs: number;
+  now: () => number;
+  tenantId: string;
+  appId: string;
+  clientId: string;
+  clientSecret: string;
+  /** The answer an earlier case got; undefined if it got none, or did not run. */
+  answer: (name: string) => PushResult | undefined;
+  /** Values that earlier cases made and later ones send again. */
+  made: {
+    /** The nonce and timestamp of the request the replay case resends byte for byte. */
+    replay?: { nonce: string; timestamp: string };
+    /** The purchase as sent: its retry sends the same order again. */
+    purchase?: Fields;
+    /** The instance the purchase answered, once it passed. */
+    instanceId?: string;
+    /** The nonce of the kit call the shared-nonce case reuses on a basic call. */
+    kitNonce?: string;
+    /** The release order: the marketplace's repeat is the very same call. */
+    release?: Fields;
+  };
+}
+
+/** A case that can only prove something after an earlier one: otherwise it is "not run", and fails. */
+export interface Need {
+  /** The earlier case, by name. */
+  case: string;
+  /** Whether its outcome lets this case run; by default, that it passed. */
+  ok?: (earlier: Outcome) => boolean;
+  /** Why this case was not run, when it was not. */
+  why: (earlier: Outcome) => string;
+}
+
+/** A batch member: one case of a batch, sent and judged on its own. */
+export interface BatchMember {
   name: string;
+  attempt: Attempt;
+  judged: Judged;
+}
+
+/**
+ * Cases judged together: sent one after the other, reported once the last has answered, so each
+ * verdict can weigh the others' (a refused OAEP variant is only a warning while another works).
+ */
+export interface Batch {
+  settle: (members: readonly BatchMember[]) => CaseResult[];
+}
+
+/** One case of the self-check: what to send, what to expect, and what it depends on. */
+export interface SelfCheckCase {
+  /** Unique in the table; a function for a name that shows an option (the OAEP variant). */
+  name: string | ((run: { oaep: string }) => string);
+  /** The resultCode the relay contract fixes. */
   expected: string;
+  send: (c: CaseContext) => Promise<PushResult>;
+  /** A basic call (default kit): the answer is signed with the basic key, the hints name it. */
+  kind?: CallKind;
+  /** Part of the basic-interface check: a SKIP line without a basic key. */
+  section?: 'basic';
+  /** Earlier cases this one needs, checked in order; the first unmet one says why it was not run. */
+  needs?: readonly Need[];
   /** Why a success answer is bad, for the security cases. */
   acceptedMeans?: string;
   /** Extra advice when the answer carries an unexpected code. */
-  hint?: (push: PushResult) => string | undefined;
+  hint?: (push: PushResult, c: CaseContext) => string | undefined;
   /** Codes that are a refusal the spec also allows: reported as WARN, not FAIL. */
   tolerated?: readonly string[];
-  /** A basic call (default kit): the answer is signed with the basic key, the hints name it. */
-  kind?: CallKind;
   /** Checks of an answer with the expected code beyond the code (instanceId, info); `warn` notes pass. */
-  inspect?: (push: PushResult) => { problem?: string; note?: string; warn?: boolean };
+  inspect?: (push: PushResult, c: CaseContext) => { problem?: string; note?: string; warn?: boolean };
+  /** Keeps what later cases need from an answer that passed. */
+  keep?: (push: PushResult, c: CaseContext) => void;
+  /** Removes debug data: sent even when the check stopped unexpectedly, if what it needs has run. */
+  cleanup?: true;
+  /** The first call: the reason, if its answer shows that nothing else is worth sending. */
+  gate?: (attempt: Attempt, c: CaseContext) => string | undefined;
+  batch?: Batch;
+}
+
+const OK = '000000';
+const DAY_MS = 24 * 3600 * 1000;
+const PRODUCT_ID = 'selfcheck-product';
+/** Basic calls carry testFlag as a string, as Seller Center's debugging sends it. */
+const DEBUG = { testFlag: '1' };
+const BASIC_CALL = { kind: 'basic', section: 'basic' } as const;
+const BASIC_BODY_SIGN = 'every basic answer: Body-Sign present and valid with the basic key';
+const BASIC_SKIPPED_WHY =
+  'no basic access key given (--basic-key, or BASIC_ACCESS_KEY in the environment): the basic interfaces (基础接口) were not checked';
+
+// Cases that later ones refer to, by name.
+const AUTH_ADD = 'authSync add (flag 1): two users, roles admin and user, one with enable "false"';
+const REPLAY_ORIGINAL = 'tenantSync modify (flag 2): the request the replay case sends again';
+const PURCHASE = 'newInstance: a new purchase (testFlag "1", a fresh order) answers an instanceId';
+const NONCE_KIT = 'tenantSync modify (flag 2): the kit call whose nonce the next case reuses';
+const OAEP_CASE = 'applicationSync clientSecret with OAEP ';
+
+// Debug data as Seller Center sends it: testFlag 1, instanceId and orderId empty.
+const tenant = (c: CaseContext, extra: Fields = {}): Fields => ({
+  instanceId: '',
+  orderId: '',
+  tenantId: c.tenantId,
+  tenantCode: 'selfcheck',
+  name: 'Relay self-check (debug data)',
+  domainName: 'https://selfcheck.example.com',
+  flag: 1,
+  testFlag: 1,
+  ...extra,
+});
+/** An edit of the debug tenant: the security cases touch nothing else, in case they are accepted. */
+const tenantEdit = (c: CaseContext, what: string) =>
+  tenant(c, { flag: 2, name: `Relay self-check (${what})` });
+const app = (c: CaseContext, extra: Fields = {}): Fields => ({
+  instanceId: '',
+  tenantId: c.tenantId,
+  appId: c.appId,
+  clientId: c.clientId,
+  clientSecret: c.clientSecret,
+  flag: 1,
+  testFlag: 1,
+  ...extra,
+});
+const USERS = [
+  {
+    userName: 'selfcheck.admin',
+    name: '自检管理员',
+    orgCode: 'sc-100',
+    role: 'admin',
+    enable: 'true',
+    email: 'selfcheck.admin@example.com',
+  },
+  { userName: 'selfcheck.user', name: '自检用户', orgCode: 'sc-110', role: 'user', enable: 'false' },
+] as const;
+const auth = (c: CaseContext, flag: number, userList: unknown = USERS): Fields => ({
+  instanceId: '',
+  tenantId: c.tenantId,
+  appId: c.appId,
+  userList,
+  flag,
+  testFlag: 1,
+});
+const org = (c: CaseContext, extra: Fields): Fields => ({
+  instanceId: '',
+  tenantId: c.tenantId,
+  orgCode: 'sc-120',
+  orgName: '自检测试部',
+  parentCode: 'sc-100',
+  testFlag: 1,
+  ...extra,
+});
+/** A fresh random order, as each purchase, renewal, upgrade and release brings one. */
+const newOrder = () => {
+  const orderId = `CS${randomBytes(8).toString('hex').toUpperCase().slice(0, 15)}`;
+  return { orderId, orderLineId: `${orderId}-000001` };
+};
+/** A basic call's fields for the debug instance (cases that send it need the purchase). */
+const theInstance = (c: CaseContext, extra: Fields = {}): Fields => ({
+  instanceId: c.made.instanceId,
+  ...extra,
+  ...DEBUG,
+});
+/** The debug instance, or one the relay never created when the purchase failed: for the refusals. */
+const someInstance = (c: CaseContext): Fields => ({
+  instanceId: c.made.instanceId ?? unknownInstanceId(),
+  ...DEBUG,
+});
+const unknownInstanceId = () => `selfcheck-unknown-${randomBytes(8).toString('hex')}`;
+const renewal = (c: CaseContext, instanceId: unknown): Fields => ({
+  instanceId,
+  ...newOrder(),
+  scene: 'RENEWAL',
+  expireTime: formatExpireTime(c.now() + 395 * DAY_MS),
+  ...DEBUG,
+});
+const releaseOrder = (c: CaseContext) => (c.made.release ??= theInstance(c, newOrder()));
+
+/** An accepted answer (000000), whatever else is wrong with it: what a replay or a reuse needs. */
+const accepted = (o: Outcome) => o.push?.resultCode === OK;
+const noInstance = (purchase: Outcome) =>
+  `not tested: the purchase (newInstance) was not accepted (${purchase.result.got}), so there is no instance to call`;
+const HAS_INSTANCE: Need = { case: PURCHASE, why: noInstance };
+
+const secretHint = (push: PushResult, c: CaseContext) =>
+  /clientSecret|decrypt/i.test(push.resultMsg ?? '')
+    ? `the relay could not decrypt clientSecret: the public key given here is not the half of the relay's RSA private key (RSA_PRIVATE_KEY), or the relay does not accept OAEP ${c.oaep}`
+    : undefined;
+
+/** The variants tried, in the order they are reported. */
+const OAEP_TRIED = OAEP_REPORT_ORDER.filter((v) => (OAEP_VARIANT_IDS as readonly string[]).includes(v));
+
+/** A refused variant is a WARN while another is accepted, and a FAIL when none is. */
+const OAEP_VARIANTS: Batch = {
+  settle: (members) => {
+    const variant = (m: BatchMember) => m.name.slice(OAEP_CASE.length);
+    const accepting = members.filter((m) => m.judged.result.pass).map(variant);
+    return members.map((m) => {
+      const r = m.judged.result;
+      if (r.pass) return { ...r, why: appendWhy(r.why, `the relay accepts ${variant(m)}`) };
+      if (m.judged.codeOnly && accepting.length > 0)
+        return {
+          ...r,
+          pass: true,
+          warn: true,
+          why: `the relay does not accept clientSecret encrypted with ${variant(m)} (${r.got}${
+            m.attempt.push?.resultMsg ? `: ${m.attempt.push.resultMsg}` : ''
+          }); it accepts ${accepting.join(', ')}. Harmless if KooGallery uses one of those (the variant is not documented)`,
+        };
+      return {
+        ...r,
+        why: appendWhy(
+          r.why,
+          accepting.length === 0
+            ? 'no OAEP variant was accepted: the relay cannot decrypt clientSecret at all (check the public key and RSA_PRIVATE_KEY)'
+            : undefined,
+        ),
+      };
+    });
+  },
+};
+
+/**
+ * The cases, in the order they run and are reported. The basic ones run while the debug tenant
+ * exists, for the shared-nonce case; the cleanup cases come last, as after an unexpected error
+ * only they are sent.
+ */
+export const SELF_CHECK_CASES: readonly SelfCheckCase[] = [
+  // 1, 2: the credential's tenantSync, with instanceId/orderId empty, then absent.
+  {
+    name: 'tenantSync add: debug data (flag 1, testFlag 1, instanceId and orderId empty)',
+    expected: OK,
+    send: (c) => c.p.tenantSync(tenant(c)),
+    gate: (attempt, c) =>
+      !attempt.push
+        ? 'the relay did not answer the first request, so nothing else was sent (and nothing needs cleaning up)'
+        : attempt.push.status === 404 || attempt.push.status === 405
+          ? `no kit route at ${c.url.replace(/\/+$/, '')}/produceAPI/v2/… (HTTP ${attempt.push.status}), so nothing else was sent; fix --url first`
+          : undefined,
+  },
+  {
+    name: 'tenantSync add: instanceId and orderId missing entirely',
+    expected: OK,
+    send: (c) => {
+      const { instanceId: _i, orderId: _o, ...rest } = tenant(c, { name: 'Relay self-check (no ids)' });
+      return c.p.tenantSync(rest);
+    },
+  },
+
+  // 3: applicationSync with the plaintext typed in the debug page, encrypted with the public key,
+  // then with each OAEP variant, since KooGallery's parameters are not documented.
+  {
+    name: ({ oaep }) => `applicationSync add: clientSecret RSA-OAEP encrypted (${oaep})`,
+    expected: OK,
+    hint: secretHint,
+    send: (c) => c.p.applicationSync(app(c)),
+  },
+  ...OAEP_TRIED.map((id): SelfCheckCase => ({
+    name: `${OAEP_CASE}${id}`,
+    expected: OK,
+    batch: OAEP_VARIANTS,
+    send: (c) =>
+      c.p.applicationSync(app(c, { clientSecretEncrypted: c.p.encryptSecret(c.clientSecret, id) })),
+  })),
+
+  // 5: the credential's allOrgSync, both forms of orgInfoList.
+  {
+    name: 'allOrgSync: orgInfoList as a JSON array',
+    expected: OK,
+    send: (c) =>
+      c.p.allOrgSync({
+        instanceId: '',
+        tenantId: c.tenantId,
+        orgInfoList: [
+          { orgCode: 'sc-100', orgName: '自检产品部', parentCode: '' },
+          { orgCode: 'sc-110', orgName: '自检开发部', parentCode: 'sc-100' },
+        ],
+        testFlag: 1,
+      }),
+  },
+  {
+    name: 'allOrgSync: orgInfoList as a string with unquoted keys and OrgName (the marketplace’s example)',
+    expected: OK,
+    send: (c) =>
+      c.p.allOrgSync({
+        instanceId: '',
+        tenantId: c.tenantId,
+        orgInfoList:
+          '[{orgCode:"sc-100", OrgName:"自检产品部", parentCode:""}, {orgCode:"sc-110", OrgName:"自检开发部", parentCode:"sc-100"}]',
+        testFlag: 1,
+        flag: 1,
+      }),
+  },
+
+  // 4, 7: the test account's authSync, a repeated delivery, then modify, cancel, delete.
+  { name: AUTH_ADD, expected: OK, send: (c) => c.p.authSync(auth(c, 1)) },
+  {
+    name: 'authSync repeated delivery: the same body again with a new nonce',
+    expected: OK,
+    send: (c) => {
+      const added = c.answer(AUTH_ADD);
+      return added ? c.p.send('authSync', added.body) : c.p.authSync(auth(c, 1));
+    },
+  },
+  {
+    name: 'authSync modify (flag 2)',
+    expected: OK,
+    send: (c) =>
+      c.p.authSync(
+        auth(c, 2, [
+          { ...USERS[0], name: '自检管理员（改）' },
+          { ...USERS[1], enable: 'true' },
+        ]),
+      ),
+  },
+  { name: 'authSync cancel authorization (flag 3)', expected: OK, send: (c) => c.p.authSync(auth(c, 3)) },
+  { name: 'authSync delete (flag 0)', expected: OK, send: (c) => c.p.authSync(auth(c, 0)) },
+
+  // 6: department edits.
+  {
+    name: 'singleOrgSync add (flag 1)',
+    expected: OK,
+    send: (c) => c.p.singleOrgSync(org(c, { flag: 1 })),
+  },
+  {
+    name: 'singleOrgSync modify (flag 2): renamed and moved',
+    expected: OK,
+    send: (c) => c.p.singleOrgSync(org(c, { orgName: '自检质量部', parentCode: 'sc-110', flag: 2 })),
+  },
+  {
+    name: 'singleOrgSync delete (flag 0)',
+    expected: OK,
+    send: (c) => c.p.singleOrgSync(org(c, { orgName: '自检质量部', parentCode: 'sc-110', flag: 0 })),
+  },
+
+  // 8: signatures.
+  {
+    name: 'bad x-sign (right shape, wrong value)',
+    expected: '000001',
+    acceptedMeans:
+      'the relay accepted a push with a wrong x-sign: anyone who knows the address can write to the mirror',
+    send: (c) =>
+      c.p.tenantSync(tenantEdit(c, 'bad sign'), { sign: randomBytes(32).toString('hex').toUpperCase() }),
+  },
+  {
+    name: 'missing x-sign header',
+    expected: '000001',
+    acceptedMeans: 'the relay accepted a push without x-sign: the signature is not enforced',
+    send: (c) => c.p.tenantSync(tenantEdit(c, 'no sign'), { headers: { 'x-sign': undefined } }),
+  },
+
+  // 9: a replay of an accepted request, byte for byte (same nonce, timestamp, x-sign).
+  {
+    name: REPLAY_ORIGINAL,
+    expected: OK,
+    send: (c) => {
+      c.made.replay = { nonce: newNonce(), timestamp: String(c.now()) };
+      return c.p.tenantSync(tenantEdit(c, 'replay original'), c.made.replay);
+    },
+  },
+  {
+    name: 'replayed nonce: the accepted request again with the same nonce, timestamp and x-sign',
+    expected: '000001',
+    acceptedMeans:
+      'the relay accepted a replayed request: x-nonce is not remembered (keep it for at least 2 × 60 s, across all relay instances, e.g. in Redis)',
+    tolerated: ['000002'],
+    needs: [
+      {
+        case: REPLAY_ORIGINAL,
+        ok: accepted,
+        why: ({ push }) =>
+          `not tested: the original request was not accepted (${
+            push ? (push.resultCode ?? `HTTP ${push.status}`) : 'no answer'
+          }), so a refusal of its copy would prove nothing`,
+      },
+    ],
+    send: (c) => c.p.send('tenantSync', c.answer(REPLAY_ORIGINAL)!.body, c.made.replay),
+  },
+
+  // 10: a correctly signed request whose x-timestamp is ten minutes old.
+  {
+    name: 'stale x-timestamp (now − 10 min, correctly signed)',
+    expected: '000002',
+    acceptedMeans:
+      'the relay accepted a 10-minute-old x-timestamp: it must refuse anything outside 60 s of its clock',
+    send: (c) => c.p.tenantSync(tenantEdit(c, 'stale'), { timestamp: String(c.now() - 10 * 60_000) }),
+  },
+
+  // 14: the basic (instance) interfaces: a purchase as Seller Center's debugging sends it
+  // (testFlag "1", a fresh random order) and its life, then the refusals. Read-only calls where
+  // the relay might wrongly accept them (kit key, nonce, timestamp).
+  {
+    name: PURCHASE,
+    expected: OK,
+    ...BASIC_CALL,
+    send: (c) => {
+      c.made.purchase = {
+        ...newOrder(),
+        productId: PRODUCT_ID,
+        expireTime: formatExpireTime(c.now() + 30 * DAY_MS),
+        ...DEBUG,
+      };
+      return c.p.newInstance(c.made.purchase);
+    },
+    inspect: (push) => {
+      const id = push.answer?.instanceId;
+      if (typeof id !== 'string' || !id)
+        return {
+          problem:
+            'answered 000000 without an instanceId: KooGallery needs it to bind tenants and to send every later call',
+        };
+      if (id.length > 64) return { problem: `instanceId has ${id.length} characters; KooGallery allows 64` };
+      return { note: `instanceId ${id}` };
+    },
+    keep: (push, c) => {
+      c.made.instanceId = push.answer!.instanceId as string;
+    },
+  },
+  {
+    // The marketplace resends a purchase it got no answer to, with a new businessId (§4).
+    name: 'newInstance retry: the same order with a new businessId answers the same instanceId',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    send: (c) => c.p.newInstance(c.made.purchase!),
+    inspect: (push, c) =>
+      push.answer?.instanceId === c.made.instanceId
+        ? { note: `instanceId ${c.made.instanceId} again` }
+        : {
+            problem: `answered instanceId ${JSON.stringify(push.answer?.instanceId)}, not ${c.made.instanceId}: a purchase resent with a new businessId must answer the instance of its order (orderId + orderLineId), or the buyer gets two`,
+          },
+  },
+  {
+    name: 'queryInstance of that instance: info with appInfo.frontEndUrl',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    send: (c) => c.p.queryInstance(theInstance(c)),
+    inspect: (push, c) => {
+      const info = Array.isArray(push.answer?.info) ? (push.answer.info as unknown[]) : [];
+      const entry = info.find(
+        (i) => (i as { instanceId?: unknown } | null)?.instanceId === c.made.instanceId,
+      ) as { appInfo?: { frontEndUrl?: unknown } } | undefined;
+      if (!entry) return { problem: `info does not list ${c.made.instanceId}` };
+      const url = entry.appInfo?.frontEndUrl;
+      if (typeof url !== 'string' || !URL.canParse(url))
+        return {
+          problem:
+            'appInfo.frontEndUrl is missing or not a URL: KooGallery shows it to the buyer as the address of the app (APP_FRONTEND_URL)',
+        };
+      const issues = addressIssues(new URL(url));
+      return issues.length
+        ? {
+            note: `frontEndUrl ${url}: ${issues.join(', ')}; buyers open it from KooGallery, so in production it must be the app's public https address (APP_FRONTEND_URL, or PUBLIC_URL)`,
+            warn: true,
+          }
+        : { note: `frontEndUrl ${url}` };
+    },
+  },
+  {
+    name: 'refreshInstance RENEWAL: a later expireTime under a new order',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    send: (c) => c.p.refreshInstance(renewal(c, c.made.instanceId)),
+  },
+  {
+    name: 'updateInstanceStatus FREEZE (the subscription expired)',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    send: (c) => c.p.updateInstanceStatus(theInstance(c, { status: 'FREEZE' })),
+  },
+  {
+    name: 'updateInstanceStatus UNFREEZE (renewed in time)',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    send: (c) => c.p.updateInstanceStatus(theInstance(c, { status: 'UNFREEZE' })),
+  },
+  {
+    name: 'upgradeInstance: a new order, another product',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    send: (c) => c.p.upgradeInstance(theInstance(c, { ...newOrder(), productId: `${PRODUCT_ID}-pro` })),
+  },
+  {
+    name: 'refreshInstance of an unknown instance',
+    expected: '000003',
+    ...BASIC_CALL,
+    acceptedMeans:
+      'the relay answered 000000 for an instance it never created: KooGallery would take the renewal as applied',
+    send: (c) => c.p.refreshInstance(renewal(c, unknownInstanceId())),
+  },
+  {
+    name: 'basic call signed with the kit key',
+    expected: '000001',
+    ...BASIC_CALL,
+    acceptedMeans:
+      'the relay accepted a basic call signed with the kit key: its BASIC_ACCESS_KEY must be the key bound to the basic interfaces, never the kit key',
+    send: (c) => c.p.queryInstance(someInstance(c), { key: c.kitKey }),
+  },
+  {
+    // A kit call, but only there for the basic case after it.
+    name: NONCE_KIT,
+    expected: OK,
+    section: 'basic',
+    needs: [HAS_INSTANCE],
+    send: (c) => {
+      c.made.kitNonce = newNonce();
+      return c.p.tenantSync(tenantEdit(c, 'nonce shared with a basic call'), { nonce: c.made.kitNonce });
+    },
+  },
+  {
+    name: 'reused nonce: a basic call with the nonce of that accepted kit call',
+    expected: '000001',
+    ...BASIC_CALL,
+    acceptedMeans:
+      'the relay accepted a basic call whose nonce a kit call had used: the kit and basic routes must share one nonce store',
+    tolerated: ['000002'],
+    needs: [
+      {
+        case: PURCHASE,
+        why: (purchase) =>
+          `${noInstance(purchase)}: a refusal would prove nothing while correctly signed basic calls are refused too`,
+      },
+      {
+        case: NONCE_KIT,
+        ok: accepted,
+        why: (kit) =>
+          `not tested: the kit call whose nonce it reuses was not accepted (${kit.result.got}), so a refusal would prove nothing`,
+      },
+    ],
+    send: (c) => c.p.queryInstance(theInstance(c), { nonce: c.made.kitNonce! }),
+  },
+  {
+    name: 'stale timestamp on a basic call (now − 10 min, correctly signed)',
+    expected: '000002',
+    ...BASIC_CALL,
+    acceptedMeans:
+      'the relay accepted a 10-minute-old timestamp: it must refuse anything outside 60 s of its clock',
+    send: (c) => c.p.queryInstance(someInstance(c), { timestamp: String(c.now() - 10 * 60_000) }),
+  },
+
+  // 13: remove the debug data, whatever happened above. Instances cannot be deleted: an
+  // unsubscribe order releases the debug instance, then the marketplace's repeat of that call.
+  {
+    name: 'releaseInstance (the end of the debug instance)',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    cleanup: true,
+    send: (c) => c.p.releaseInstance(releaseOrder(c)),
+  },
+  {
+    name: 'releaseInstance again: the same call repeated (idempotent)',
+    expected: OK,
+    ...BASIC_CALL,
+    needs: [HAS_INSTANCE],
+    cleanup: true,
+    send: (c) => c.p.releaseInstance(releaseOrder(c)),
+  },
+  {
+    name: 'cleanup: applicationSync delete (flag 0)',
+    expected: OK,
+    cleanup: true,
+    send: (c) =>
+      c.p.applicationSync({
+        instanceId: '',
+        tenantId: c.tenantId,
+        appId: c.appId,
+        clientId: c.clientId,
+        flag: 0,
+        testFlag: 1,
+      }),
+  },
+  {
+    name: 'cleanup: tenantSync delete (flag 0)',
+    expected: OK,
+    cleanup: true,
+    send: (c) => c.p.tenantSync(tenant(c, { flag: 0 })),
+  },
+];
+
+/** The table's case names as a run with this OAEP variant reports them. */
+export function caseNames(oaep: string = DEFAULT_OAEP): string[] {
+  return SELF_CHECK_CASES.map((entry) => nameOf(entry, { oaep }));
+}
+
+function nameOf(entry: SelfCheckCase, run: { oaep: string }): string {
+  return typeof entry.name === 'string' ? entry.name : entry.name(run);
 }
 
 function configProblem(options: SelfCheckOptions): string | undefined {
@@ -151,588 +737,148 @@ function configProblem(options: SelfCheckOptions): string | undefined {
   return undefined;
 }
 
-async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): Promise<void> {
-  const problem = configProblem(options);
-  let pusher: Pusher | undefined;
-  let keyProblem: string | undefined;
-  if (!problem) {
-    try {
-      pusher = new Pusher({
-        productionAddress: options.url,
-        kitAccessKey: options.kitKey,
-        ...(options.basicKey ? { basicAccessKey: options.basicKey } : {}),
-        publicKey: options.publicKey,
-        oaep: options.oaep ?? DEFAULT_OAEP,
-        timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
-        ...(options.now ? { now: options.now } : {}),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-      });
-      pusher.encryptSecret('probe');
-    } catch (error) {
-      keyProblem = `the public key cannot be used: ${describeError(error)}`;
-    }
-  }
-  if (problem || keyProblem || !pusher) {
-    report({
-      name: 'options',
-      pass: false,
-      expected: 'usable options',
-      got: 'invalid',
-      ms: 0,
-      why: problem ?? keyProblem ?? 'invalid options',
-    });
-    return;
-  }
-
-  const p = pusher;
-  const now = options.now ?? Date.now;
-  const timeoutMs = options.timeoutMs ?? PRODUCTION_TIMEOUT_MS;
-  const selectedOaep = options.oaep ?? DEFAULT_OAEP;
-  const tenantId = options.tenantId ?? newDebugTenantId();
-  const appId = options.appId ?? 'selfcheck-app';
-  const clientId = `selfcheck-client-${tenantId.slice(-8)}`;
-  const clientSecret = options.clientSecret ?? `selfcheck-secret-${randomBytes(12).toString('hex')}`;
-  const attempts: Attempt[] = [];
-
-  report(addressCase(options.url));
-
-  const send = async (
-    name: string,
-    request: () => Promise<PushResult>,
-    kind: CallKind = 'kit',
-  ): Promise<Attempt> => {
-    let attempt: Attempt;
-    try {
-      attempt = { name, kind, push: await request() };
-    } catch (error) {
-      attempt = { name, kind, error };
-    }
-    attempts.push(attempt);
-    return attempt;
-  };
-  const check = async (spec: CaseSpec, request: () => Promise<PushResult>): Promise<Checked> => {
-    const attempt = await send(spec.name, request, spec.kind);
-    const { result } = evaluate(spec, attempt, timeoutMs);
-    report(result);
-    return { ...attempt, result };
-  };
-
-  // Debug data as Seller Center sends it: testFlag 1, instanceId and orderId empty.
-  const tenant = (extra: Fields = {}): Fields => ({
-    instanceId: '',
-    orderId: '',
-    tenantId,
-    tenantCode: 'selfcheck',
-    name: 'Relay self-check (debug data)',
-    domainName: 'https://selfcheck.example.com',
-    flag: 1,
-    testFlag: 1,
-    ...extra,
-  });
-  const app = (extra: Fields = {}): Fields => ({
-    instanceId: '',
-    tenantId,
-    appId,
-    clientId,
-    clientSecret,
-    flag: 1,
-    testFlag: 1,
-    ...extra,
-  });
-  const users = [
-    {
-      userName: 'selfcheck.admin',
-      name: '自检管理员',
-      orgCode: 'sc-100',
-      role: 'admin',
-      enable: 'true',
-      email: 'selfcheck.admin@example.com',
-    },
-    { userName: 'selfcheck.user', name: '自检用户', orgCode: 'sc-110', role: 'user', enable: 'false' },
-  ];
-  const auth = (flag: number, userList: unknown = users): Fields => ({
-    instanceId: '',
-    tenantId,
-    appId,
-    userList,
-    flag,
-    testFlag: 1,
-  });
-  const org = (extra: Fields): Fields => ({
-    instanceId: '',
-    tenantId,
-    orgCode: 'sc-120',
-    orgName: '自检测试部',
-    parentCode: 'sc-100',
-    testFlag: 1,
-    ...extra,
-  });
-  const secretHint = (r: PushResult) =>
-    /clientSecret|decrypt/i.test(r.resultMsg ?? '')
-      ? `the relay could not decrypt clientSecret: the public key given here is not the half of the relay's RSA private key (RSA_PRIVATE_KEY), or the relay does not accept OAEP ${selectedOaep}`
-      : undefined;
-
-  // 1, 2: the credential's tenantSync, with instanceId/orderId empty, then absent.
-  const first = await check(
-    {
-      name: 'tenantSync add: debug data (flag 1, testFlag 1, instanceId and orderId empty)',
-      expected: '000000',
-    },
-    () => p.tenantSync(tenant()),
-  );
-  if (!first.push || first.push.status === 404 || first.push.status === 405) {
-    report({
-      name: 'remaining cases',
-      pass: false,
-      expected: 'an answer',
-      got: 'not run',
-      ms: 0,
-      why: first.push
-        ? `no kit route at ${options.url.replace(/\/+$/, '')}/produceAPI/v2/… (HTTP ${first.push.status}), so nothing else was sent; fix --url first`
-        : 'the relay did not answer the first request, so nothing else was sent (and nothing needs cleaning up)',
-    });
-    return;
-  }
-
+/** The Pusher of the run, or why the public key cannot be used. */
+function newPusher(options: SelfCheckOptions): Pusher | string {
   try {
-    await check(
-      { name: 'tenantSync add: instanceId and orderId missing entirely', expected: '000000' },
-      () => {
-        const { instanceId: _i, orderId: _o, ...rest } = tenant({ name: 'Relay self-check (no ids)' });
-        return p.tenantSync(rest);
-      },
-    );
-
-    // 3: applicationSync with the plaintext typed in the debug page, encrypted with the public key.
-    await check(
-      {
-        name: `applicationSync add: clientSecret RSA-OAEP encrypted (${selectedOaep})`,
-        expected: '000000',
-        hint: secretHint,
-      },
-      () => p.applicationSync(app()),
-    );
-    const variants: { id: string; attempt: Attempt; judged: Judged }[] = [];
-    for (const id of OAEP_REPORT_ORDER.filter((v) => (OAEP_VARIANT_IDS as readonly string[]).includes(v))) {
-      const spec = { name: `applicationSync clientSecret with OAEP ${id}`, expected: '000000' };
-      const attempt = await send(spec.name, () =>
-        p.applicationSync(app({ clientSecretEncrypted: p.encryptSecret(clientSecret, id) })),
-      );
-      variants.push({ id, attempt, judged: evaluate(spec, attempt, timeoutMs) });
-    }
-    const accepted = variants.filter((v) => v.judged.result.pass).map((v) => v.id);
-    for (const v of variants) {
-      const r = v.judged.result;
-      if (r.pass) {
-        report({ ...r, why: appendWhy(r.why, `the relay accepts ${v.id}`) });
-      } else if (v.judged.codeOnly && accepted.length > 0) {
-        report({
-          ...r,
-          pass: true,
-          warn: true,
-          why: `the relay does not accept clientSecret encrypted with ${v.id} (${r.got}${
-            v.attempt.push?.resultMsg ? `: ${v.attempt.push.resultMsg}` : ''
-          }); it accepts ${accepted.join(', ')}. Harmless if KooGallery uses one of those (the variant is not documented)`,
-        });
-      } else {
-        report({
-          ...r,
-          why: appendWhy(
-            r.why,
-            accepted.length === 0
-              ? 'no OAEP variant was accepted: the relay cannot decrypt clientSecret at all (check the public key and RSA_PRIVATE_KEY)'
-              : undefined,
-          ),
-        });
-      }
-    }
-
-    // 5: the credential's allOrgSync, both forms of orgInfoList.
-    await check({ name: 'allOrgSync: orgInfoList as a JSON array', expected: '000000' }, () =>
-      p.allOrgSync({
-        instanceId: '',
-        tenantId,
-        orgInfoList: [
-          { orgCode: 'sc-100', orgName: '自检产品部', parentCode: '' },
-          { orgCode: 'sc-110', orgName: '自检开发部', parentCode: 'sc-100' },
-        ],
-        testFlag: 1,
-      }),
-    );
-    await check(
-      {
-        name: 'allOrgSync: orgInfoList as a string with unquoted keys and OrgName (the marketplace’s example)',
-        expected: '000000',
-      },
-      () =>
-        p.allOrgSync({
-          instanceId: '',
-          tenantId,
-          orgInfoList:
-            '[{orgCode:"sc-100", OrgName:"自检产品部", parentCode:""}, {orgCode:"sc-110", OrgName:"自检开发部", parentCode:"sc-100"}]',
-          testFlag: 1,
-          flag: 1,
-        }),
-    );
-
-    // 4, 7: the test account's authSync, a repeated delivery, then modify, cancel, delete.
-    const added = await check(
-      {
-        name: 'authSync add (flag 1): two users, roles admin and user, one with enable "false"',
-        expected: '000000',
-      },
-      () => p.authSync(auth(1)),
-    );
-    await check(
-      { name: 'authSync repeated delivery: the same body again with a new nonce', expected: '000000' },
-      () => (added.push ? p.send('authSync', added.push.body) : p.authSync(auth(1))),
-    );
-    await check({ name: 'authSync modify (flag 2)', expected: '000000' }, () =>
-      p.authSync(
-        auth(2, [
-          { ...users[0], name: '自检管理员（改）' },
-          { ...users[1], enable: 'true' },
-        ]),
-      ),
-    );
-    await check({ name: 'authSync cancel authorization (flag 3)', expected: '000000' }, () =>
-      p.authSync(auth(3)),
-    );
-    await check({ name: 'authSync delete (flag 0)', expected: '000000' }, () => p.authSync(auth(0)));
-
-    // 6: department edits.
-    await check({ name: 'singleOrgSync add (flag 1)', expected: '000000' }, () =>
-      p.singleOrgSync(org({ flag: 1 })),
-    );
-    await check({ name: 'singleOrgSync modify (flag 2): renamed and moved', expected: '000000' }, () =>
-      p.singleOrgSync(org({ orgName: '自检质量部', parentCode: 'sc-110', flag: 2 })),
-    );
-    await check({ name: 'singleOrgSync delete (flag 0)', expected: '000000' }, () =>
-      p.singleOrgSync(org({ orgName: '自检质量部', parentCode: 'sc-110', flag: 0 })),
-    );
-
-    // 8: signatures. The bodies only touch the debug tenant, in case the relay wrongly accepts them.
-    const tenantEdit = (what: string) => tenant({ flag: 2, name: `Relay self-check (${what})` });
-    await check(
-      {
-        name: 'bad x-sign (right shape, wrong value)',
-        expected: '000001',
-        acceptedMeans:
-          'the relay accepted a push with a wrong x-sign: anyone who knows the address can write to the mirror',
-      },
-      () => p.tenantSync(tenantEdit('bad sign'), { sign: randomBytes(32).toString('hex').toUpperCase() }),
-    );
-    await check(
-      {
-        name: 'missing x-sign header',
-        expected: '000001',
-        acceptedMeans: 'the relay accepted a push without x-sign: the signature is not enforced',
-      },
-      () => p.tenantSync(tenantEdit('no sign'), { headers: { 'x-sign': undefined } }),
-    );
-
-    // 9: a replay of an accepted request, byte for byte (same nonce, timestamp, x-sign).
-    const nonce = randomBytes(32).toString('hex').toUpperCase();
-    const timestamp = String(now());
-    const original = await check(
-      { name: 'tenantSync modify (flag 2): the request the replay case sends again', expected: '000000' },
-      () => p.tenantSync(tenantEdit('replay original'), { nonce, timestamp }),
-    );
-    const replayName = 'replayed nonce: the accepted request again with the same nonce, timestamp and x-sign';
-    if (original.push?.resultCode === '000000') {
-      const originalBody = original.push.body;
-      await check(
-        {
-          name: replayName,
-          expected: '000001',
-          acceptedMeans:
-            'the relay accepted a replayed request: x-nonce is not remembered (keep it for at least 2 × 60 s, across all relay instances, e.g. in Redis)',
-          tolerated: ['000002'],
-        },
-        () => p.send('tenantSync', originalBody, { nonce, timestamp }),
-      );
-    } else {
-      report({
-        name: replayName,
-        pass: false,
-        expected: '000001',
-        got: 'not run',
-        ms: 0,
-        why: `not tested: the original request was not accepted (${
-          original.push ? (original.push.resultCode ?? `HTTP ${original.push.status}`) : 'no answer'
-        }), so a refusal of its copy would prove nothing`,
-      });
-    }
-
-    // 10: a correctly signed request whose x-timestamp is ten minutes old.
-    await check(
-      {
-        name: 'stale x-timestamp (now − 10 min, correctly signed)',
-        expected: '000002',
-        acceptedMeans:
-          'the relay accepted a 10-minute-old x-timestamp: it must refuse anything outside 60 s of its clock',
-      },
-      () => p.tenantSync(tenantEdit('stale'), { timestamp: String(now() - 10 * 60_000) }),
-    );
-
-    // 14: the basic (instance) interfaces, while the debug tenant exists for the shared-nonce case.
-    if (options.basicKey)
-      await basicCases({
-        p,
-        check,
-        report,
-        now,
-        kitKey: options.kitKey,
-        kitCall: (nonce) => p.tenantSync(tenantEdit('nonce shared with a basic call'), { nonce }),
-      });
-    else
-      for (const [name, expected] of Object.values(BASIC_CASES))
-        report({
-          name,
-          pass: true,
-          skipped: true,
-          expected,
-          got: 'skipped',
-          ms: 0,
-          why: BASIC_SKIPPED_WHY,
-        });
-  } finally {
-    // 13: remove the debug data, whatever happened above.
-    await check({ name: 'cleanup: applicationSync delete (flag 0)', expected: '000000' }, () =>
-      p.applicationSync({ instanceId: '', tenantId, appId, clientId, flag: 0, testFlag: 1 }),
-    );
-    await check({ name: 'cleanup: tenantSync delete (flag 0)', expected: '000000' }, () =>
-      p.tenantSync(tenant({ flag: 0 })),
-    );
+    const pusher = new Pusher({
+      productionAddress: options.url,
+      kitAccessKey: options.kitKey,
+      ...(options.basicKey ? { basicAccessKey: options.basicKey } : {}),
+      publicKey: options.publicKey,
+      oaep: options.oaep ?? DEFAULT_OAEP,
+      timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    pusher.encryptSecret('probe');
+    return pusher;
+  } catch (error) {
+    return `the public key cannot be used: ${describeError(error)}`;
   }
-
-  // 11, 12: properties of every answer.
-  for (const summary of summaries(attempts, timeoutMs, !!options.basicKey)) report(summary);
-}
-
-/** The basic cases by name and expected code: the same names whether they run or are skipped. */
-const BASIC_CASES = {
-  purchase: ['newInstance: a new purchase (testFlag "1", a fresh order) answers an instanceId', '000000'],
-  retry: ['newInstance retry: the same order with a new businessId answers the same instanceId', '000000'],
-  query: ['queryInstance of that instance: info with appInfo.frontEndUrl', '000000'],
-  renewal: ['refreshInstance RENEWAL: a later expireTime under a new order', '000000'],
-  freeze: ['updateInstanceStatus FREEZE (the subscription expired)', '000000'],
-  unfreeze: ['updateInstanceStatus UNFREEZE (renewed in time)', '000000'],
-  upgrade: ['upgradeInstance: a new order, another product', '000000'],
-  unknown: ['refreshInstance of an unknown instance', '000003'],
-  kitSigned: ['basic call signed with the kit key', '000001'],
-  nonceKit: ['tenantSync modify (flag 2): the kit call whose nonce the next case reuses', '000000'],
-  nonceReuse: ['reused nonce: a basic call with the nonce of that accepted kit call', '000001'],
-  stale: ['stale timestamp on a basic call (now − 10 min, correctly signed)', '000002'],
-  release: ['releaseInstance (the end of the debug instance)', '000000'],
-  releaseAgain: ['releaseInstance again: the same call repeated (idempotent)', '000000'],
-} as const satisfies Record<string, readonly [string, string]>;
-
-const BASIC_BODY_SIGN = 'every basic answer: Body-Sign present and valid with the basic key';
-const BASIC_SKIPPED_WHY =
-  'no basic access key given (--basic-key, or BASIC_ACCESS_KEY in the environment): the basic interfaces (基础接口) were not checked';
-const DAY_MS = 24 * 3600 * 1000;
-const PRODUCT_ID = 'selfcheck-product';
-
-interface BasicContext {
-  p: Pusher;
-  check: (spec: CaseSpec, request: () => Promise<PushResult>) => Promise<Checked>;
-  report: (r: CaseResult) => void;
-  now: () => number;
-  kitKey: string;
-  /** An accepted kit call made with this nonce, for the shared-nonce case. */
-  kitCall: (nonce: string) => Promise<PushResult>;
 }
 
 /**
- * A purchase and its life as Seller Center's debugging sends them (testFlag "1", a fresh random
- * order), then the refusals; the instance is released at the end, whatever happened.
+ * Walks the table: each case is skipped (a basic one without a basic key), "not run" (what it
+ * needs failed), or sent and judged, and reported as soon as it is decided. If a case throws,
+ * only the cleanup cases are sent after it, and the error is rethrown.
  */
-async function basicCases(c: BasicContext): Promise<void> {
-  const { p, check, report, now } = c;
-  const spec = (key: keyof typeof BASIC_CASES, more: Partial<CaseSpec> = {}): CaseSpec => ({
-    name: BASIC_CASES[key][0],
-    expected: BASIC_CASES[key][1],
-    kind: 'basic',
-    ...more,
-  });
-  const notRun = (key: keyof typeof BASIC_CASES, why: string) =>
-    report({
-      name: BASIC_CASES[key][0],
-      pass: false,
-      expected: BASIC_CASES[key][1],
-      got: 'not run',
-      ms: 0,
-      why,
-    });
-  const debug = { testFlag: '1' };
-  const newOrder = () => {
-    const orderId = `CS${randomBytes(8).toString('hex').toUpperCase().slice(0, 15)}`;
-    return { orderId, orderLineId: `${orderId}-000001` };
+async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): Promise<void> {
+  const pusher = configProblem(options) ?? newPusher(options);
+  if (typeof pusher === 'string') {
+    report({ name: 'options', pass: false, expected: 'usable options', got: 'invalid', ms: 0, why: pusher });
+    return;
+  }
+  const outcomes = new Map<string, Outcome>();
+  const attempts: Attempt[] = [];
+  const tenantId = options.tenantId ?? newDebugTenantId();
+  const c: CaseContext = {
+    p: pusher,
+    url: options.url,
+    kitKey: options.kitKey,
+    oaep: options.oaep ?? DEFAULT_OAEP,
+    timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
+    now: options.now ?? Date.now,
+    tenantId,
+    appId: options.appId ?? 'selfcheck-app',
+    clientId: `selfcheck-client-${tenantId.slice(-8)}`,
+    clientSecret: options.clientSecret ?? `selfcheck-secret-${randomBytes(12).toString('hex')}`,
+    answer: (name) => outcomes.get(name)?.push,
+    made: {},
   };
-
-  const bought: Fields = {
-    ...newOrder(),
-    productId: PRODUCT_ID,
-    expireTime: formatExpireTime(now() + 30 * DAY_MS),
-    ...debug,
+  const decided = (outcome: Outcome) => {
+    outcomes.set(outcome.result.name, outcome);
+    report(outcome.result);
   };
-  const purchase = await check(
-    spec('purchase', {
-      inspect: (push) => {
-        const id = push.answer?.instanceId;
-        if (typeof id !== 'string' || !id)
-          return {
-            problem:
-              'answered 000000 without an instanceId: KooGallery needs it to bind tenants and to send every later call',
-          };
-        if (id.length > 64)
-          return { problem: `instanceId has ${id.length} characters; KooGallery allows 64` };
-        return { note: `instanceId ${id}` };
-      },
-    }),
-    () => p.newInstance(bought),
-  );
-  const instanceId = purchase.result.pass ? (purchase.push!.answer!.instanceId as string) : undefined;
-  const someId = instanceId ?? `selfcheck-unknown-${randomBytes(8).toString('hex')}`;
-  const noInstance = `not tested: the purchase (newInstance) was not accepted (${purchase.result.got}), so there is no instance to call`;
+  /** A batch's cases so far, reported together once the table moves past the batch. */
+  let held: { batch: Batch; members: BatchMember[] } | undefined;
+  const settle = () => {
+    if (!held) return;
+    const { batch, members } = held;
+    held = undefined;
+    batch.settle(members).forEach((result, i) => decided({ result, push: members[i]!.attempt.push }));
+  };
+  const skipped = (entry: SelfCheckCase) => entry.section === 'basic' && !options.basicKey;
+  /** After an unexpected error: the cleanup cases still go out, if what they need has run. */
+  const cleansUp = (entry: SelfCheckCase) =>
+    !!entry.cleanup && !skipped(entry) && (entry.needs ?? []).every((need) => outcomes.has(need.case));
+  let failure: { error: unknown } | undefined;
 
+  report(addressCase(options.url));
+  for (const entry of SELF_CHECK_CASES) {
+    try {
+      if (held && entry.batch !== held.batch) settle();
+      if (failure && !cleansUp(entry)) continue;
+      const name = nameOf(entry, c);
+      const unsent = skipped(entry) ? skippedResult(name, entry.expected) : unmet(entry, name, outcomes);
+      if (unsent) {
+        decided({ result: unsent });
+        continue;
+      }
+      const attempt = await send(entry, name, c);
+      attempts.push(attempt);
+      const judged = evaluate(entry, name, attempt, c);
+      if (judged.result.pass && attempt.push) entry.keep?.(attempt.push, c);
+      if (entry.batch) {
+        (held ??= { batch: entry.batch, members: [] }).members.push({ name, attempt, judged });
+        continue;
+      }
+      decided({ result: judged.result, push: attempt.push });
+      const stop = entry.gate?.(attempt, c);
+      if (stop) {
+        report({
+          name: 'remaining cases',
+          pass: false,
+          expected: 'an answer',
+          got: 'not run',
+          ms: 0,
+          why: stop,
+        });
+        return;
+      }
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  settle();
+  if (failure) throw failure.error;
+
+  // 11, 12: properties of every answer.
+  for (const summary of summaries(attempts, c.timeoutMs, !!options.basicKey)) report(summary);
+}
+
+async function send(entry: SelfCheckCase, name: string, c: CaseContext): Promise<Attempt> {
+  const kind = entry.kind ?? 'kit';
   try {
-    if (instanceId) {
-      // The marketplace resends a purchase it got no answer to, with a new businessId (§4).
-      await check(
-        spec('retry', {
-          inspect: (push) =>
-            push.answer?.instanceId === instanceId
-              ? { note: `instanceId ${instanceId} again` }
-              : {
-                  problem: `answered instanceId ${JSON.stringify(push.answer?.instanceId)}, not ${instanceId}: a purchase resent with a new businessId must answer the instance of its order (orderId + orderLineId), or the buyer gets two`,
-                },
-        }),
-        () => p.newInstance(bought),
-      );
-      await check(
-        spec('query', {
-          inspect: (push) => {
-            const info = Array.isArray(push.answer?.info) ? (push.answer.info as unknown[]) : [];
-            const entry = info.find(
-              (i) => (i as { instanceId?: unknown } | null)?.instanceId === instanceId,
-            ) as { appInfo?: { frontEndUrl?: unknown } } | undefined;
-            if (!entry) return { problem: `info does not list ${instanceId}` };
-            const url = entry.appInfo?.frontEndUrl;
-            if (typeof url !== 'string' || !URL.canParse(url))
-              return {
-                problem:
-                  'appInfo.frontEndUrl is missing or not a URL: KooGallery shows it to the buyer as the address of the app (APP_FRONTEND_URL)',
-              };
-            const issues = addressIssues(new URL(url));
-            return issues.length
-              ? {
-                  note: `frontEndUrl ${url}: ${issues.join(', ')}; buyers open it from KooGallery, so in production it must be the app's public https address (APP_FRONTEND_URL, or PUBLIC_URL)`,
-                  warn: true,
-                }
-              : { note: `frontEndUrl ${url}` };
-          },
-        }),
-        () => p.queryInstance({ instanceId, ...debug }),
-      );
-      await check(spec('renewal'), () =>
-        p.refreshInstance({
-          instanceId,
-          ...newOrder(),
-          scene: 'RENEWAL',
-          expireTime: formatExpireTime(now() + 395 * DAY_MS),
-          ...debug,
-        }),
-      );
-      await check(spec('freeze'), () => p.updateInstanceStatus({ instanceId, status: 'FREEZE', ...debug }));
-      await check(spec('unfreeze'), () =>
-        p.updateInstanceStatus({ instanceId, status: 'UNFREEZE', ...debug }),
-      );
-      await check(spec('upgrade'), () =>
-        p.upgradeInstance({ instanceId, ...newOrder(), productId: `${PRODUCT_ID}-pro`, ...debug }),
-      );
-    } else {
-      for (const key of ['retry', 'query', 'renewal', 'freeze', 'unfreeze', 'upgrade'] as const)
-        notRun(key, noInstance);
-    }
-
-    await check(
-      spec('unknown', {
-        acceptedMeans:
-          'the relay answered 000000 for an instance it never created: KooGallery would take the renewal as applied',
-      }),
-      () =>
-        p.refreshInstance({
-          instanceId: `selfcheck-unknown-${randomBytes(8).toString('hex')}`,
-          ...newOrder(),
-          scene: 'RENEWAL',
-          expireTime: formatExpireTime(now() + 395 * DAY_MS),
-          ...debug,
-        }),
-    );
-    // Read-only calls from here on, in case the relay wrongly accepts them.
-    await check(
-      spec('kitSigned', {
-        acceptedMeans:
-          'the relay accepted a basic call signed with the kit key: its BASIC_ACCESS_KEY must be the key bound to the basic interfaces, never the kit key',
-      }),
-      () => p.queryInstance({ instanceId: someId, ...debug }, { key: c.kitKey }),
-    );
-    if (instanceId) {
-      const nonce = randomBytes(32).toString('hex').toUpperCase();
-      const kit = await check({ name: BASIC_CASES.nonceKit[0], expected: BASIC_CASES.nonceKit[1] }, () =>
-        c.kitCall(nonce),
-      );
-      if (kit.push?.resultCode === '000000')
-        await check(
-          spec('nonceReuse', {
-            acceptedMeans:
-              'the relay accepted a basic call whose nonce a kit call had used: the kit and basic routes must share one nonce store',
-            tolerated: ['000002'],
-          }),
-          () => p.queryInstance({ instanceId, ...debug }, { nonce }),
-        );
-      else
-        notRun(
-          'nonceReuse',
-          `not tested: the kit call whose nonce it reuses was not accepted (${kit.result.got}), so a refusal would prove nothing`,
-        );
-    } else {
-      notRun('nonceKit', noInstance);
-      notRun(
-        'nonceReuse',
-        `${noInstance}: a refusal would prove nothing while correctly signed basic calls are refused too`,
-      );
-    }
-    await check(
-      spec('stale', {
-        acceptedMeans:
-          'the relay accepted a 10-minute-old timestamp: it must refuse anything outside 60 s of its clock',
-      }),
-      () => p.queryInstance({ instanceId: someId, ...debug }, { timestamp: String(now() - 10 * 60_000) }),
-    );
-  } finally {
-    if (instanceId) {
-      // An unsubscribe order, then the marketplace's repeat of the very same call.
-      const release: Fields = { instanceId, ...newOrder(), ...debug };
-      await check(spec('release'), () => p.releaseInstance(release));
-      await check(spec('releaseAgain'), () => p.releaseInstance(release));
-    } else {
-      notRun('release', noInstance);
-      notRun('releaseAgain', noInstance);
-    }
+    return { name, kind, push: await entry.send(c) };
+  } catch (error) {
+    return { name, kind, error };
   }
 }
 
-interface Judged {
+/** The "not run" result of a case whose first unmet need says why, if one is unmet. */
+function unmet(entry: SelfCheckCase, name: string, outcomes: Map<string, Outcome>): CaseResult | undefined {
+  for (const need of entry.needs ?? []) {
+    const earlier = outcomes.get(need.case);
+    if (!earlier) throw new Error(`the case "${name}" needs "${need.case}", which did not run before it`);
+    if (!(need.ok ?? ((o: Outcome) => o.result.pass))(earlier))
+      return { name, pass: false, expected: entry.expected, got: 'not run', ms: 0, why: need.why(earlier) };
+  }
+  return undefined;
+}
+
+function skippedResult(name: string, expected: string): CaseResult {
+  return { name, pass: true, skipped: true, expected, got: 'skipped', ms: 0, why: BASIC_SKIPPED_WHY };
+}
+
+export interface Judged {
   result: CaseResult;
   /** The answer was well-formed and only its resultCode was not the expected one. */
   codeOnly: boolean;
 }
 
-function evaluate(spec: CaseSpec, attempt: Attempt, timeoutMs: number): Judged {
-  const { name, expected } = spec;
+function evaluate(spec: SelfCheckCase, name: string, attempt: Attempt, c: CaseContext): Judged {
+  const { expected } = spec;
+  const { timeoutMs } = c;
   const push = attempt.push;
   if (!push) {
     const timedOut = isTimeout(attempt.error);
@@ -777,13 +923,13 @@ function evaluate(spec: CaseSpec, attempt: Attempt, timeoutMs: number): Judged {
       );
     } else {
       codeOnly = true;
-      problems.push(codeProblem(spec, push));
+      problems.push(codeProblem(spec, push, c));
     }
   }
   if (push.resultCode === expected && expected !== '000000' && push.resultMsg)
     notes.push(`refused: ${push.resultMsg}`);
   if (problems.length === 0 && push.resultCode === expected && spec.inspect) {
-    const seen = spec.inspect(push);
+    const seen = spec.inspect(push, c);
     if (seen.problem) problems.push(seen.problem);
     if (seen.note) notes.push(seen.note);
     if (seen.warn) warn = true;
@@ -820,12 +966,12 @@ function evaluate(spec: CaseSpec, attempt: Attempt, timeoutMs: number): Judged {
   };
 }
 
-function codeProblem(spec: CaseSpec, push: PushResult): string {
+function codeProblem(spec: SelfCheckCase, push: PushResult, c: CaseContext): string {
   const code = push.resultCode!;
   const message = push.resultMsg ? ` (${push.resultMsg})` : '';
   if (code === '000000' && spec.acceptedMeans) return `answered 000000: ${spec.acceptedMeans}`;
   const base = `expected ${spec.expected}, got ${code}${message}`;
-  const extra = spec.hint?.(push);
+  const extra = spec.hint?.(push, c);
   const basic = spec.kind === 'basic';
   if (spec.expected === '000000' || (basic && code === '000001' && spec.expected !== '000001')) {
     if (code === '000001')

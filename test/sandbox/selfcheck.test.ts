@@ -9,8 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { oaepDecrypt, oaepVariant } from '../../src/crypto/oaep.js';
 import { bodySignHeader } from '../../src/kit/signature.js';
-import { basicSign, canonicalPayload, newNonce } from '../../src/sandbox/marketplace/index.js';
-import { runSelfCheck, type CaseResult } from '../../src/sandbox/selfcheck.js';
+import {
+  basicSign,
+  canonicalPayload,
+  newNonce,
+  OAEP_VARIANT_IDS,
+} from '../../src/sandbox/marketplace/index.js';
+import { caseNames, runSelfCheck, SELF_CHECK_CASES, type CaseResult } from '../../src/sandbox/selfcheck.js';
 import {
   BASIC_KEY,
   KIT_KEY,
@@ -26,6 +31,13 @@ const named = (results: CaseResult[], part: string) => {
   const found = results.filter((r) => r.name.includes(part));
   expect(found.length).toBeGreaterThan(0);
   return found;
+};
+/** A kit answer as the relay would sign it, from a stand-in put in front of the relay. */
+const kitAnswer = (resultCode: string, resultMsg: string) => {
+  const body = JSON.stringify({ resultCode, resultMsg });
+  return new Response(body, {
+    headers: { 'Content-Type': 'application/json', 'Body-Sign': bodySignHeader(KIT_KEY, body) },
+  });
 };
 const failures = (results: CaseResult[]) =>
   results.filter((r) => !r.pass).map((r) => `${r.name}: ${r.got} — ${r.why ?? ''}`);
@@ -80,6 +92,8 @@ describe('selfcheck against a correctly configured relay', () => {
     });
     expect(failures(results)).toEqual([]);
     expect(seen).toEqual(results);
+    // Every case of the table ran once, in table order, between the address and the summaries.
+    expect(results.slice(1, -4).map((r) => r.name)).toEqual(caseNames());
 
     for (const part of [
       'tenantSync add: debug data',
@@ -180,6 +194,7 @@ describe('selfcheck against a correctly configured relay', () => {
       fetch: recording,
     });
     expect(failures(results)).toEqual([]);
+    expect(results.slice(1, -4).map((r) => r.name)).toEqual(caseNames());
     const skipped = results.filter((r) => r.skipped);
     expect(skipped.map((r) => r.name)).toEqual(
       (Object.keys(BASIC) as (keyof typeof BASIC)[]).map((key) => expect.stringContaining(BASIC[key])),
@@ -287,6 +302,95 @@ describe('selfcheck against a correctly configured relay', () => {
     expect(basicCase(results, 'stale').why).toMatch(/10-minute-old timestamp/);
   });
 
+  it('stops after the first case when the address has no kit route, and sends nothing more', async () => {
+    let calls = 0;
+    const counting: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const results = await runSelfCheck({
+      url: `${t.url}/not-the-production-address`,
+      kitKey: KIT_KEY,
+      publicKey: SELLER_PUBLIC_KEY,
+      fetch: counting,
+    });
+    expect(calls).toBe(1);
+    expect(results.map((r) => [r.pass, r.got])).toEqual([
+      [true, t.url],
+      [false, 'HTTP 404'],
+      [false, 'not run'],
+    ]);
+    expect(results[1]!.why).toMatch(/^HTTP 404: no kit route here/);
+    expect(results[2]!.why).toBe(
+      `no kit route at ${t.url}/not-the-production-address/produceAPI/v2/… (HTTP 404), so nothing else was sent; fix --url first`,
+    );
+  });
+
+  it('does not run the replay or the nonce reuse when the kit call they repeat was refused', async () => {
+    // In front of the real relay: the two tenantSync edits whose nonce a later case reuses are
+    // refused, as a relay with a broken store would refuse them.
+    const refusing: typeof fetch = async (input, init) => {
+      const body = String(init?.body ?? '');
+      if (/replay original|nonce shared with a basic call/.test(body))
+        return kitAnswer('000005', 'could not store');
+      return fetch(input, init);
+    };
+    const results = await runSelfCheck({
+      url: t.url,
+      kitKey: KIT_KEY,
+      basicKey: BASIC_KEY,
+      publicKey: SELLER_PUBLIC_KEY,
+      fetch: refusing,
+    });
+    expect(results.filter((r) => !r.pass).map((r) => [r.name, r.got])).toEqual([
+      ['tenantSync modify (flag 2): the request the replay case sends again', '000005'],
+      [expect.stringContaining('replayed nonce'), 'not run'],
+      [expect.stringContaining(BASIC.nonceKit), '000005'],
+      [expect.stringContaining(BASIC.nonceReuse), 'not run'],
+    ]);
+    expect(named(results, 'replayed nonce')[0]!.why).toBe(
+      'not tested: the original request was not accepted (000005), so a refusal of its copy would prove nothing',
+    );
+    expect(basicCase(results, 'nonceReuse').why).toBe(
+      'not tested: the kit call whose nonce it reuses was not accepted (000005), so a refusal would prove nothing',
+    );
+    // The instance's life and the cleanup are unaffected.
+    expect(basicCase(results, 'release').pass).toBe(true);
+    expect(named(results, 'cleanup: tenantSync delete')[0]!.pass).toBe(true);
+  });
+
+  it('after a case that throws, sends only the cleanup cases, then reports the error', async () => {
+    // As a bug in one case's checks would: the instance is still released, the tenant deleted.
+    const upgrade = SELF_CHECK_CASES[caseNames().findIndex((name) => name.includes(BASIC.upgrade))]!;
+    upgrade.inspect = () => {
+      throw new Error('a broken check');
+    };
+    let results: CaseResult[];
+    try {
+      results = await runSelfCheck({
+        url: t.url,
+        kitKey: KIT_KEY,
+        basicKey: BASIC_KEY,
+        publicKey: SELLER_PUBLIC_KEY,
+        tenantId: 'selfcheck-test-tenant-0002',
+      });
+    } finally {
+      delete upgrade.inspect;
+    }
+    expect(results.slice(-6).map((r) => [r.name, r.pass])).toEqual([
+      [expect.stringContaining(BASIC.unfreeze), true],
+      [expect.stringContaining(BASIC.release), true],
+      [expect.stringContaining(BASIC.releaseAgain), true],
+      ['cleanup: applicationSync delete (flag 0)', true],
+      ['cleanup: tenantSync delete (flag 0)', true],
+      ['self-check', false],
+    ]);
+    expect(results.at(-1)!.why).toBe('the self-check stopped unexpectedly: a broken check');
+    const instanceId = /^instanceId (\S+)$/.exec(basicCase(results, 'purchase').why!)![1]!;
+    expect((await t.api(`/api/v1/instances/${instanceId}`)).body).toMatchObject({ status: 'released' });
+    expect((await t.api('/api/v1/tenants/selfcheck-test-tenant-0002')).status).toBe(404);
+  });
+
   it('says which clientSecret problem a wrong public key causes, and still cleans up', async () => {
     const results = await runSelfCheck({ url: t.url, kitKey: KIT_KEY, publicKey: OTHER_PUBLIC_KEY });
     const app = named(results, 'applicationSync add: clientSecret')[0]!;
@@ -311,15 +415,8 @@ describe('selfcheck against a correctly configured relay', () => {
         if (
           secret &&
           !oaepDecrypt(privateKey, Buffer.from(secret, 'base64'), oaepVariant('sha256-mgf1sha256'))
-        ) {
-          const body = JSON.stringify({
-            resultCode: '000002',
-            resultMsg: 'clientSecret could not be decrypted',
-          });
-          return new Response(body, {
-            headers: { 'Content-Type': 'application/json', 'Body-Sign': bodySignHeader(KIT_KEY, body) },
-          });
-        }
+        )
+          return kitAnswer('000002', 'clientSecret could not be decrypted');
       }
       return fetch(input, init);
     };
@@ -474,6 +571,37 @@ describe('selfcheck against a relay with another kit key', () => {
     // Answers are still well-formed and fast: those cases pass.
     expect(named(results, 'every answer: HTTP 200')[0]!.pass).toBe(true);
     expect(named(results, 'every answer within')[0]!.pass).toBe(true);
+  });
+});
+
+describe('the self-check case table', () => {
+  it('names every case once, whatever the OAEP variant asked for', () => {
+    for (const oaep of OAEP_VARIANT_IDS) {
+      const names = caseNames(oaep);
+      expect(names).toHaveLength(SELF_CHECK_CASES.length);
+      expect(new Set(names).size).toBe(names.length);
+      expect(names).toContain(`applicationSync add: clientSecret RSA-OAEP encrypted (${oaep})`);
+    }
+  });
+
+  it('expects a six-digit code of every case, and makes cases depend only on earlier ones', () => {
+    const names = caseNames();
+    SELF_CHECK_CASES.forEach((entry, i) => {
+      expect(entry.expected).toMatch(/^\d{6}$/);
+      for (const need of entry.needs ?? []) expect(names.slice(0, i)).toContain(need.case);
+    });
+  });
+
+  it('puts the cleanup cases last, so that nothing after them needs the debug data', () => {
+    const first = SELF_CHECK_CASES.findIndex((entry) => entry.cleanup);
+    expect(first).toBeGreaterThan(0);
+    expect(SELF_CHECK_CASES.slice(first).every((entry) => entry.cleanup)).toBe(true);
+    expect(caseNames().slice(first)).toEqual([
+      expect.stringContaining(BASIC.release),
+      expect.stringContaining(BASIC.releaseAgain),
+      'cleanup: applicationSync delete (flag 0)',
+      'cleanup: tenantSync delete (flag 0)',
+    ]);
   });
 });
 

@@ -1,8 +1,6 @@
 /** A relay built exactly as main.ts builds it, listening on a free port, with its sandbox pusher. */
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { buildApp, type Relay } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -10,36 +8,23 @@ import { createLogger } from '../../src/ops/log.js';
 import { Pusher, type PusherOptions } from '../../src/sandbox/pusher.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/store.js';
+import { API_KEY, BASIC_KEY, KIT_KEY, relayEnv, SELLER_PUBLIC_KEY } from './fixtures.js';
 import { connectRedisStore, dropPrefix, keysUnder, uniquePrefix } from './redis.js';
 
-export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
-export const SELLER_PRIVATE_KEY = fixture('seller-rsa-3072.pem');
-export const SELLER_PUBLIC_KEY = readFileSync(fixture('seller-rsa-3072.pub.pem'), 'utf8');
-export const OTHER_PUBLIC_KEY = readFileSync(fixture('other-rsa-3072.pub.pem'), 'utf8');
-
-export const KIT_KEY = 'test-kit-access-key-5f1c9a';
-export const BASIC_KEY = 'test-basic-access-key-93ad07';
-export const APP_ID = 'app-test-0001';
-export const API_KEY = 'seller-api-key-test-0000000001';
-export const DATA_KEY = Buffer.alloc(32, 7).toString('base64');
-
-export function testEnv(
-  overrides: Record<string, string | undefined> = {},
-): Record<string, string | undefined> {
-  return {
-    NODE_ENV: 'test',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    KOO_APP_ID: APP_ID,
-    KIT_ACCESS_KEY: KIT_KEY,
-    BASIC_ACCESS_KEY: BASIC_KEY,
-    RSA_PRIVATE_KEY_FILE: SELLER_PRIVATE_KEY,
-    SESSION_SECRET: 'test-session-secret-0123456789',
-    DATA_KEY,
-    SELLER_API_KEYS: API_KEY,
-    ...overrides,
-  };
-}
+// The keys and the environment live in fixtures.ts, shared with the benchmarks; the tests import
+// them from here as they always have.
+export {
+  API_KEY,
+  APP_ID,
+  BASIC_KEY,
+  DATA_KEY,
+  fixture,
+  KIT_KEY,
+  OTHER_PUBLIC_KEY,
+  SELLER_PRIVATE_KEY,
+  SELLER_PUBLIC_KEY,
+} from './fixtures.js';
+export { relayEnv as testEnv };
 
 export type StoreKind = 'memory' | 'redis';
 
@@ -73,7 +58,7 @@ export interface StartOptions {
 
 export async function startRelay(options: StartOptions = {}): Promise<TestRelay> {
   const prefix = options.prefix ?? uniquePrefix();
-  const config = loadConfig(testEnv({ REDIS_PREFIX: prefix, ...options.env }));
+  const config = loadConfig(relayEnv({ REDIS_PREFIX: prefix, ...options.env }));
   const kind = options.store ?? 'redis';
   const store =
     typeof kind === 'object' ? kind : kind === 'memory' ? new MemoryStore() : await connectRedisStore();
