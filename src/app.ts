@@ -65,7 +65,7 @@ export function buildApp(deps: AppDeps): Relay {
     dataKeys: config.dataKeys,
     appId: config.appId,
     timeoutMs: config.idpTimeoutMs,
-    allowInsecure: !config.production,
+    allowInsecure: config.allowInsecureIdp,
     now,
   });
   // A renewal's claim outlives the identity-server timeout, so it is never taken over mid-call.

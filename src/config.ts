@@ -51,6 +51,8 @@ export interface Config {
   session: { idleSeconds: number; absoluteSeconds: number; cookieName: string };
   /** Deadline of each call to a tenant identity server (token, userinfo). */
   idpTimeoutMs: number;
+  /** ALLOW_INSECURE_IDP: plain-http identity servers (the sandbox); refused in production. */
+  allowInsecureIdp: boolean;
   /** Seller app on another origin: the callback hands a one-time ticket to this URL. */
   handoffUrl?: URL;
   assertion: { ttlSeconds: number; rotationDays: number };
@@ -191,6 +193,18 @@ export function loadConfig(env: Env = process.env): Config {
 
   const trustProxy = parseTrustProxy(text('TRUST_PROXY'));
 
+  // Dangerous, so named and loud (as openid-client's allowInsecureRequests): tokens and client
+  // secrets would cross the network in clear text.
+  const insecureText = (text('ALLOW_INSECURE_IDP') ?? 'false').toLowerCase();
+  if (!['true', 'false'].includes(insecureText))
+    throw new ConfigError('ALLOW_INSECURE_IDP', 'must be true or false');
+  const allowInsecureIdp = insecureText === 'true';
+  if (allowInsecureIdp && production)
+    throw new ConfigError(
+      'ALLOW_INSECURE_IDP',
+      'is refused in production: identity servers must be https (it is for the sandbox and tests)',
+    );
+
   const gatingText = (text('INSTANCE_GATING') ?? 'on').toLowerCase();
   if (!['on', 'off'].includes(gatingText)) throw new ConfigError('INSTANCE_GATING', 'must be on or off');
   const absoluteUrl = (name: string, fallback?: string) => {
@@ -265,6 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
       cookieName: text('SESSION_COOKIE_NAME') ?? 'relay.sid',
     },
     idpTimeoutMs: integer('IDP_TIMEOUT_MS', 5000, 100, 30_000),
+    allowInsecureIdp,
     ...(handoffUrl ? { handoffUrl } : {}),
     assertion: {
       ttlSeconds: integer('ASSERTION_TTL_SECONDS', 300, 30, 3600),

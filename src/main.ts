@@ -23,6 +23,10 @@ async function main(): Promise<void> {
       { generated: sessionSecrets },
       'generated random secrets for this run (set them to keep sessions across restarts)',
     );
+  if (config.allowInsecureIdp)
+    logger.warn(
+      'ALLOW_INSECURE_IDP=true: identity servers over plain http are accepted, so codes, tokens and client secrets may cross the network unencrypted (sandbox and tests only)',
+    );
   if (config.generated.includes('BASIC_ACCESS_KEY'))
     logger.warn(
       'BASIC_ACCESS_KEY is not set: KooGallery basic instance calls (purchases, renewals, freezes) will be refused with 000001 until it is',

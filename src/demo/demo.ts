@@ -80,6 +80,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     SELLER_API_KEYS: apiKey,
     PRODUCE_BASE_PATH: produceBasePath,
     UNIFIED_LOGIN_URL: `${sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId={appId}`,
+    // The sandbox's identity servers are plain http on loopback.
+    ALLOW_INSECURE_IDP: 'true',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
   });
   const relay = await start(config, createLogger(options.logLevel ?? 'warn'));

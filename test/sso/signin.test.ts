@@ -137,3 +137,24 @@ describe('browser sign-in', () => {
     expect(browser.cookie(w.relay.url, w.relay.config.session.cookieName)).toBeUndefined();
   });
 });
+
+describe('identity servers over plain http without ALLOW_INSECURE_IDP', () => {
+  let w: SignInWorld;
+  beforeAll(async () => {
+    w = await startSignInWorld({ env: { ALLOW_INSECURE_IDP: undefined } });
+  });
+  afterAll(() => w.close());
+
+  it('refuses the sign-in (502) without sending the code or the client secret anywhere', async () => {
+    const browser = w.browser();
+    await browser.request(`${w.relay.url}/sso/login`);
+    const callback = await w.unifiedLogin(browser, 'alice');
+    const before = JSON.stringify(w.sandbox.identity.stats.token);
+    const landed = await browser.request(callback);
+    expect(landed.status).toBe(502);
+    expect(landed.text).toContain('data-failure="idp_unavailable"');
+    expect(JSON.stringify(w.sandbox.identity.stats.token)).toBe(before);
+    const line = w.relay.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.failure);
+    expect(line).toMatchObject({ failure: 'idp_unavailable', detail: 'the tenant domainName is not https' });
+  });
+});

@@ -37,6 +37,8 @@ export async function startSignInWorld(options: StartOptions = {}): Promise<Sign
     env: {
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       UNIFIED_LOGIN_URL: `${sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId={appId}`,
+      // The sandbox's identity servers are plain http on loopback.
+      ALLOW_INSECURE_IDP: 'true',
       ...options.env,
     },
   });

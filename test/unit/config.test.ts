@@ -94,6 +94,7 @@ describe('configuration (contract §2)', () => {
       'BASIC_ACCESS_KEY: must differ from KIT_ACCESS_KEY (Seller Center binds a different key to each interface type)',
     ],
     [{ INSTANCE_GATING: 'yes' }, 'INSTANCE_GATING: must be on or off'],
+    [{ ALLOW_INSECURE_IDP: 'yes' }, 'ALLOW_INSECURE_IDP: must be true or false'],
     [{ APP_FRONTEND_URL: '/relative' }, 'APP_FRONTEND_URL: must be an absolute http(s) URL'],
     [{ APP_ADMIN_URL: 'ftp://x.example.com' }, 'APP_ADMIN_URL: must be an absolute http(s) URL'],
     [{ SELLER_API_KEYS: undefined }, 'SELLER_API_KEYS: is required'],
@@ -144,6 +145,11 @@ describe('configuration (contract §2)', () => {
     expect(() => loadConfig(testEnv({ ...prod, SESSION_SECRET: undefined }))).toThrow(
       'SESSION_SECRET: is required in production',
     );
+    expect(() => loadConfig(testEnv({ ...prod, ALLOW_INSECURE_IDP: 'true' }))).toThrow(
+      'ALLOW_INSECURE_IDP: is refused in production: identity servers must be https (it is for the sandbox and tests)',
+    );
+    expect(loadConfig(testEnv(prod)).allowInsecureIdp).toBe(false);
+    expect(loadConfig(testEnv({ ALLOW_INSECURE_IDP: 'TRUE' })).allowInsecureIdp).toBe(true);
     expect(() => loadConfig(testEnv({ ...prod, BASIC_ACCESS_KEY: undefined }))).toThrow(
       'BASIC_ACCESS_KEY: is required in production',
     );
