@@ -141,6 +141,7 @@ describe('configuration (contract §2)', () => {
       NODE_ENV: 'production',
       PUBLIC_URL: 'https://isv.example.com',
       REDIS_URL: 'redis://r:6379',
+      ALLOW_INSECURE_IDP: undefined,
     };
     expect(() => loadConfig(testEnv({ ...prod, SESSION_SECRET: undefined }))).toThrow(
       'SESSION_SECRET: is required in production',
