@@ -6,7 +6,6 @@
  * the marketplace at once even for a session that is still stored.
  */
 import express, { type Request, type Response, type Router } from 'express';
-import { z } from 'zod';
 import { decideAuthorization, type AuthorizeAnswer } from '../mirror/mirror.js';
 import { parseJson, type TenantRecord, type UserRecord } from '../mirror/records.js';
 import { notes } from '../ops/log.js';
@@ -15,10 +14,9 @@ import type { Handoff } from '../sso/handoff.js';
 import { IdpError } from '../sso/idp.js';
 import { NoSessionError, ReauthenticateError, type TokenRenewal } from '../sso/renewal.js';
 import type { Sessions, StoredSession } from '../sso/sessions.js';
+import { operations, type Answer } from './contract.js';
 import { ApiError } from './errors.js';
-
-const tokenBody = z.object({ forceRefresh: z.boolean().optional() }).strict();
-const ticketBody = z.object({ ticket: z.string().min(1).max(128) }).strict();
+import { serve } from './guard.js';
 
 export interface SessionRoutesDeps {
   sessions: Sessions;
@@ -86,7 +84,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
   };
 
   /** The contract's session answer; `ttlMs` is how long the store keeps the session now. */
-  const view = (current: StoredSession, decision: AuthorizeAnswer, ttlMs: number) => {
+  const view = (current: StoredSession, decision: AuthorizeAnswer, ttlMs: number): Answer<'getSession'> => {
     const { login } = current;
     const user = decision.user!;
     const tenant = decision.tenant!;
@@ -106,22 +104,22 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     };
   };
 
-  router.get('/session', async (req, res) => {
+  serve(router, operations.getSession, async (req, res) => {
     const { sid, current, decision } = await live(sidOf(req), res);
     const ttlMs = await sessions.touch(sid, current);
     res.setHeader('Cache-Control', 'no-store');
     res.json(view(current, decision, ttlMs));
   });
 
-  router.post('/session/token', express.json({ limit: '1kb' }), async (req, res) => {
-    const body = tokenBody.safeParse(req.body ?? {});
-    if (!body.success)
-      throw new ApiError(400, 'invalid_request', 'The body may only hold {"forceRefresh": true|false}.');
+  serve(router, operations.getAccessToken, express.json({ limit: '1kb' }), async (req, res, { body }) => {
     const { sid } = await live(sidOf(req), res, 'reauthenticate');
     try {
-      const token = await renewal.token(sid, body.data.forceRefresh ?? false);
+      const token = await renewal.token(sid, body.forceRefresh);
       res.setHeader('Cache-Control', 'no-store');
-      res.json({ accessToken: token.accessToken, expiresAt: new Date(token.expiresAt).toISOString() });
+      res.json({
+        accessToken: token.accessToken,
+        expiresAt: new Date(token.expiresAt).toISOString(),
+      } satisfies Answer<'getAccessToken'>);
     } catch (error) {
       if (error instanceof NoSessionError) throw noSession();
       if (error instanceof ReauthenticateError) throw reauthenticate();
@@ -135,7 +133,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     }
   });
 
-  router.post('/session/assertion', async (req, res) => {
+  serve(router, operations.getAssertion, async (req, res) => {
     const { sid, current, decision } = await live(sidOf(req), res);
     const body = view(current, decision, current.ttlMs);
     const expiresAt = Math.min(now() + deps.assertion.ttlSeconds * 1000, Date.parse(body.expiresAt));
@@ -155,26 +153,22 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
       },
     );
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ assertion, expiresAt: new Date(expiresAt).toISOString() });
+    res.json({ assertion, expiresAt: new Date(expiresAt).toISOString() } satisfies Answer<'getAssertion'>);
   });
 
-  router.post('/session/ticket', express.json({ limit: '1kb' }), async (req, res) => {
-    const body = ticketBody.safeParse(req.body ?? {});
-    if (!body.success)
-      throw new ApiError(
-        400,
-        'invalid_request',
-        'The body must be {"ticket": "<the ticket from the callback>"}.',
-      );
-    const sid = await deps.handoff.redeem(body.data.ticket);
+  serve(router, operations.redeemTicket, express.json({ limit: '1kb' }), async (req, res, { body }) => {
+    const sid = await deps.handoff.redeem(body.ticket);
     if (!sid)
       throw new ApiError(400, 'invalid_ticket', 'The ticket is unknown, already used or older than 60 s.');
     const { current, decision } = await live(sid, res);
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ sessionId: sid, session: view(current, decision, current.ttlMs) });
+    res.json({
+      sessionId: sid,
+      session: view(current, decision, current.ttlMs),
+    } satisfies Answer<'redeemTicket'>);
   });
 
-  router.delete('/session', async (req, res) => {
+  serve(router, operations.endSession, async (req, res) => {
     const sid = sidOf(req);
     const current = sid ? await sessions.read(sid) : null;
     if (sid && current) await sessions.end(sid, current.login);

@@ -1,17 +1,11 @@
 /** Verifying the relay's signed session assertion in a seller app (jose, ES256, keys by kid from JWKS). */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { RelaySession } from './relayClient.js';
 
-export interface RelayAssertion extends JWTPayload {
-  tenant: { tenantId: string; tenantCode: string; name: string };
-  user: {
-    userName: string;
-    name: string;
-    role: 'user' | 'admin';
-    orgCode: string;
-    email: string | null;
-    mobile: string | null;
-  };
-  appId: string;
+/** The claims: the session answer's `tenant`, `user`, `appId` and `instanceId`, and a fingerprint `sid`. */
+export interface RelayAssertion
+  extends JWTPayload, Pick<RelaySession, 'tenant' | 'user' | 'appId' | 'instanceId'> {
+  sid: string;
 }
 
 const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();

@@ -2,8 +2,9 @@
  * A small typed client for the relay's seller API (`/api/v1`), for the seller's own server.
  * It never talks to KooGallery: the relay does that. Dependency-free (global fetch).
  */
-import type { AuthorizeReason } from '../mirror/mirror.js';
-import type { publicInstance, publicInstanceCopy, publicTenant } from '../mirror/records.js';
+// Types only: the answers' types are the contract's (src/api/contract.ts), and `import type` is
+// erased, so the client loads neither zod nor the relay at run time.
+import type { Answer, RequestBody } from '../api/contract.js';
 
 export interface RelayClientOptions {
   /** where the relay answers the seller API, e.g. http://relay.internal:3000 */
@@ -17,47 +18,22 @@ export interface RelayClientOptions {
 /** How a request names the browser's relay session: its forwarded Cookie header, or a session id. */
 export type SessionRef = { cookie: string } | { sessionId: string };
 
-export interface RelayUser {
-  userName: string;
-  name: string;
-  email: string | null;
-  mobile: string | null;
-  role: 'user' | 'admin';
-  orgCode: string;
-}
-
-export interface RelaySession {
-  user: RelayUser;
-  tenant: { tenantId: string; tenantCode: string; name: string };
-  appId: string;
-  instanceId: string | null;
-  expiresAt: string;
-}
-
-export interface AccessToken {
-  accessToken: string;
-  expiresAt: string;
-}
-
-export interface Department {
-  orgCode: string;
-  orgName: string;
-  parentCode: string | null;
-}
-
-export interface AuthorizeAnswer {
-  allowed: boolean;
-  reason: AuthorizeReason;
-  user?: Record<string, unknown>;
-}
-
-/** A tenant as the relay mirrors it, with the instances it knows (derived from the relay's own records). */
-export type RelayTenant = ReturnType<typeof publicTenant> & {
-  instances: ReturnType<typeof publicInstanceCopy>[];
-};
-
+/** A live session: the user and tenant as the mirror knows them now. */
+export type RelaySession = Answer<'getSession'>;
+export type RelayUser = RelaySession['user'];
+export type AccessToken = Answer<'getAccessToken'>;
+export type RelayAssertionAnswer = Answer<'getAssertion'>;
+export type TicketRedemption = Answer<'redeemTicket'>;
+export type Department = Answer<'listDepartments'>['departments'][number];
+/** Allowed or not, why, and the mirrored user whenever the mirror knows them. */
+export type AuthorizeAnswer = Answer<'authorize'>;
+export type AuthorizeRequest = RequestBody<'authorize'>;
+/** A tenant as the relay mirrors it, with the instances it knows. */
+export type RelayTenant = Answer<'getTenant'>;
 /** An instance (a purchase) with the tenants bound to it. */
-export type RelayInstance = ReturnType<typeof publicInstance>;
+export type RelayInstance = Answer<'getInstance'>;
+/** A mirrored user of the app, every field as last pushed. */
+export type RelayMirrorUser = Answer<'getUser'>;
 
 /** The relay answered with an error (`{"error","message"}`), or could not be reached (status 0). */
 export class RelayError extends Error {
@@ -99,7 +75,7 @@ export class RelayClient {
   }
 
   /** A short-lived ES256 JWT describing the session, verifiable with the relay's /.well-known/jwks.json. */
-  assertion(ref: SessionRef): Promise<{ assertion: string; expiresAt: string }> {
+  assertion(ref: SessionRef): Promise<RelayAssertionAnswer> {
     return this.call('POST', '/api/v1/session/assertion', { ref, body: {} });
   }
 
@@ -108,16 +84,11 @@ export class RelayClient {
   }
 
   /** Cross-origin hand-off: trade the one-time ticket from the callback for the session (single use, 60 s). */
-  redeemTicket(ticket: string): Promise<{ sessionId: string; session: RelaySession }> {
+  redeemTicket(ticket: string): Promise<TicketRedemption> {
     return this.call('POST', '/api/v1/session/ticket', { body: { ticket } });
   }
 
-  authorize(input: {
-    tenantId: string;
-    userName: string;
-    appId?: string;
-    role?: 'user' | 'admin';
-  }): Promise<AuthorizeAnswer> {
+  authorize(input: AuthorizeRequest): Promise<AuthorizeAnswer> {
     return this.call('POST', '/api/v1/authorize', { body: input });
   }
 
@@ -130,8 +101,8 @@ export class RelayClient {
     return this.call<RelayInstance>('GET', `/api/v1/instances/${encodeURIComponent(instanceId)}`);
   }
 
-  user(tenantId: string, userName: string) {
-    return this.call<Record<string, unknown>>(
+  user(tenantId: string, userName: string): Promise<RelayMirrorUser> {
+    return this.call<RelayMirrorUser>(
       'GET',
       `/api/v1/tenants/${encodeURIComponent(tenantId)}/users/${encodeURIComponent(userName)}`,
     );
@@ -140,7 +111,7 @@ export class RelayClient {
   async departments(tenantId: string, parent?: string): Promise<Department[]> {
     const q = parent === undefined ? '' : `?parent=${encodeURIComponent(parent)}`;
     return (
-      await this.call<{ departments: Department[] }>(
+      await this.call<Answer<'listDepartments'>>(
         'GET',
         `/api/v1/tenants/${encodeURIComponent(tenantId)}/departments${q}`,
       )

@@ -14,7 +14,7 @@ import type { Keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { applyApplicationSync } from './apps.js';
 import { applyAllOrgSync, applySingleOrgSync } from './departments.js';
-import { isGateReason, type GateReason } from './gate.js';
+import { isGateReason } from './gate.js';
 import {
   applyNewInstance,
   applyRefreshInstance,
@@ -38,8 +38,24 @@ import { applyTenantSync } from './tenants.js';
 import type { MirrorContext, SyncOutcome } from './transaction.js';
 import { applyAuthSync } from './users.js';
 
-export type AuthorizeReason =
-  'ok' | 'tenant_unknown' | GateReason | 'user_unknown' | 'not_authorized' | 'user_disabled' | 'role_missing';
+/**
+ * Every answer `authorize` can give, in the order the checks run (the gate's reasons are
+ * checked against it where decideAuthorization returns them). The one list: the seller API's
+ * contract (src/api/contract.ts) builds its `reason` enum, and so the OpenAPI document and the
+ * client's type, from it.
+ */
+export const AUTHORIZE_REASONS = [
+  'ok',
+  'tenant_unknown',
+  'instance_frozen',
+  'instance_released',
+  'user_unknown',
+  'not_authorized',
+  'user_disabled',
+  'role_missing',
+] as const;
+
+export type AuthorizeReason = (typeof AUTHORIZE_REASONS)[number];
 
 export interface AuthorizeAnswer {
   allowed: boolean;
