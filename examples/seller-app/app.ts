@@ -13,7 +13,7 @@ import {
   requireRelaySession,
   type Department,
   type RelaySession,
-} from '../../src/index.js';
+} from '../../src/client/index.js';
 
 export interface SellerAppOptions {
   /** the relay's API, reached privately (not through the public proxy) */

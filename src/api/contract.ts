@@ -9,9 +9,14 @@
  * where the prose goes, and the description of an answer's schema is the answer's description.
  */
 import { z } from 'zod';
-import { REFRESH_SCENES } from '../kit/basicSchemas.js';
-import { AUTHORIZE_REASONS, type AuthorizeReason } from '../mirror/mirror.js';
-import type { InstanceActivity, InstanceStatus as StoredInstanceStatus } from '../mirror/records.js';
+import {
+  AUTHORIZE_REASONS,
+  INSTANCE_ACTIVITIES,
+  INSTANCE_STATUSES,
+  REFRESH_SCENES,
+  ROLES,
+  type AuthorizeReason,
+} from '../vocabulary.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shapes
@@ -22,7 +27,7 @@ const timestamp = z.iso.datetime().meta({ description: 'ISO 8601, in UTC (`Z`).'
 const testFlag = z
   .literal([0, 1])
   .meta({ description: "1 for the marketplace's test (debug) records, 0 for real ones." });
-const Role = z.enum(['user', 'admin']);
+const Role = z.enum(ROLES);
 
 const ErrorBody = z
   .strictObject({
@@ -203,7 +208,7 @@ const AuthorizeAnswer = z
       '`reason` is `ok` when allowed; otherwise the first failing check, in this order: unknown tenant, the tenant blocked, unknown user (for that app), authorization cancelled, user disabled, role missing. `user` is the mirrored user, whenever the mirror knows them.',
   });
 
-const InstanceStatus = z.enum(['active', 'frozen', 'released']).meta({
+const InstanceStatus = z.enum(INSTANCE_STATUSES).meta({
   id: 'InstanceStatus',
   description:
     '`frozen` after updateInstanceStatus FREEZE (until UNFREEZE), `released` after releaseInstance (final).',
@@ -214,18 +219,7 @@ const ExpireTime = z.iso.datetime().nullable().meta({
   description: 'When the subscription ends (ISO 8601, UTC); null when the marketplace gave none.',
 });
 
-const InstanceActivities = z.enum([
-  'newInstance',
-  'refreshInstance',
-  'updateInstanceStatus',
-  'releaseInstance',
-  'upgradeInstance',
-]);
-
-// records.ts keeps these lists as types: say so here if the two ever part.
-const _sameStatuses: Same<z.output<typeof InstanceStatus>, StoredInstanceStatus> = true;
-const _sameActivities: Same<z.output<typeof InstanceActivities>, InstanceActivity> = true;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const InstanceActivities = z.enum(INSTANCE_ACTIVITIES);
 
 const Tenant = z
   .strictObject({

@@ -4,6 +4,7 @@
  * fields we do not use are accepted (they are signed) but must be strings too.
  */
 import { z } from 'zod';
+import { REFRESH_SCENES } from '../vocabulary.js';
 import { parseExpireTime } from './timestamp.js';
 
 const expected = (message: string) => (issue: { input?: unknown }) =>
@@ -60,12 +61,7 @@ export const queryInstanceSchema = z
   })
   .catchall(otherFields);
 
-export const REFRESH_SCENES = [
-  'TRIAL_TO_FORMAL',
-  'RENEWAL',
-  'UNSUBSCRIBE_RENEWAL_PERIOD',
-  'RENEWAL_CHANGE',
-] as const;
+export { REFRESH_SCENES };
 
 export const refreshInstanceSchema = z
   .object({

@@ -38,24 +38,8 @@ import { applyTenantSync } from './tenants.js';
 import type { MirrorContext, SyncOutcome } from './transaction.js';
 import { applyAuthSync } from './users.js';
 
-/**
- * Every answer `authorize` can give, in the order the checks run (the gate's reasons are
- * checked against it where decideAuthorization returns them). The one list: the seller API's
- * contract (src/api/contract.ts) builds its `reason` enum, and so the OpenAPI document and the
- * client's type, from it.
- */
-export const AUTHORIZE_REASONS = [
-  'ok',
-  'tenant_unknown',
-  'instance_frozen',
-  'instance_released',
-  'user_unknown',
-  'not_authorized',
-  'user_disabled',
-  'role_missing',
-] as const;
-
-export type AuthorizeReason = (typeof AUTHORIZE_REASONS)[number];
+export { AUTHORIZE_REASONS, type AuthorizeReason } from '../vocabulary.js';
+import type { AuthorizeReason } from '../vocabulary.js';
 
 export interface AuthorizeAnswer {
   allowed: boolean;

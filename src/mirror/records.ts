@@ -99,10 +99,8 @@ export function parseJson<T>(raw: string | null | undefined): T | null {
   return raw ? (JSON.parse(raw) as T) : null;
 }
 
-export type InstanceStatus = 'active' | 'frozen' | 'released';
-
-export type InstanceActivity =
-  'newInstance' | 'refreshInstance' | 'updateInstanceStatus' | 'releaseInstance' | 'upgradeInstance';
+import type { InstanceActivity, InstanceStatus } from '../vocabulary.js';
+export type { InstanceActivity, InstanceStatus };
 
 /** One applied change of an instance; `at` is the epoch ms the marketplace signed the call at. */
 export interface InstanceChange {

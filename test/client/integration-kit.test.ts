@@ -7,7 +7,7 @@ import { decodeProtectedHeader } from 'jose';
 import request from 'supertest';
 import ts from 'typescript';
 import { DataKeyRing } from '../../src/crypto/dataKey.js';
-import { RelayClient, RelayError, requireRelaySession, verifyRelayAssertion } from '../../src/index.js';
+import { RelayClient, RelayError, requireRelaySession, verifyRelayAssertion } from '../../src/client/index.js';
 import { AssertionKeys } from '../../src/sso/assertionKeys.js';
 import { Handoff } from '../../src/sso/handoff.js';
 import { Keys } from '../../src/store/keys.js';
