@@ -5,14 +5,15 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DataKeyRing } from './crypto/dataKey.js';
+import { RelayError } from './errors.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends RelayError {
   override readonly name = 'ConfigError';
   constructor(
     readonly variable: string,
     message: string,
   ) {
-    super(`${variable}: ${message}`);
+    super('invalid_configuration', `${variable}: ${message}`, { expose: true });
   }
 }
 

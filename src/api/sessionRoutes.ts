@@ -11,7 +11,6 @@ import { parseJson, type TenantRecord, type UserRecord } from '../mirror/records
 import { notes } from '../ops/log.js';
 import type { AssertionKeys } from '../sso/assertionKeys.js';
 import type { Handoff } from '../sso/handoff.js';
-import { IdpError } from '../sso/idp.js';
 import { NoSessionError, ReauthenticateError, type TokenRenewal } from '../sso/renewal.js';
 import type { Sessions, StoredSession } from '../sso/sessions.js';
 import { operations, type Answer } from './contract.js';
@@ -35,14 +34,8 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
   const { sessions, renewal, now, appId } = deps;
   const router = express.Router();
 
-  const noSession = () =>
-    new ApiError(401, 'no_session', 'No signed-in session: it is absent, expired or was revoked.');
-  const reauthenticate = () =>
-    new ApiError(
-      401,
-      'reauthenticate',
-      'The identity server refused to renew this session; the user must sign in again.',
-    );
+  const noSession = () => new NoSessionError();
+  const reauthenticate = () => new ReauthenticateError();
 
   const sidOf = (req: Request) => {
     const header = req.get('x-session-id');
@@ -113,24 +106,13 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
 
   serve(router, operations.getAccessToken, express.json({ limit: '1kb' }), async (req, res, { body }) => {
     const { sid } = await live(sidOf(req), res, 'reauthenticate');
-    try {
-      const token = await renewal.token(sid, body.forceRefresh);
-      res.setHeader('Cache-Control', 'no-store');
-      res.json({
-        accessToken: token.accessToken,
-        expiresAt: new Date(token.expiresAt).toISOString(),
-      } satisfies Answer<'getAccessToken'>);
-    } catch (error) {
-      if (error instanceof NoSessionError) throw noSession();
-      if (error instanceof ReauthenticateError) throw reauthenticate();
-      if (error instanceof IdpError)
-        throw new ApiError(
-          502,
-          'idp_unavailable',
-          "The tenant's identity server could not renew the token right now; retry shortly.",
-        );
-      throw error;
-    }
+    // A refused or failed renewal throws an error that is its own answer (src/errors.ts).
+    const token = await renewal.token(sid, body.forceRefresh);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      accessToken: token.accessToken,
+      expiresAt: new Date(token.expiresAt).toISOString(),
+    } satisfies Answer<'getAccessToken'>);
   });
 
   serve(router, operations.getAssertion, async (req, res) => {

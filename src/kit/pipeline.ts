@@ -15,6 +15,7 @@ import { notes } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Keys } from '../store/keys.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
+import { marketplaceAnswer } from '../errors.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import { bodySignHeader } from './signature.js';
 import { verifySignedCall, type Scheme, type SignedCall } from './verify.js';
@@ -175,6 +176,7 @@ async function claimNonce(
     );
 }
 
+/** Renders any error through `marketplaceAnswer` (src/errors.ts); logs what is not a refusal. */
 function answerError(
   deps: PipelineDeps,
   route: SignedRoute,
@@ -183,31 +185,16 @@ function answerError(
   iface: string,
   error: unknown,
 ): void {
-  if (error instanceof KitRefusal) return answer(deps, route, res, iface, error.resultCode, error.message);
+  const { resultCode, resultMsg } = marketplaceAnswer(error);
   if (error instanceof StoreUnavailableError) {
     deps.metrics.storeErrors.inc();
     req.log.warn(
-      { err: { message: error.message } },
+      { err: { name: error.name, message: error.message } },
       `${route.scheme.name} call not applied: store unavailable`,
     );
-    return answer(
-      deps,
-      route,
-      res,
-      iface,
-      ResultCode.internalError,
-      'the relay could not store the call in time; nothing was changed, please retry',
-    );
-  }
-  req.log.error({ err: error }, `${route.scheme.name} call failed`);
-  answer(
-    deps,
-    route,
-    res,
-    iface,
-    ResultCode.internalError,
-    'internal error; nothing was changed, please retry',
-  );
+  } else if (!(error instanceof KitRefusal))
+    req.log.error({ err: error }, `${route.scheme.name} call failed`);
+  answer(deps, route, res, iface, resultCode as ResultCode, resultMsg);
 }
 
 function answer(

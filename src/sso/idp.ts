@@ -8,6 +8,7 @@
  */
 import * as oidc from 'openid-client';
 import type { DataKeyRing } from '../crypto/dataKey.js';
+import { RelayError } from '../errors.js';
 import type { Mirror } from '../mirror/mirror.js';
 import { clientSecretContext, type TenantRecord } from '../mirror/records.js';
 
@@ -20,13 +21,38 @@ export type IdpFailure =
   /** unreachable, timed out, 5xx, or an answer that is not what the protocol says */
   | { kind: 'unavailable'; detail: string };
 
-export class IdpError extends Error {
+/** The sign-in failure page each kind leads to (src/sso/pages.ts). */
+const PAGE = {
+  unknown_tenant: 'unknown_tenant',
+  no_client: 'no_client',
+  rejected: 'code_rejected',
+  unavailable: 'idp_unavailable',
+} as const;
+
+export class IdpError extends RelayError {
+  override readonly name = 'IdpError';
+  /** the sign-in failure page, and what the log line says of it */
+  readonly page: (typeof PAGE)[IdpFailure['kind']];
+  readonly detail: string | undefined;
+
   constructor(readonly failure: IdpFailure) {
     super(
+      'idp_unavailable',
       failure.kind === 'unavailable'
         ? `identity server unavailable: ${failure.detail}`
         : `identity server: ${failure.kind}`,
+      {
+        status: 502,
+        publicMessage: "The tenant's identity server could not be used right now; retry shortly.",
+      },
     );
+    this.page = PAGE[failure.kind];
+    this.detail =
+      failure.kind === 'rejected'
+        ? `${failure.status} ${failure.error}`
+        : failure.kind === 'unavailable'
+          ? failure.detail
+          : undefined;
   }
 }
 
@@ -169,24 +195,43 @@ export class IdentityServers {
     try {
       return await run();
     } catch (error) {
-      throw classify(error);
+      throw classifyIdpError(error);
     }
   }
 }
 
-function classify(error: unknown): IdpError {
+/**
+ * What openid-client's failure says of the identity server, by its class and `ClientError.code`
+ * (the library's stable names), never by error names or messages.
+ */
+export function classifyIdpError(error: unknown): IdpError {
   if (error instanceof IdpError) return error;
+  const unavailable = (detail: string) => new IdpError({ kind: 'unavailable', detail });
   if (error instanceof oidc.ResponseBodyError) {
     if (error.status >= 400 && error.status < 500)
       return new IdpError({ kind: 'rejected', error: error.error, status: error.status });
-    return new IdpError({ kind: 'unavailable', detail: `HTTP ${error.status} ${error.error}` });
+    return unavailable(`HTTP ${error.status} ${error.error}`);
   }
-  const e = error as { name?: string; message?: string; cause?: unknown };
-  const cause = e?.cause as { name?: string; code?: unknown; status?: number } | undefined;
-  const timedOut = (x?: { name?: string }) => x?.name === 'TimeoutError' || x?.name === 'AbortError';
-  if (timedOut(e) || timedOut(cause)) return new IdpError({ kind: 'unavailable', detail: 'timed out' });
-  // oauth4webapi reports an unexpected status with the Response as its cause
-  if (cause instanceof Response) return new IdpError({ kind: 'unavailable', detail: `HTTP ${cause.status}` });
-  if (typeof cause?.code === 'string') return new IdpError({ kind: 'unavailable', detail: cause.code });
-  return new IdpError({ kind: 'unavailable', detail: e?.message ?? String(error) });
+  if (error instanceof oidc.ClientError) {
+    switch (error.code) {
+      case 'OAUTH_TIMEOUT':
+      case 'OAUTH_ABORT':
+        return unavailable('timed out');
+      case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
+        // an unexpected status: the Response is the cause
+        return unavailable(
+          error.cause instanceof Response ? `HTTP ${error.cause.status}` : 'unexpected status',
+        );
+      case 'OAUTH_RESPONSE_IS_NOT_JSON':
+        return unavailable('the answer is not JSON');
+      default:
+        return unavailable(error.code ?? error.message);
+    }
+  }
+  // fetch could not connect: a TypeError whose cause names the system error (ECONNREFUSED, …)
+  if (error instanceof TypeError) {
+    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    return unavailable(typeof code === 'string' ? code : error.message);
+  }
+  return unavailable(error instanceof Error ? error.message : String(error));
 }

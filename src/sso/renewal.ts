@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Metrics } from '../ops/metrics.js';
+import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { IdpError, type IdentityServers } from './idp.js';
 import type { Sessions, SignedIn, StoredSession, TokenSet } from './sessions.js';
@@ -19,15 +20,28 @@ import type { Sessions, SignedIn, StoredSession, TokenSet } from './sessions.js'
 /** Renew when the access token has less than this left (contract §5). */
 export const RENEW_BEFORE_MS = 5 * 60 * 1000;
 
-export class NoSessionError extends Error {
+/** The session is absent, expired or was revoked. */
+export class NoSessionError extends RelayError {
+  override readonly name = 'NoSessionError';
   constructor() {
-    super('no session');
+    super('no_session', 'No signed-in session: it is absent, expired or was revoked.', {
+      status: 401,
+      expose: true,
+    });
   }
 }
 /** The refresh token was refused: the user must sign in again. */
-export class ReauthenticateError extends Error {
+export class ReauthenticateError extends RelayError {
+  override readonly name = 'ReauthenticateError';
   constructor() {
-    super('reauthenticate');
+    super(
+      'reauthenticate',
+      'The identity server refused to renew this session; the user must sign in again.',
+      {
+        status: 401,
+        expose: true,
+      },
+    );
   }
 }
 

@@ -6,6 +6,8 @@
  * by expected values (optimistic concurrency, the same idea as WATCH). On a Redis Cluster every
  * key of one `apply` must live in one slot, which the key layout (keys.ts) guarantees per tenant.
  */
+import { RelayError } from '../errors.js';
+
 export type WriteOp =
   /** `keepTtl` keeps the key's current expiry (Redis SET … KEEPTTL); otherwise `ttlMs` or none. */
   | { op: 'set'; key: string; value: string; ttlMs?: number; keepTtl?: boolean }
@@ -88,10 +90,16 @@ export interface Store {
 }
 
 /** The store did not answer in time or refused the command; nothing can be assumed written. */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends RelayError {
   override readonly name: string = 'StoreUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('store_unavailable', message, {
+      status: 503,
+      resultCode: '000005',
+      publicMessage:
+        'The relay could not reach its store in time; nothing was changed, please retry shortly.',
+      ...(options?.cause === undefined ? {} : { cause: options.cause }),
+    });
   }
 }
 

@@ -84,10 +84,7 @@ export function fail(ctx: CallbackContext, failure: Failure, detail?: string): A
 /** A failure page for what the identity server (or the mirror behind it) refused; other errors go on up. */
 export function idpFailed(ctx: CallbackContext, error: unknown): Answered {
   if (!(error instanceof IdpError)) throw error;
-  const f = error.failure;
-  if (f.kind === 'unknown_tenant' || f.kind === 'no_client') return fail(ctx, f.kind);
-  if (f.kind === 'rejected') return fail(ctx, 'code_rejected', `${f.status} ${f.error}`);
-  return fail(ctx, 'idp_unavailable', f.detail);
+  return fail(ctx, error.page, error.detail);
 }
 
 /** express-session's callback methods as promises. */
