@@ -94,22 +94,24 @@ describe('the relay error family', () => {
   });
 });
 
+/** As openid-client makes them (its constructor takes the code; its types do not say so). */
+const clientError = (message: string, code: string, cause?: unknown) =>
+  Object.assign(new oidc.ClientError(message, cause === undefined ? undefined : { cause }), { code });
+
 describe("identity-server failures, by openid-client's ClientError.code", () => {
   it.each([
-    [new oidc.ClientError('operation timed out', { code: 'OAUTH_TIMEOUT' }), 'timed out'],
-    [new oidc.ClientError('operation aborted', { code: 'OAUTH_ABORT' }), 'timed out'],
+    [clientError('operation timed out', 'OAUTH_TIMEOUT'), 'timed out'],
+    [clientError('operation aborted', 'OAUTH_ABORT'), 'timed out'],
     [
-      new oidc.ClientError('unexpected HTTP response status code', {
-        code: 'OAUTH_RESPONSE_IS_NOT_CONFORM',
-        cause: new Response('', { status: 503 }),
-      }),
+      clientError(
+        'unexpected HTTP response status code',
+        'OAUTH_RESPONSE_IS_NOT_CONFORM',
+        new Response('', { status: 503 }),
+      ),
       'HTTP 503',
     ],
-    [
-      new oidc.ClientError('unexpected response content-type', { code: 'OAUTH_RESPONSE_IS_NOT_JSON' }),
-      'the answer is not JSON',
-    ],
-    [new oidc.ClientError('parsing error occured', { code: 'OAUTH_PARSE_ERROR' }), 'OAUTH_PARSE_ERROR'],
+    [clientError('unexpected response content-type', 'OAUTH_RESPONSE_IS_NOT_JSON'), 'the answer is not JSON'],
+    [clientError('parsing error occured', 'OAUTH_PARSE_ERROR'), 'OAUTH_PARSE_ERROR'],
     [Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }), 'ECONNREFUSED'],
   ] as const)('%s → unavailable: %s', (error, detail) => {
     const classified = classifyIdpError(error);
