@@ -21,6 +21,7 @@ import { TokenRenewal } from './sso/renewal.js';
 import { AssertionKeys } from './sso/assertionKeys.js';
 import { Handoff } from './sso/handoff.js';
 import { ssoRouter } from './sso/routes.js';
+import { SessionCookie } from './sso/sessionCookie.js';
 import { Sessions } from './sso/sessions.js';
 import { Keys } from './store/keys.js';
 import type { Store } from './store/store.js';
@@ -53,8 +54,8 @@ export function buildApp(deps: AppDeps): Relay {
     store,
     keys,
     dataKeys: config.dataKeys,
-    secrets: config.sessionSecrets,
-    cookieName: config.session.cookieName,
+    cookie: new SessionCookie(config.session.cookieName, config.sessionKeys.sessionCookie),
+    fingerprintKey: config.sessionKeys.sessionFingerprint,
     idleSeconds: config.session.idleSeconds,
     absoluteSeconds: config.session.absoluteSeconds,
     gating: config.instances.gating,

@@ -5,6 +5,7 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DataKeyRing } from './crypto/dataKey.js';
+import { deriveSessionKeys, type SessionKeys } from './crypto/sessionKeys.js';
 import { RelayError } from './errors.js';
 
 export class ConfigError extends RelayError {
@@ -30,7 +31,13 @@ export interface Config {
   /** HMAC key of the basic (instance) interfaces; never equal to the kit key (§3b). */
   basicAccessKey: string;
   rsaPrivateKey: KeyObject;
+  /**
+   * SESSION_SECRET as given. Nothing in src/ uses it past this file: every use has its own key,
+   * derived below (crypto/sessionKeys.ts); it stays here so a test can check no log shows it.
+   */
   sessionSecrets: string[];
+  /** The keys derived from SESSION_SECRET, one per use: what the relay signs with. */
+  sessionKeys: SessionKeys;
   dataKeys: DataKeyRing;
   sellerApiKeys: string[];
   unifiedLoginUrl: string;
@@ -255,6 +262,8 @@ export function loadConfig(env: Env = process.env): Config {
     basicAccessKey,
     rsaPrivateKey,
     sessionSecrets,
+    // Derived here, once, so nothing downstream is handed the secret itself.
+    sessionKeys: deriveSessionKeys(sessionSecrets),
     dataKeys,
     sellerApiKeys,
     unifiedLoginUrl,

@@ -37,11 +37,12 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
   const noSession = () => new NoSessionError();
   const reauthenticate = () => new ReauthenticateError();
 
+  // Checked as express-session checks its cookie, with the same keys (sso/sessionCookie.ts).
   const sidOf = (req: Request) => {
     const header = req.get('x-session-id');
     return header !== undefined
-      ? sessions.sidFromHeader(header)
-      : sessions.sidFromCookieHeader(req.get('cookie'));
+      ? sessions.cookie.fromHeader(header)
+      : sessions.cookie.fromCookieHeader(req.get('cookie'));
   };
 
   /**

@@ -15,7 +15,8 @@ import type { Handoff } from './handoff.js';
 import type { IdentityServers } from './idp.js';
 import { sendFailure, sendPage, stylesheetPath } from './pages.js';
 import { safeReturnTo } from './returnTo.js';
-import { connectRedisClient, type Sessions } from './sessions.js';
+import { sessionRecordSerializer } from './sessionCookie.js';
+import { storeForConnectRedis, type Sessions } from './sessions.js';
 import type { Store } from '../store/store.js';
 import { callbackHandler } from './callback/index.js';
 import { promisify } from './callback/context.js';
@@ -40,13 +41,16 @@ export function ssoRouter(deps: SsoDeps): Router {
   const loginUrl = config.unifiedLoginUrl.replace('{appId}', encodeURIComponent(config.appId));
   const router = express.Router();
 
+  // The cookie's name and keys and the record's format are the ones the seller API reads
+  // sessions with (sessionCookie.ts).
   const sessionMiddleware = session({
-    name: config.session.cookieName,
-    secret: config.sessionSecrets,
+    name: sessions.cookie.name,
+    secret: sessions.cookie.secrets,
     store: new RedisStore({
-      client: connectRedisClient(deps.store),
+      client: storeForConnectRedis(deps.store),
       prefix: sessions.key(''),
       ttl: (s: session.SessionData) => sessions.ttlSeconds(s.login),
+      serializer: sessionRecordSerializer,
     }),
     genid: (req) => sessions.newId(req.signInTenant ?? '_'),
     resave: false,

@@ -4,62 +4,46 @@
  * A session id carries its tenant's hash tag (`{t:<tenantId>}.<random>`), so the session lives
  * in the tenant's Redis Cluster slot: a kit push that revokes users deletes their sessions in
  * the same atomic write that changes the mirror. Each user's session ids are indexed in a set
- * (no SCAN). Tokens are sealed with DATA_KEY inside the session record.
+ * (no SCAN). Tokens are sealed with DATA_KEY inside the session record. The cookie and the
+ * record's format are express-session's, described in sessionCookie.ts for both readers.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type {} from 'express-session';
+import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import type { DataKeyRing } from '../crypto/dataKey.js';
 import { fromKeyPart, keyPart, type Keys } from '../store/keys.js';
 import type { Store, WriteOp } from '../store/store.js';
-import { cookieValue } from './cookies.js';
 import type { TokenGrant } from './idp.js';
+import {
+  decodeSessionRecord,
+  encodeSessionRecord,
+  RECORD_USER_NAME_PATH,
+  type SessionCookie,
+  type SignedIn,
+  type TokenSet,
+} from './sessionCookie.js';
 
-/** Tokens as kept in the session: sealed, with a version bumped by every renewal. */
-export interface TokenSet {
-  v: number;
-  access: string;
-  refresh?: string;
-  expiresAt: number;
-}
-
-export interface SignedIn {
-  tenantId: string;
-  appId: string;
-  userName: string;
-  domainName: string;
-  instanceId: string;
-  /** what userinfo said at sign-in, for fields the authorization sync may lack */
-  profile: { name?: string; email?: string; mobile?: string };
-  loginAt: number;
-  absoluteExpiresAt: number;
-  tokens: TokenSet;
-  /** a renewal in progress: who holds it and since when (see renewal.ts) */
-  refreshing?: { id: string; since: number };
-  /** the session was ended by a rejected refresh token; kept briefly so callers learn why */
-  ended?: 'reauthenticate';
-}
-
-declare module 'express-session' {
-  interface SessionData {
-    login: SignedIn;
-  }
-}
+export type { SignedIn, TokenSet } from './sessionCookie.js';
 
 export interface StoredSession {
+  /** the record exactly as stored, for compare-and-set (renewal.ts) */
   raw: string;
+  /** express-session's part of the record, kept as it is when the relay rewrites `login` */
+  cookie: object;
   login: SignedIn;
   /** remaining ms before the store expires it (idle timeout) */
   ttlMs: number;
 }
 
-const SID = /^\{t:[A-Za-z0-9._@~-]{1,200}\}\.[A-Za-z0-9_-]{43}$/;
+/** The tenant's hash tag, then 32 random bytes (newId). */
+const SID = /^\{t:([A-Za-z0-9._@~-]{1,200})\}\.[A-Za-z0-9_-]{43}$/;
 
 export interface SessionsOptions {
   store: Store;
   keys: Keys;
   dataKeys: DataKeyRing;
-  secrets: readonly string[];
-  cookieName: string;
+  /** the session cookie, shared with express-session's configuration (routes.ts) */
+  cookie: SessionCookie;
+  /** the assertion's `sid` key, derived from SESSION_SECRET for that use alone (crypto/sessionKeys.ts) */
+  fingerprintKey: KeyObject;
   idleSeconds: number;
   absoluteSeconds: number;
   /** INSTANCE_GATING: a blocked tenant's new sessions are refused at registration. */
@@ -68,15 +52,22 @@ export interface SessionsOptions {
 }
 
 export class Sessions {
-  constructor(readonly options: SessionsOptions) {}
+  readonly cookie: SessionCookie;
+
+  constructor(readonly options: SessionsOptions) {
+    this.cookie = options.cookie;
+  }
 
   newId(tenantId: string): string {
     return `{t:${keyPart(tenantId)}}.${randomBytes(32).toString('base64url')}`;
   }
 
-  /** A non-reversible short name of a session, for assertions and logs. */
+  /**
+   * A non-reversible short name of a session, for assertions and logs: under a key of its own,
+   * so the assertions a seller app receives say nothing about the session cookie's signature.
+   */
   fingerprint(sid: string): string {
-    return createHmac('sha256', this.options.secrets[0]!).update(sid).digest('base64url').slice(0, 22);
+    return createHmac('sha256', this.options.fingerprintKey).update(sid).digest('base64url').slice(0, 22);
   }
 
   isId(sid: string): boolean {
@@ -85,57 +76,6 @@ export class Sessions {
 
   key(sid: string): string {
     return this.options.keys.session(sid);
-  }
-
-  /** A session named by the browser's cookie: express-session's `s:<sid>.<hmac>` form. */
-  sidFromCookieHeader(header: string | undefined): string | null {
-    const value = cookieValue(header, this.options.cookieName);
-    return value === undefined ? null : this.unsign(value);
-  }
-
-  /** `X-Session-Id`: the stored id, or the signed cookie value as the browser sent it. */
-  sidFromHeader(value: string | undefined): string | null {
-    if (!value) return null;
-    let v = value.trim();
-    try {
-      v = decodeURIComponent(v);
-    } catch {
-      return null;
-    }
-    if (v.startsWith('s:')) return this.unsign(v);
-    return this.isId(v) ? v : null;
-  }
-
-  /** Signed cookie values already verified (an HMAC per API call was a tenth of its cost). */
-  private readonly verified = new Map<string, string>();
-
-  private unsign(value: string): string | null {
-    const known = this.verified.get(value);
-    if (known) return known;
-    const sid = this.verify(value);
-    if (sid) {
-      if (this.verified.size >= 10_000) this.verified.clear();
-      this.verified.set(value, sid);
-    }
-    return sid;
-  }
-
-  private verify(value: string): string | null {
-    if (!value.startsWith('s:')) return null;
-    const signed = value.slice(2);
-    const dot = signed.lastIndexOf('.');
-    if (dot < 0) return null;
-    const sid = signed.slice(0, dot);
-    const given = Buffer.from(signed.slice(dot + 1));
-    for (const secret of this.options.secrets) {
-      // express-session signs with cookie-signature: base64 HMAC-SHA256 without padding
-      const expected = Buffer.from(
-        createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, ''),
-      );
-      if (expected.length === given.length && timingSafeEqual(expected, given))
-        return this.isId(sid) ? sid : null;
-    }
-    return null;
   }
 
   /** Seconds the store keeps a session: the idle timeout, never past the absolute end. */
@@ -151,10 +91,13 @@ export class Sessions {
       this.options.store.get(this.key(sid)),
       this.options.store.pTtl(this.key(sid)),
     ]);
-    if (!raw) return null;
-    const parsed = JSON.parse(raw) as { login?: SignedIn };
-    if (!parsed.login) return null;
-    return { raw, login: parsed.login, ttlMs };
+    return raw ? this.stored(raw, ttlMs) : null;
+  }
+
+  /** A record as read from the store, decoded; null when nobody is signed in to it. */
+  private stored(raw: string, ttlMs: number): StoredSession | null {
+    const { cookie, login } = decodeSessionRecord(raw);
+    return login ? { raw, cookie, login, ttlMs } : null;
   }
 
   /**
@@ -171,31 +114,29 @@ export class Sessions {
     user: string | null;
     gate: string | null;
   } | null> {
-    const tag = SID.test(sid) ? /^\{t:([^}]+)\}/.exec(sid) : null;
+    const tag = SID.exec(sid);
     if (!tag) return null;
     const tenantId = fromKeyPart(tag[1]!);
     const { keys, store } = this.options;
     const found = await store.readRecordWithRefs(
       this.key(sid),
-      ['login', 'userName'],
+      RECORD_USER_NAME_PATH,
       keys.users(tenantId, appId),
       [keys.tenant(tenantId), keys.gate(tenantId)],
     );
-    if (!found.value) return null;
-    const login = (JSON.parse(found.value) as { login?: SignedIn }).login;
-    if (!login || login.tenantId !== tenantId || login.appId !== appId) return null;
+    const current = found.value ? this.stored(found.value, found.ttlMs) : null;
+    if (!current || current.login.tenantId !== tenantId || current.login.appId !== appId) return null;
     return {
-      current: { raw: found.value, login, ttlMs: found.ttlMs },
+      current,
       tenant: found.also[0] ?? null,
       gate: found.also[1] ?? null,
       user: found.linked,
     };
   }
 
-  /** Replaces the `login` part of a stored record, keeping everything else (the cookie). */
-  rewrite(current: Pick<StoredSession, 'raw'>, login: SignedIn): string {
-    const parsed = JSON.parse(current.raw) as Record<string, unknown>;
-    return JSON.stringify({ ...parsed, login });
+  /** The record with another `login`, express-session's cookie part kept as it was. */
+  rewrite(current: Pick<StoredSession, 'cookie'>, login: SignedIn): string {
+    return encodeSessionRecord({ cookie: current.cookie, login });
   }
 
   sealTokens(sid: string, grant: TokenGrant, v: number): TokenSet {
@@ -271,22 +212,36 @@ export class Sessions {
 }
 
 /**
- * The node-redis subset connect-redis 9 calls (get, set with EX, expire, del), served by the
- * relay's store, so sessions get the same deadlines and the embedded store works too.
+ * The client calls connect-redis 9 makes (get, set with an EX expiration, expire, del), in
+ * node-redis's names and shapes. connect-redis exports no client type (its option is `any`; the
+ * property it keeps is node-redis's whole client), so this interface is the contract; a test
+ * checks that a node-redis client fits it (test/unit/sessionCookie.test.ts).
  */
-export function connectRedisClient(store: Store) {
+export interface ConnectRedisCalls {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, options?: { expiration?: { type: 'EX'; value: number } }): Promise<unknown>;
+  expire(key: string, seconds: number): Promise<unknown>;
+  del(keys: string | string[]): Promise<unknown>;
+}
+
+/**
+ * The relay's store answering connect-redis's calls in place of a node-redis client, so
+ * express-session's writes get the store's deadlines, work on the embedded store too, and land
+ * in the tenant's slot (the id's hash tag), where a push that revokes the user ends them.
+ */
+export function storeForConnectRedis(store: Store): ConnectRedisCalls {
   return {
-    get: (key: string) => store.get(key),
-    set: async (key: string, value: string, options?: { expiration?: { type: 'EX'; value: number } }) => {
+    get: (key) => store.get(key),
+    set: async (key, value, options) => {
       const ttlMs = options?.expiration ? options.expiration.value * 1000 : undefined;
       await store.apply([{ op: 'set', key, value, ...(ttlMs ? { ttlMs } : {}) }]);
       return 'OK';
     },
-    expire: async (key: string, seconds: number) => {
+    expire: async (key, seconds) => {
       await store.apply([{ op: 'pexpire', key, ttlMs: seconds * 1000 }]);
       return 1;
     },
-    del: async (keys: string[] | string) => {
+    del: async (keys) => {
       const list = Array.isArray(keys) ? keys : [keys];
       for (const key of list) await store.apply([{ op: 'del', key }]);
       return list.length;

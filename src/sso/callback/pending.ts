@@ -20,7 +20,7 @@ export function pendingCookieOptions(config: Config): CookieOptions {
 
 /** Called by /sso/login. */
 export function setPending(res: Response, config: Config, pending: Pending): void {
-  res.cookie(PENDING_COOKIE, signValue(pending, config.sessionSecrets), {
+  res.cookie(PENDING_COOKIE, signValue(pending, config.sessionKeys.pendingCookie), {
     ...pendingCookieOptions(config),
     maxAge: PENDING_MAX_AGE_MS,
   });
@@ -30,7 +30,7 @@ export async function pending(ctx: CallbackContext): Promise<Answered | void> {
   const { req, res, deps } = ctx;
   const value = unsignValue<Pending>(
     cookieValue(req.get('cookie'), PENDING_COOKIE),
-    deps.config.sessionSecrets,
+    deps.config.sessionKeys.pendingCookie,
   );
   // The cookie's own max-age is the browser's word; the signed time is ours.
   ctx.pending = value && deps.now() - value.at < PENDING_MAX_AGE_MS ? value : null;

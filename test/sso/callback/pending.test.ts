@@ -6,6 +6,7 @@ import {
   pending,
   setPending,
 } from '../../../src/sso/callback/pending.js';
+import { deriveSessionKeys } from '../../../src/crypto/sessionKeys.js';
 import { signValue } from '../../../src/sso/signedValue.js';
 import { fake, NOW, type Fake } from './fakes.js';
 
@@ -48,15 +49,28 @@ describe('callback step: pending sign-in', () => {
   });
 
   it('takes none that is not signed by a SESSION_SECRET', async () => {
-    const forged = signValue(started(NOW, '/evil'), ['not-the-relay-secret-000000']);
+    const forged = signValue(
+      started(NOW, '/evil'),
+      deriveSessionKeys(['not-the-relay-secret-000000']).pendingCookie,
+    );
     const f = fake({ headers: { Cookie: `${PENDING_COOKIE}=${encodeURIComponent(forged)}` } });
     await pending(f.ctx);
     expect(f.ctx.pending).toBeNull();
   });
 
+  it("takes none signed with the same secret's key for another use (the session cookie's)", async () => {
+    const { config } = fake().deps;
+    for (const keys of [config.sessionKeys.sessionCookie, [config.sessionKeys.sessionFingerprint] as const]) {
+      const forged = signValue(started(NOW, '/evil'), keys);
+      const f = fake({ headers: { Cookie: `${PENDING_COOKIE}=${encodeURIComponent(forged)}` } });
+      await pending(f.ctx);
+      expect(f.ctx.pending).toBeNull();
+    }
+  });
+
   it('takes one signed with an older secret still listed (rotation)', async () => {
     const old = 'the-old-session-secret-0001';
-    const signed = signValue(started(NOW, '/kept'), [old]);
+    const signed = signValue(started(NOW, '/kept'), deriveSessionKeys([old]).pendingCookie);
     const f = fake({
       env: { SESSION_SECRET: `the-new-session-secret-0002,${old}` },
       headers: { Cookie: `${PENDING_COOKIE}=${encodeURIComponent(signed)}` },

@@ -1,0 +1,104 @@
+// The session record's one format (src/sso/sessionCookie.ts), as express-session writes it through
+// connect-redis and as the relay reads and rewrites it, and the store adapter connect-redis calls.
+import { describe, expect, it } from '@jest/globals';
+import session from 'express-session';
+import type { RedisClientType, RedisClusterType } from 'redis';
+import { DataKeyRing } from '../../src/crypto/dataKey.js';
+import { deriveSessionKeys } from '../../src/crypto/sessionKeys.js';
+import { Keys } from '../../src/store/keys.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import {
+  decodeSessionRecord,
+  encodeSessionRecord,
+  SessionCookie,
+  sessionRecordSerializer,
+  type SignedIn,
+} from '../../src/sso/sessionCookie.js';
+import { Sessions, storeForConnectRedis, type ConnectRedisCalls } from '../../src/sso/sessions.js';
+
+// Checked by the compiler: a node-redis client or cluster fits the calls the adapter serves, so
+// the adapter stands in for the client connect-redis is written against.
+const _nodeRedisFits = (c: RedisClientType): ConnectRedisCalls => c;
+const _nodeRedisClusterFits = (c: RedisClusterType): ConnectRedisCalls => c;
+
+const login: SignedIn = {
+  tenantId: 't1',
+  appId: 'app',
+  userName: 'alice',
+  domainName: 'https://idp.example',
+  instanceId: 'inst-1',
+  profile: { name: 'Alice' },
+  loginAt: 1,
+  absoluteExpiresAt: 2,
+  tokens: { v: 1, access: 'sealed', expiresAt: 3 },
+};
+
+const expressCookie = () => {
+  // as express-session makes it from the relay's cookie options (routes.ts)
+  const cookie = Object.assign(new session.Cookie(), { httpOnly: true, sameSite: 'lax', secure: false });
+  cookie.maxAge = 60_000;
+  return cookie;
+};
+
+describe('the session record', () => {
+  it("is what connect-redis stored before: express-session's cookie, then login", () => {
+    const data = { cookie: expressCookie(), login } as session.SessionData;
+    const raw = sessionRecordSerializer.stringify(data);
+    expect(raw).toBe(JSON.stringify({ cookie: data.cookie, login }));
+    expect(Object.keys(JSON.parse(raw) as object)).toEqual(['cookie', 'login']);
+    const back = sessionRecordSerializer.parse(raw);
+    expect(back.login).toEqual(login);
+    expect(back.cookie).toEqual(JSON.parse(JSON.stringify(data.cookie)));
+  });
+
+  it('keeps exactly {cookie, login}: nothing else set on a session is stored', () => {
+    const data = { cookie: expressCookie(), login, extra: 'dropped' } as session.SessionData;
+    expect(JSON.parse(sessionRecordSerializer.stringify(data))).not.toHaveProperty('extra');
+  });
+
+  it('decodes a record with nobody signed in, and refuses what is not JSON', () => {
+    expect(decodeSessionRecord('{"cookie":{"path":"/"}}')).toEqual({ cookie: { path: '/' } });
+    expect(decodeSessionRecord('null')).toEqual({ cookie: {} });
+    expect(() => decodeSessionRecord('{not json')).toThrow(SyntaxError);
+  });
+
+  it('is rewritten by the relay with its cookie part untouched (token renewal)', async () => {
+    const store = new MemoryStore();
+    const keys = deriveSessionKeys(['unit-session-secret-000001']);
+    const sessions = new Sessions({
+      store,
+      keys: new Keys('unit:'),
+      dataKeys: new DataKeyRing([Buffer.alloc(32, 1)]),
+      cookie: new SessionCookie('relay.sid', keys.sessionCookie),
+      fingerprintKey: keys.sessionFingerprint,
+      idleSeconds: 1800,
+      absoluteSeconds: 43_200,
+      now: Date.now,
+    });
+    const sid = sessions.newId('t1');
+    const written = encodeSessionRecord({ cookie: expressCookie(), login });
+    await store.apply([{ op: 'set', key: sessions.key(sid), value: written, ttlMs: 60_000 }]);
+    const current = (await sessions.read(sid))!;
+    expect(current).toMatchObject({ raw: written, login });
+    const renewed: SignedIn = { ...login, tokens: { v: 2, access: 'sealed-2', expiresAt: 4 } };
+    const raw = sessions.rewrite(current, renewed);
+    expect(JSON.parse(raw)).toEqual({ cookie: JSON.parse(written).cookie, login: renewed });
+    expect(decodeSessionRecord(raw).login).toEqual(renewed);
+  });
+});
+
+describe('the store as connect-redis sees it', () => {
+  it('serves get, set with EX, expire and del', async () => {
+    const store = new MemoryStore();
+    const client = storeForConnectRedis(store);
+    await client.set('k1', 'v1', { expiration: { type: 'EX', value: 30 } });
+    await client.set('k2', 'v2');
+    expect(await client.get('k1')).toBe('v1');
+    expect(await store.pTtl('k1')).toBeGreaterThan(29_000);
+    expect(await store.pTtl('k2')).toBe(-1);
+    await client.expire('k2', 10);
+    expect(await store.pTtl('k2')).toBeLessThanOrEqual(10_000);
+    await client.del(['k1', 'k2']);
+    expect([await client.get('k1'), await client.get('k2')]).toEqual([null, null]);
+  });
+});
