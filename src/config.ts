@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { DataKeyRing } from './crypto/dataKey.js';
 import { deriveSessionKeys, type SessionKeys } from './crypto/sessionKeys.js';
 import { RelayError } from './errors.js';
+import { VARIABLES, type Variable, type VariableName } from './variables.js';
 
 export class ConfigError extends RelayError {
   override readonly name = 'ConfigError';
@@ -70,36 +71,40 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-const DEFAULT_UNIFIED_LOGIN =
-  'https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={appId}';
-
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const generated: string[] = [];
-  const text = (name: string) => {
+  // Only listed variables can be read, and their defaults and bounds come from the list.
+  const text = (name: VariableName) => {
     const v = env[name]?.trim();
     return v === '' ? undefined : v;
   };
-  const required = (name: string) => {
+  const value = (name: VariableName) => text(name) ?? String((VARIABLES[name] as Variable).default ?? '');
+  const required = (name: VariableName) => {
     const v = text(name);
     if (v === undefined) throw new ConfigError(name, 'is required');
     return v;
   };
-  const integer = (name: string, fallback: number, min: number, max: number) => {
+  const integer = (name: VariableName) => {
+    const {
+      default: fallback,
+      min,
+      max,
+    } = VARIABLES[name] as Variable & { default: number; min: number; max: number };
     const v = text(name);
     if (v === undefined) return fallback;
     if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
       throw new ConfigError(name, `must be a whole number from ${min} to ${max}`);
     return Number(v);
   };
-  const list = (name: string) =>
+  const list = (name: VariableName) =>
     (text(name) ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
 
-  const port = integer('PORT', 3000, 0, 65535);
-  const host = text('HOST') ?? '0.0.0.0';
+  const port = integer('PORT');
+  const host = value('HOST');
 
   const publicUrlText = text('PUBLIC_URL');
   if (!publicUrlText && production) throw new ConfigError('PUBLIC_URL', 'is required in production');
@@ -127,14 +132,14 @@ export function loadConfig(env: Env = process.env): Config {
       'REDIS_URL',
       'is required in production (the embedded store keeps nothing and shares nothing)',
     );
-  const prefix = text('REDIS_PREFIX') ?? 'relay:';
+  const prefix = value('REDIS_PREFIX');
   if (/[{}\s]/.test(prefix)) throw new ConfigError('REDIS_PREFIX', 'must not contain braces or spaces');
 
   const appId = required('KOO_APP_ID');
   // UNCONFIRMED (spec §2.1): the EU console shows a key Base64-encoded; <NAME>_BASE64=true decodes it.
-  const accessKey = (name: string, value: string) => {
-    if (text(`${name}_BASE64`) !== 'true') return value;
-    const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const accessKey = (name: 'KIT_ACCESS_KEY' | 'BASIC_ACCESS_KEY', key: string) => {
+    if (text(`${name}_BASE64`) !== 'true') return key;
+    const decoded = Buffer.from(key, 'base64').toString('utf8');
     if (!decoded) throw new ConfigError(name, `is not valid Base64 (${name}_BASE64=true)`);
     return decoded;
   };
@@ -187,15 +192,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (sellerApiKeys.some((k) => k.length < 16))
     throw new ConfigError('SELLER_API_KEYS', 'each key must be at least 16 characters');
 
-  const unifiedLoginUrl = text('UNIFIED_LOGIN_URL') ?? DEFAULT_UNIFIED_LOGIN;
+  const unifiedLoginUrl = value('UNIFIED_LOGIN_URL');
   if (!/^https?:\/\//.test(unifiedLoginUrl) || !unifiedLoginUrl.includes('{appId}'))
     throw new ConfigError('UNIFIED_LOGIN_URL', 'must be an http(s) URL containing {appId}');
 
-  const produceBasePath = (text('PRODUCE_BASE_PATH') ?? '').replace(/\/+$/, '');
+  const produceBasePath = value('PRODUCE_BASE_PATH').replace(/\/+$/, '');
   if (produceBasePath && !/^\/[A-Za-z0-9._~\-/]*$/.test(produceBasePath))
     throw new ConfigError('PRODUCE_BASE_PATH', 'must be a path starting with /, e.g. /isv/produce');
 
-  const postLoginPath = text('POST_LOGIN_PATH') ?? '/';
+  const postLoginPath = value('POST_LOGIN_PATH');
   if (!postLoginPath.startsWith('/') || postLoginPath.startsWith('//'))
     throw new ConfigError('POST_LOGIN_PATH', 'must be a path on this origin starting with a single /');
 
@@ -203,7 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   // Dangerous, so named and loud (as openid-client's allowInsecureRequests): tokens and client
   // secrets would cross the network in clear text.
-  const insecureText = (text('ALLOW_INSECURE_IDP') ?? 'false').toLowerCase();
+  const insecureText = value('ALLOW_INSECURE_IDP').toLowerCase();
   if (!['true', 'false'].includes(insecureText))
     throw new ConfigError('ALLOW_INSECURE_IDP', 'must be true or false');
   const allowInsecureIdp = insecureText === 'true';
@@ -213,9 +218,9 @@ export function loadConfig(env: Env = process.env): Config {
       'is refused in production: identity servers must be https (it is for the sandbox and tests)',
     );
 
-  const gatingText = (text('INSTANCE_GATING') ?? 'on').toLowerCase();
+  const gatingText = value('INSTANCE_GATING').toLowerCase();
   if (!['on', 'off'].includes(gatingText)) throw new ConfigError('INSTANCE_GATING', 'must be on or off');
-  const absoluteUrl = (name: string, fallback?: string) => {
+  const absoluteUrl = (name: VariableName, fallback?: string) => {
     const v = text(name) ?? fallback;
     if (v === undefined) return undefined;
     try {
@@ -255,7 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
       ...(redisUrl ? { url: redisUrl } : {}),
       ...(clusterNodes.length ? { clusterNodes } : {}),
       prefix,
-      timeoutMs: integer('REDIS_TIMEOUT_MS', 1500, 50, 10_000),
+      timeoutMs: integer('REDIS_TIMEOUT_MS'),
     },
     appId,
     kitAccessKey,
@@ -270,10 +275,10 @@ export function loadConfig(env: Env = process.env): Config {
     produceBasePath,
     postLoginPath,
     trustProxy,
-    logLevel: text('LOG_LEVEL') ?? 'info',
+    logLevel: value('LOG_LEVEL'),
     kit: {
-      bodyLimitBytes: integer('KIT_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-      deadlineMs: integer('KIT_DEADLINE_MS', 3000, 100, 4500),
+      bodyLimitBytes: integer('KIT_BODY_LIMIT_BYTES'),
+      deadlineMs: integer('KIT_DEADLINE_MS'),
       clockWindowMs: 60_000,
       nonceTtlMs: 120_000,
     },
@@ -284,16 +289,16 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimitBytes: 64 * 1024,
     },
     session: {
-      idleSeconds: integer('SESSION_IDLE_SECONDS', 30 * 60, 60, 30 * 24 * 3600),
-      absoluteSeconds: integer('SESSION_ABSOLUTE_SECONDS', 12 * 3600, 60, 30 * 24 * 3600),
-      cookieName: text('SESSION_COOKIE_NAME') ?? 'relay.sid',
+      idleSeconds: integer('SESSION_IDLE_SECONDS'),
+      absoluteSeconds: integer('SESSION_ABSOLUTE_SECONDS'),
+      cookieName: value('SESSION_COOKIE_NAME'),
     },
-    idpTimeoutMs: integer('IDP_TIMEOUT_MS', 5000, 100, 30_000),
+    idpTimeoutMs: integer('IDP_TIMEOUT_MS'),
     allowInsecureIdp,
     ...(handoffUrl ? { handoffUrl } : {}),
     assertion: {
-      ttlSeconds: integer('ASSERTION_TTL_SECONDS', 300, 30, 3600),
-      rotationDays: integer('ASSERTION_KEY_ROTATION_DAYS', 30, 1, 365),
+      ttlSeconds: integer('ASSERTION_TTL_SECONDS'),
+      rotationDays: integer('ASSERTION_KEY_ROTATION_DAYS'),
     },
     generated,
   };

@@ -1,12 +1,14 @@
 /**
  * `npm run docs`: writes the documents that are generated from the code, so they cannot drift:
- * `docs/api.md` from the seller API's contract. test/ops/docs.test.ts fails when one is stale.
+ * `docs/api.md` from the seller API's contract, `docs/configuration.md` from src/variables.ts. test/ops/docs.test.ts fails when one is stale.
  */
 import { writeFileSync } from 'node:fs';
 import { renderApiReference } from './api/reference.js';
+import { renderConfigurationTable } from './variables.js';
 
 export const GENERATED_DOCS: Record<string, () => string> = {
   'docs/api.md': renderApiReference,
+  'docs/configuration.md': renderConfigurationTable,
 };
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;

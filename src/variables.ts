@@ -1,0 +1,211 @@
+/**
+ * Every environment variable the relay reads (contract §2): its meaning, its default and its
+ * bounds, written once. `loadConfig` (config.ts) takes defaults and bounds from here and refuses
+ * to read a variable that is not listed; `docs/configuration.md` is generated from it
+ * (`npm run docs`), and a test fails when that file is stale.
+ */
+export interface Variable {
+  /** What it is, in Markdown, for the configuration table. */
+  meaning: string;
+  /** The value used when unset (a number for whole-number variables). */
+  default?: string | number;
+  /** The default as the table shows it, when it is computed or unset. */
+  shownDefault?: string;
+  /** `always`: the relay does not start without it; `production`: not with NODE_ENV=production. */
+  required?: 'always' | 'production';
+  /** Bounds of a whole-number variable. */
+  min?: number;
+  max?: number;
+  /** Variables documented in one row with this one. */
+  with?: string[];
+}
+
+export const DEFAULT_UNIFIED_LOGIN_URL =
+  'https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={appId}';
+
+export const VARIABLES = {
+  NODE_ENV: {
+    meaning:
+      '`production` turns on the production checks: secrets and Redis required, no embedded store, no plain-http identity servers',
+    shownDefault: 'unset',
+  },
+  PORT: { meaning: 'listen port', default: 3000, min: 0, max: 65535 },
+  HOST: { meaning: 'listen address', default: '0.0.0.0' },
+  PUBLIC_URL: {
+    meaning:
+      "the relay's external base URL, e.g. `https://isv.example.com`; the callback is `PUBLIC_URL/sso/callback`",
+    shownDefault: '`http://localhost:PORT`',
+    required: 'production',
+  },
+  REDIS_URL: {
+    meaning:
+      '`redis://` or `rediss://` URL; Redis ≥ 7.0. With `NODE_ENV=production` this or `REDIS_CLUSTER_NODES` is required',
+    shownDefault: 'unset: the embedded in-memory store (refused in production)',
+  },
+  REDIS_CLUSTER_NODES: {
+    meaning: 'comma-separated `host:port` seeds of a Redis Cluster (instead of `REDIS_URL`)',
+    shownDefault: 'unset',
+  },
+  REDIS_PREFIX: { meaning: 'prefix of every key (several relays can share a Redis)', default: 'relay:' },
+  REDIS_TIMEOUT_MS: { meaning: 'deadline of each store call, in ms', default: 1500, min: 50, max: 10_000 },
+  KOO_APP_ID: { meaning: 'the appId of the app credential (应用凭证)', required: 'always' },
+  KIT_ACCESS_KEY: {
+    meaning:
+      'the access key bound to the 联营SaaS同步 (kit) interfaces, the HMAC key of `x-sign` and `Body-Sign`',
+    required: 'always',
+  },
+  KIT_ACCESS_KEY_BASE64: {
+    meaning:
+      '`true` if the console showed the kit key Base64-encoded (see [protocol decisions](protocol-decisions.md))',
+    shownDefault: 'unset',
+  },
+  BASIC_ACCESS_KEY: {
+    meaning:
+      'the access key bound to the 基础接口 (basic instance) interfaces, the HMAC key of their `signature` and `Body-Sign`; must differ from `KIT_ACCESS_KEY`',
+    shownDefault: 'random per start (basic calls then fail)',
+    required: 'production',
+  },
+  BASIC_ACCESS_KEY_BASE64: {
+    meaning: '`true` if the console showed the basic key Base64-encoded',
+    shownDefault: 'unset',
+  },
+  INSTANCE_GATING: {
+    meaning:
+      '`on`: a tenant whose known instances are all frozen or released cannot sign in or be authorized, and loses its sessions; `off`: instances are only recorded',
+    default: 'on',
+  },
+  APP_FRONTEND_URL: {
+    meaning: 'what `queryInstance` reports as `appInfo.frontEndUrl`',
+    shownDefault: '`PUBLIC_URL` + `POST_LOGIN_PATH`',
+  },
+  APP_ADMIN_URL: { meaning: 'what `queryInstance` reports as `appInfo.adminUrl`', shownDefault: 'unset' },
+  RSA_PRIVATE_KEY: {
+    meaning:
+      'PEM (PKCS#8, ≥ 3072 bits) whose public half was uploaded with the app credential; decrypts `clientSecret`. In the variable, `\\n` may stand for newlines',
+    required: 'always',
+    with: ['RSA_PRIVATE_KEY_FILE'],
+  },
+  RSA_PRIVATE_KEY_FILE: { meaning: 'a file holding that PEM, instead of `RSA_PRIVATE_KEY`' },
+  SESSION_SECRET: {
+    meaning:
+      'secrets the cookie keys are derived from (one HKDF key per use), comma-separated, ≥ 16 characters each; the first signs, all verify (rotation)',
+    shownDefault: 'random per start',
+    required: 'production',
+  },
+  DATA_KEY: {
+    meaning:
+      '32-byte keys (base64, `openssl rand -base64 32`), comma-separated; the first encrypts client secrets, tokens and signing keys at rest (AES-256-GCM), all decrypt (rotation)',
+    shownDefault: 'random per start',
+    required: 'production',
+  },
+  SELLER_API_KEYS: {
+    meaning: 'bearer keys accepted on `/api/v1/*`, comma-separated (≥ 16 characters each)',
+    required: 'always',
+  },
+  UNIFIED_LOGIN_URL: {
+    meaning: 'login page template; `{appId}` is replaced',
+    default: DEFAULT_UNIFIED_LOGIN_URL,
+  },
+  PRODUCE_BASE_PATH: {
+    meaning: 'path of the registered production address on this host, e.g. `/isv/produce`',
+    default: '',
+    shownDefault: 'empty',
+  },
+  POST_LOGIN_PATH: { meaning: 'where a sign-in without `returnTo` lands', default: '/' },
+  TRUST_PROXY: {
+    meaning: 'Express `trust proxy`: `true`, a hop count, or addresses',
+    shownDefault: 'unset (`false`)',
+  },
+  SESSION_IDLE_SECONDS: {
+    meaning: 'a session ends after this long without use (browser or API)',
+    default: 30 * 60,
+    min: 60,
+    max: 30 * 24 * 3600,
+  },
+  SESSION_ABSOLUTE_SECONDS: {
+    meaning: "and at the latest this long after sign-in (also the cookie's Max-Age)",
+    default: 12 * 3600,
+    min: 60,
+    max: 30 * 24 * 3600,
+  },
+  SESSION_COOKIE_NAME: { meaning: 'the session cookie', default: 'relay.sid' },
+  ALLOW_INSECURE_IDP: {
+    meaning:
+      '`true` accepts tenant identity servers over plain http (the sandbox, tests); **refused in production**, logged as a warning at start',
+    default: 'false',
+  },
+  IDP_TIMEOUT_MS: {
+    meaning: 'deadline of each call to a tenant identity server (token, refresh, userinfo), in ms',
+    default: 5000,
+    min: 100,
+    max: 30_000,
+  },
+  HANDOFF_URL: {
+    meaning:
+      'set it when the seller app lives on another origin: the callback then sends the browser here with a one-time ticket (https in production)',
+    shownDefault: 'unset',
+  },
+  ASSERTION_TTL_SECONDS: {
+    meaning: 'lifetime of signed session assertions',
+    default: 300,
+    min: 30,
+    max: 3600,
+  },
+  ASSERTION_KEY_ROTATION_DAYS: {
+    meaning: 'rotation period of their ES256 key',
+    default: 30,
+    min: 1,
+    max: 365,
+  },
+  KIT_BODY_LIMIT_BYTES: {
+    meaning: 'largest kit push accepted',
+    default: 4 * 1024 * 1024,
+    min: 1024,
+    max: 64 * 1024 * 1024,
+  },
+  KIT_DEADLINE_MS: {
+    meaning:
+      'a marketplace call is answered within this, `000005` if the store was too slow (KooGallery waits 5 s)',
+    default: 3000,
+    min: 100,
+    max: 4500,
+  },
+  LOG_LEVEL: { meaning: 'pino level', default: 'info' },
+} satisfies Record<string, Variable>;
+
+export type VariableName = keyof typeof VARIABLES;
+
+/** docs/configuration.md. */
+export function renderConfigurationTable(): string {
+  const grouped = new Set(Object.values(VARIABLES as Record<string, Variable>).flatMap((v) => v.with ?? []));
+  const shown = (v: Variable) => {
+    const value = v.shownDefault ?? (v.default === undefined ? '' : `\`${String(v.default)}\``);
+    const need =
+      v.required === 'always'
+        ? '**required**'
+        : v.required === 'production'
+          ? '**required in production**'
+          : '';
+    return [value, need].filter(Boolean).join('; ');
+  };
+  const rows = Object.entries(VARIABLES as Record<string, Variable>)
+    .filter(([name]) => !grouped.has(name))
+    .map(([name, v]) => {
+      const names = [name, ...(v.with ?? [])].map((n) => `\`${n}\``).join(' or ');
+      const bounds = v.min !== undefined ? ` (${v.min}–${v.max})` : '';
+      return `| ${names} | ${v.meaning}${bounds} | ${shown(v)} |`;
+    });
+  return [
+    '# Configuration',
+    '',
+    '<!-- Generated by `npm run docs` from src/variables.ts; do not edit by hand. -->',
+    '',
+    'Configuration comes from environment variables. It is validated once at start: a missing or',
+    'malformed value stops the process with one line naming the variable. Secrets never reach a log.',
+    '',
+    '| variable | meaning | default |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
