@@ -30,8 +30,9 @@ export function canonicalPayload(text: string): string {
   if (reader.peek() !== 0x7b) reader.fail('a JSON object');
   // TreeMap: the last value of a repeated key wins; position is decided by sorting.
   const members = new Map<string, { key: string; value: string }>();
-  reader.object((name, printedName) => {
-    const value = reader.value();
+  reader.members((name, printedName) => {
+    const start = reader.pos;
+    const value = reader.value() ?? text.slice(start, reader.pos);
     members.set(name, { key: printedName, value });
   });
   reader.space();
@@ -51,6 +52,12 @@ export function canonicalPayload(text: string): string {
 /** Jackson's default StreamReadConstraints.maxNestingDepth: deeper bodies are not signed. */
 export const MAX_NESTING_DEPTH = 1000;
 
+/**
+ * Reads values and prints them as Jackson would. A nested value whose text is already in that
+ * form (compact, integer numbers, escapes Jackson also writes, no repeated names) is most of any
+ * real body: `value()` then returns null and the caller takes the text's own slice, so nothing is
+ * rebuilt character by character.
+ */
 class Reader {
   pos = 0;
   private depth = 0;
@@ -70,117 +77,202 @@ class Reader {
     return this.text.charCodeAt(this.pos);
   }
 
-  space(): void {
+  /** Skips whitespace; true when there was some (the text is then not in Jackson's form). */
+  space(): boolean {
     const t = this.text;
+    const from = this.pos;
     let c = t.charCodeAt(this.pos);
     while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = t.charCodeAt(++this.pos);
+    return this.pos !== from;
   }
 
-  expect(code: number, what: string): void {
-    this.space();
-    if (this.peek() !== code) this.fail(what);
-    this.pos++;
-  }
-
-  /** Reads `{…}`, calling `member` with each name (decoded and printed) positioned at its value. */
-  object(member: (name: string, printedName: string) => void): void {
+  /**
+   * Reads `{…}` at the current position, calling `member` with each name (decoded, and as
+   * Jackson prints it) once positioned at its value. True when the object's own text (not its
+   * values') is in Jackson's form.
+   */
+  members(member: (name: string, printedName: string) => void): boolean {
     this.enter();
     this.pos++; // '{'
-    this.space();
+    let clean = !this.space();
     if (this.peek() === 0x7d) {
       this.pos++;
       this.depth--;
-      return;
+      return clean;
     }
     for (;;) {
-      this.space();
       if (this.peek() !== 0x22) this.fail('a member name');
-      const [name, printed] = this.string();
-      this.expect(0x3a, "':'");
+      const at = this.pos;
+      const decoded = this.string();
+      const name = decoded ?? this.text.slice(at + 1, this.pos - 1);
+      const printed = decoded === null ? this.text.slice(at, this.pos) : printString(decoded);
+      if (decoded !== null) clean = false;
+      if (this.space()) clean = false;
+      if (this.peek() !== 0x3a) this.fail("':'");
+      this.pos++;
+      if (this.space()) clean = false;
       member(name, printed);
-      this.space();
+      if (this.space()) clean = false;
       const c = this.peek();
       this.pos++;
       if (c === 0x7d) {
         this.depth--;
-        return;
+        return clean;
       }
       if (c !== 0x2c) {
         this.pos--;
         this.fail("',' or '}'");
       }
+      if (this.space()) clean = false;
     }
   }
 
-  /** A value printed as Jackson prints it. */
-  value(): string {
-    this.space();
+  /** A value as Jackson prints it, or null when its text already is that (see the class). */
+  value(): string | null {
     const c = this.peek();
-    if (c === 0x22) return this.string()[1];
+    if (c === 0x22) {
+      const decoded = this.string();
+      return decoded === null ? null : printString(decoded);
+    }
     if (c === 0x7b) return this.nestedObject();
     if (c === 0x5b) return this.array();
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
     for (const word of ['true', 'false', 'null'])
       if (this.text.startsWith(word, this.pos)) {
         this.pos += word.length;
-        return word;
+        return null;
       }
     return this.fail('a JSON value');
   }
 
-  /** LinkedHashMap: a repeated name keeps its first position and takes its last value. */
-  private nestedObject(): string {
-    const names: string[] = [];
-    const printedNames: string[] = [];
-    const values: string[] = [];
-    let seen: Map<string, number> | null = null;
-    this.object((name, printed) => {
+  /**
+   * LinkedHashMap: a repeated name keeps its first position and takes its last value. Written as
+   * one loop over a flat record of positions (six slots per member), because a full department
+   * list holds tens of thousands of these small objects: no closure, no string for a name that
+   * needs none, nothing rebuilt unless the object is not already in Jackson's form.
+   */
+  private nestedObject(): string | null {
+    const t = this.text;
+    this.enter();
+    this.pos++; // '{'
+    let clean = !this.space();
+    if (this.peek() === 0x7d) {
+      this.pos++;
+      this.depth--;
+      return clean ? null : '{}';
+    }
+    // per member: name start, name end (quotes included), decoded name or null, value start, value end, value or null
+    const m: (number | string | null)[] = [];
+    let byName: Map<string, number> | null = null;
+    for (;;) {
+      if (this.peek() !== 0x22) this.fail('a member name');
+      const ks = this.pos;
+      const decoded = this.string();
+      const ke = this.pos;
+      if (decoded !== null) clean = false;
+      if (this.space()) clean = false;
+      if (this.peek() !== 0x3a) this.fail("':'");
+      this.pos++;
+      if (this.space()) clean = false;
+      const vs = this.pos;
       const value = this.value();
-      // Objects are small; a Map only once one grows, to spare an allocation per department.
-      if (!seen && names.length >= 8) seen = new Map(names.map((n, i) => [n, i]));
-      const at = seen ? seen.get(name) : names.indexOf(name);
-      if (at !== undefined && at >= 0) {
-        values[at] = value;
-        return;
+      const ve = this.pos;
+      if (value !== null) clean = false;
+      // A repeated name: small objects compare in place, large ones through a map (no quadratic cost).
+      let at = -1;
+      const count = m.length / 6;
+      if (count > 8) {
+        byName ??= new Map(Array.from({ length: count }, (_, i) => [this.nameAt(m, i), i]));
+        at = byName.get(decoded ?? t.slice(ks + 1, ke - 1)) ?? -1;
+      } else for (let i = 0; i < count && at < 0; i++) if (this.sameName(m, i, ks, ke, decoded)) at = i;
+      if (at >= 0) {
+        clean = false;
+        m[at * 6 + 3] = vs;
+        m[at * 6 + 4] = ve;
+        m[at * 6 + 5] = value;
+      } else {
+        byName?.set(decoded ?? t.slice(ks + 1, ke - 1), count);
+        m.push(ks, ke, decoded, vs, ve, value);
       }
-      seen?.set(name, names.length);
-      names.push(name);
-      printedNames.push(printed);
-      values.push(value);
-    });
+      if (this.space()) clean = false;
+      const c = this.peek();
+      this.pos++;
+      if (c === 0x7d) break;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("',' or '}'");
+      }
+      if (this.space()) clean = false;
+    }
+    this.depth--;
+    if (clean) return null;
     let out = '{';
-    for (let i = 0; i < names.length; i++) out += (i ? ',' : '') + printedNames[i] + ':' + values[i];
+    for (let i = 0; i < m.length; i += 6) {
+      const decoded = m[i + 2] as string | null;
+      const name = decoded === null ? t.slice(m[i] as number, m[i + 1] as number) : printString(decoded);
+      const value = (m[i + 5] as string | null) ?? t.slice(m[i + 3] as number, m[i + 4] as number);
+      out += (i ? ',' : '') + name + ':' + value;
+    }
     return out + '}';
   }
 
-  private array(): string {
+  private nameAt(m: (number | string | null)[], i: number): string {
+    return (
+      (m[i * 6 + 2] as string | null) ??
+      this.text.slice((m[i * 6] as number) + 1, (m[i * 6 + 1] as number) - 1)
+    );
+  }
+
+  /** Whether member `i` has the name at [ks, ke) (`decoded` when it has escapes), without slicing plain names. */
+  private sameName(
+    m: (number | string | null)[],
+    i: number,
+    ks: number,
+    ke: number,
+    decoded: string | null,
+  ): boolean {
+    const other = m[i * 6 + 2] as string | null;
+    if (decoded !== null || other !== null)
+      return this.nameAt(m, i) === (decoded ?? this.text.slice(ks + 1, ke - 1));
+    const os = m[i * 6] as number;
+    const oe = m[i * 6 + 1] as number;
+    if (oe - os !== ke - ks) return false;
+    const t = this.text;
+    for (let j = 1; j < ke - ks - 1; j++) if (t.charCodeAt(os + j) !== t.charCodeAt(ks + j)) return false;
+    return true;
+  }
+
+  private array(): string | null {
     this.enter();
     this.pos++; // '['
-    this.space();
+    let clean = !this.space();
     if (this.peek() === 0x5d) {
       this.pos++;
       this.depth--;
-      return '[]';
+      return clean ? null : '[]';
     }
-    let out = '[';
+    const items: string[] = [];
     for (;;) {
-      out += this.value();
-      this.space();
+      const from = this.pos;
+      const value = this.value();
+      if (value !== null) clean = false;
+      items.push(value ?? this.text.slice(from, this.pos));
+      if (this.space()) clean = false;
       const c = this.peek();
       this.pos++;
       if (c === 0x5d) {
         this.depth--;
-        return out + ']';
+        return clean ? null : '[' + items.join(',') + ']';
       }
       if (c !== 0x2c) {
         this.pos--;
         this.fail("',' or ']'");
       }
-      out += ',';
+      if (this.space()) clean = false;
     }
   }
 
-  private number(): string {
+  private number(): string | null {
     const t = this.text;
     const start = this.pos;
     let i = start;
@@ -218,26 +310,28 @@ class Reader {
       floating = true;
     }
     this.pos = i;
-    const literal = t.slice(start, i);
     // An integer literal becomes Integer, Long or BigInteger: every digit printed, -0 is 0.
-    if (!floating) return literal === '-0' ? '0' : literal;
-    return javaDouble(Number(literal));
+    if (!floating)
+      return i - start === 2 && t.charCodeAt(start) === 0x2d && t.charCodeAt(start + 1) === 0x30 ? '0' : null;
+    return javaDouble(Number(t.slice(start, i)));
   }
 
-  /** [decoded, printed as Jackson prints it]. */
-  string(): [string, string] {
+  /**
+   * A string at the current position (its opening quote): null when its text is already Jackson's
+   * (no escapes, no surrogates to look at), otherwise its decoded value.
+   */
+  string(): string | null {
     const t = this.text;
     const start = this.pos; // at the opening quote
     let i = start + 1;
-    // Fast path: no escapes and nothing to escape, the literal is already Jackson's form.
     for (;;) {
       const c = t.charCodeAt(i);
       if (c === 0x22) {
         this.pos = i + 1;
-        const decoded = t.slice(start + 1, i);
-        return [decoded, hasLoneSurrogate(decoded) ? printString(decoded) : t.slice(start, i + 1)];
+        return null;
       }
-      if (c === 0x5c || c < 0x20 || Number.isNaN(c)) break;
+      // Escapes, control characters, the end of the text, and surrogates (a lone one prints as '?').
+      if (c === 0x5c || c < 0x20 || Number.isNaN(c) || (c >= 0xd800 && c <= 0xdfff)) break;
       i++;
     }
     let decoded = t.slice(start + 1, i);
@@ -271,7 +365,7 @@ class Reader {
       }
     }
     this.pos = i + 1;
-    return [decoded, printString(decoded)];
+    return decoded;
   }
 }
 
@@ -287,10 +381,6 @@ const ESCAPED: Record<string, string> = {
 };
 
 const SHORT: Record<number, string> = { 8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r' };
-
-function hasLoneSurrogate(s: string): boolean {
-  return !s.isWellFormed();
-}
 
 /**
  * Jackson's string: `"` and `\` escaped, \b \t \n \f \r short, other control characters as

@@ -53,6 +53,14 @@ describe("canonical payload: the document's Jackson vectors (§2.2)", () => {
     expect(canonicalPayload('{"b":{"x":1,"y":2,"x":3},"a":1,"a":2}')).toBe('{"a":2,"b":{"x":3,"y":2}}');
   });
 
+  it('keeps first positions and last values in large nested objects, and for names written with escapes', () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `"k${i}":${i}`).join(',');
+    expect(canonicalPayload(`{"x":{${keys},"k3":33,"k11":1111}}`)).toBe(
+      `{"x":{${keys.replace('"k3":3', '"k3":33').replace('"k11":11', '"k11":1111')}}}`,
+    );
+    expect(canonicalPayload('{"x":{"a":1,"\\u0062":2,"b":3}}')).toBe('{"x":{"a":1,"b":3}}');
+  });
+
   it('reprints escapes Jackson does not use and drops whitespace', () => {
     expect(canonicalPayload('{ "a" : "\\u00e9\\/\\u0041" , "b" : [ 1 , { } , [ ] ] }')).toBe(
       '{"a":"é/A","b":[1,{},[]]}',
