@@ -1,8 +1,9 @@
 /**
  * The enumerations the relay's layers share: the mirror decides with them, the kit schemas accept
  * them, and the seller API's contract (src/api/contract.ts) describes them, so the OpenAPI
- * document and the integration kit's types follow. No imports: the integration kit, built on its
- * own (packages/relay-client), compiles this file and nothing else of the relay.
+ * document and the integration kit's types follow. The protocol's own names are here too, which
+ * the sandbox may share: they are words, not a reading of the protocol. No imports: the
+ * integration kit, built on its own (packages/relay-client), compiles this file and nothing else.
  */
 
 /** Every answer `authorize` can give, in the order its checks run. */
@@ -18,18 +19,35 @@ export const AUTHORIZE_REASONS = [
 ] as const;
 export type AuthorizeReason = (typeof AUTHORIZE_REASONS)[number];
 
-/** An instance's state: `frozen` after FREEZE (until UNFREEZE), `released` for good. */
-export const INSTANCE_STATUSES = ['active', 'frozen', 'released'] as const;
-export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+/** The five kit interfaces, as the marketplace names their sub-paths (kit-sync-and-signing.md §3). */
+export const KIT_INTERFACES = [
+  'tenantSync',
+  'applicationSync',
+  'authSync',
+  'singleOrgSync',
+  'allOrgSync',
+] as const;
+export type KitInterface = (typeof KIT_INTERFACES)[number];
 
-/** The basic interfaces that change an instance (queryInstance only reads). */
-export const INSTANCE_ACTIVITIES = [
+/** The six basic (instance) activities (§4). */
+export const BASIC_ACTIVITIES = [
   'newInstance',
+  'queryInstance',
   'refreshInstance',
   'updateInstanceStatus',
   'releaseInstance',
   'upgradeInstance',
 ] as const;
+export type BasicActivity = (typeof BASIC_ACTIVITIES)[number];
+
+/** An instance's state: `frozen` after FREEZE (until UNFREEZE), `released` for good. */
+export const INSTANCE_STATUSES = ['active', 'frozen', 'released'] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+/** The basic interfaces that change an instance (queryInstance only reads). */
+export const INSTANCE_ACTIVITIES = BASIC_ACTIVITIES.filter(
+  (a): a is Exclude<BasicActivity, 'queryInstance'> => a !== 'queryInstance',
+);
 export type InstanceActivity = (typeof INSTANCE_ACTIVITIES)[number];
 
 /** refreshInstance's `scene` (kit-sync-and-signing.md §4). */

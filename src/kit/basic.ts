@@ -52,7 +52,7 @@ export function basicRouter(deps: BasicDeps): Router {
 }
 
 const isActivity = (v: unknown): v is BasicActivity =>
-  typeof v === 'string' && (BASIC_ACTIVITIES as string[]).includes(v);
+  typeof v === 'string' && (BASIC_ACTIVITIES as readonly string[]).includes(v);
 
 async function handleActivity(deps: BasicDeps, call: VerifiedCall): Promise<Extras | void> {
   const activity = call.body.activity;

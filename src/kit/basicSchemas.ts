@@ -4,7 +4,7 @@
  * fields we do not use are accepted (they are signed) but must be strings too.
  */
 import { z } from 'zod';
-import { REFRESH_SCENES } from '../vocabulary.js';
+import { BASIC_ACTIVITIES, REFRESH_SCENES, type BasicActivity } from '../vocabulary.js';
 import { parseExpireTime } from './timestamp.js';
 
 const expected = (message: string) => (issue: { input?: unknown }) =>
@@ -113,10 +113,9 @@ export const basicSchemas = {
   updateInstanceStatus: updateInstanceStatusSchema,
   releaseInstance: releaseInstanceSchema,
   upgradeInstance: upgradeInstanceSchema,
-} as const;
+} as const satisfies Record<BasicActivity, z.ZodType>;
 
-export type BasicActivity = keyof typeof basicSchemas;
-export const BASIC_ACTIVITIES = Object.keys(basicSchemas) as BasicActivity[];
+export { BASIC_ACTIVITIES, type BasicActivity };
 
 export type NewInstance = z.output<typeof newInstanceSchema>;
 export type QueryInstance = z.output<typeof queryInstanceSchema>;

@@ -8,6 +8,7 @@
  */
 import JSON5 from 'json5';
 import { z } from 'zod';
+import { KIT_INTERFACES, type KitInterface } from '../vocabulary.js';
 import { parseSyncTime } from './timestamp.js';
 
 /** zod's error map sees the input; an absent field is named as missing rather than mistyped. */
@@ -336,14 +337,7 @@ export type SyncedUser = AuthSync['userList'][number];
 export type SingleOrgSync = z.output<typeof singleOrgSyncSchema>;
 export type AllOrgSync = z.output<typeof allOrgSyncSchema>;
 
-export const KIT_INTERFACES = [
-  'tenantSync',
-  'applicationSync',
-  'authSync',
-  'singleOrgSync',
-  'allOrgSync',
-] as const;
-export type KitInterface = (typeof KIT_INTERFACES)[number];
+export { KIT_INTERFACES, type KitInterface };
 
 export const kitSchemas = {
   tenantSync: tenantSyncSchema,

@@ -210,6 +210,12 @@ function applyChange(
 const seen = (r: InstanceRecord, orderId: string, orderLineId: string) =>
   r.orders.includes(orderKey(orderId, orderLineId));
 
+/** A new product named by a renewal or an upgrade, unless a later call already set one: the change and the record's part. */
+function productChange(r: InstanceRecord, productId: string | undefined, at: number) {
+  if (!productId || at < r.productAt) return { change: {}, record: {} };
+  return { change: { productId }, record: { productId, productAt: at } };
+}
+
 /** refreshInstance: a renewal, a trial made formal, or a renewal period given back (`scene`). */
 export function applyRefreshInstance(
   ctx: MirrorContext,
@@ -219,7 +225,7 @@ export function applyRefreshInstance(
 ) {
   return applyChange(ctx, call.instanceId, notAfter, (r) => {
     if (r.status === 'released' || seen(r, call.orderId, call.orderLineId) || at < r.expireAt) return null;
-    const productChanged = call.productId !== undefined && call.productId !== '' && at >= r.productAt;
+    const product = productChange(r, call.productId, at);
     return withChange(
       r,
       {
@@ -229,13 +235,9 @@ export function applyRefreshInstance(
         orderLineId: call.orderLineId,
         scene: call.scene,
         expireTime: call.expireTime,
-        ...(productChanged ? { productId: call.productId } : {}),
+        ...product.change,
       },
-      {
-        expireTime: call.expireTime,
-        expireAt: at,
-        ...(productChanged ? { productId: call.productId!, productAt: at } : {}),
-      },
+      { expireTime: call.expireTime, expireAt: at, ...product.record },
     );
   });
 }
@@ -287,7 +289,7 @@ export function applyUpgradeInstance(
 ) {
   return applyChange(ctx, call.instanceId, notAfter, (r) => {
     if (r.status === 'released' || seen(r, call.orderId, call.orderLineId)) return null;
-    const productChanged = call.productId !== undefined && call.productId !== '' && at >= r.productAt;
+    const product = productChange(r, call.productId, at);
     return withChange(
       r,
       {
@@ -295,9 +297,9 @@ export function applyUpgradeInstance(
         at,
         orderId: call.orderId,
         orderLineId: call.orderLineId,
-        ...(productChanged ? { productId: call.productId } : {}),
+        ...product.change,
       },
-      productChanged ? { productId: call.productId!, productAt: at } : {},
+      product.record,
     );
   });
 }

@@ -12,6 +12,8 @@ import { formatExpireTime } from './marketplace/index.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
 import { describeError } from './selfcheck.js';
 
+import { REFRESH_SCENES } from '../vocabulary.js';
+
 export const LIFECYCLE_COMMANDS = [
   'buy',
   'renew',
@@ -23,13 +25,8 @@ export const LIFECYCLE_COMMANDS = [
 ] as const;
 export type LifecycleCommand = (typeof LIFECYCLE_COMMANDS)[number];
 
-export const RENEW_SCENES = [
-  'TRIAL_TO_FORMAL',
-  'RENEWAL',
-  'UNSUBSCRIBE_RENEWAL_PERIOD',
-  'RENEWAL_CHANGE',
-] as const;
-export type RenewScene = (typeof RENEW_SCENES)[number];
+export const RENEW_SCENES = REFRESH_SCENES;
+export type RenewScene = (typeof REFRESH_SCENES)[number];
 
 export const LIFECYCLE_USAGE = `  npm run sandbox -- buy      --relay URL --basic-key KEY [--order-id ID] [--order-line-id ID] [--product-id P]
                                 [--expire-time yyyyMMddHHmmss | --months N] [--attempts N]

@@ -24,26 +24,14 @@ import {
   type OaepVariantId,
 } from './marketplace/index.js';
 
-/** The five kit interfaces, as the marketplace names their sub-paths (§3). */
-export const KIT_CALLS = [
-  'tenantSync',
-  'applicationSync',
-  'authSync',
-  'singleOrgSync',
-  'allOrgSync',
-] as const;
-export type KitCall = (typeof KIT_CALLS)[number];
-
-/** The six basic activities (§4). */
-export const BASIC_CALLS = [
-  'newInstance',
-  'queryInstance',
-  'refreshInstance',
-  'updateInstanceStatus',
-  'releaseInstance',
-  'upgradeInstance',
-] as const;
-export type BasicCall = (typeof BASIC_CALLS)[number];
+/** The protocol's names of its calls (kit §3, basic §4): words the relay and the sandbox share. */
+export {
+  BASIC_ACTIVITIES as BASIC_CALLS,
+  KIT_INTERFACES as KIT_CALLS,
+  type BasicActivity as BasicCall,
+  type KitInterface as KitCall,
+} from '../vocabulary.js';
+import type { BasicActivity as BasicCall, KitInterface as KitCall } from '../vocabulary.js';
 
 export interface PusherOptions {
   /** The registered production address, e.g. https://isv.example.com/isv/produce */
