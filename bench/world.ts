@@ -2,7 +2,8 @@
  * The sign-in world of the session benchmarks: the sandbox marketplace (unified login and the
  * tenant's identity server, src/sandbox) with one app, one tenant and its users, and a relay
  * that the sandbox provisions through real kit pushes. Modelled on the tests' sign-in world
- * (test/support/world.ts), copied rather than imported.
+ * (test/support/world.ts); the keys and builders come from the fixtures both share
+ * (test/support/fixtures.ts).
  *
  * The sandbox runs in a child process (bench/servers/sandbox.ts), as does the relay. Both this
  * process and the child build the same SandboxWorld from one `WorldSpec`: the child serves
