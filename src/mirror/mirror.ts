@@ -2,13 +2,6 @@
  * The mirror of KooGallery's joint-operation data in the store: writes by kit pushes, reads by
  * the seller API and by sign-in. One instance per process; it holds no state of its own.
  */
-import type {
-  NewInstance,
-  RefreshInstance,
-  ReleaseInstance,
-  UpdateInstanceStatus,
-  UpgradeInstance,
-} from '../kit/basicSchemas.js';
 import type { AllOrgSync, ApplicationSync, AuthSync, SingleOrgSync, TenantSync } from '../kit/schemas.js';
 import type { Keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
@@ -22,7 +15,6 @@ import {
   applyUpdateInstanceStatus,
   applyUpgradeInstance,
   readInstances,
-  type InstanceOutcome,
 } from './instances.js';
 import {
   decodeOrg,
@@ -47,6 +39,9 @@ export interface AuthorizeAnswer {
   user?: UserRecord;
   tenant?: TenantRecord;
 }
+
+/** A mirror operation as the Mirror offers it: its context given. */
+type WithContext<F> = F extends (ctx: MirrorContext, ...rest: infer A) => infer R ? (...rest: A) => R : never;
 
 export class Mirror {
   private readonly ctx: MirrorContext;
@@ -84,25 +79,16 @@ export class Mirror {
     return applyAllOrgSync(this.ctx, push, notAfter);
   }
 
-  newInstance(call: NewInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
-    return applyNewInstance(this.ctx, call, at, notAfter);
-  }
-
-  refreshInstance(call: RefreshInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
-    return applyRefreshInstance(this.ctx, call, at, notAfter);
-  }
-
-  updateInstanceStatus(call: UpdateInstanceStatus, at: number, notAfter: number): Promise<InstanceOutcome> {
-    return applyUpdateInstanceStatus(this.ctx, call, at, notAfter);
-  }
-
-  releaseInstance(call: ReleaseInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
-    return applyReleaseInstance(this.ctx, call, at, notAfter);
-  }
-
-  upgradeInstance(call: UpgradeInstance, at: number, notAfter: number): Promise<InstanceOutcome> {
-    return applyUpgradeInstance(this.ctx, call, at, notAfter);
-  }
+  // The basic interfaces' changes (instances.ts), with this mirror's context.
+  readonly newInstance: WithContext<typeof applyNewInstance> = (...a) => applyNewInstance(this.ctx, ...a);
+  readonly refreshInstance: WithContext<typeof applyRefreshInstance> = (...a) =>
+    applyRefreshInstance(this.ctx, ...a);
+  readonly updateInstanceStatus: WithContext<typeof applyUpdateInstanceStatus> = (...a) =>
+    applyUpdateInstanceStatus(this.ctx, ...a);
+  readonly releaseInstance: WithContext<typeof applyReleaseInstance> = (...a) =>
+    applyReleaseInstance(this.ctx, ...a);
+  readonly upgradeInstance: WithContext<typeof applyUpgradeInstance> = (...a) =>
+    applyUpgradeInstance(this.ctx, ...a);
 
   /** The known ones among `ids`. */
   instances(ids: readonly string[]): Promise<InstanceRecord[]> {
