@@ -77,8 +77,3 @@ export function marketplaceAnswer(error: unknown): { resultCode: string; resultM
   if (error instanceof RelayError) return { resultCode: error.resultCode, resultMsg: error.shownMessage };
   return { resultCode: '000005', resultMsg: 'internal error; nothing was changed, please retry' };
 }
-
-/** Whether an error is one the relay expected (logged at warn) rather than a bug (logged at error). */
-export function isExpected(error: unknown): error is RelayError {
-  return error instanceof RelayError && error.status < 500;
-}

@@ -129,14 +129,14 @@ async function admit(
   };
 }
 
-export function checkContentType(value: string | undefined): void {
+function checkContentType(value: string | undefined): void {
   if (!/^application\/json\s*(;|$)/.test((value ?? '').toLowerCase()))
     throw new KitRefusal(ResultCode.invalidRequest, 'Content-Type must be application/json');
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function parseJsonObject(bytes: Buffer): { text: string; body: Record<string, unknown> } {
+function parseJsonObject(bytes: Buffer): { text: string; body: Record<string, unknown> } {
   if (bytes.length === 0)
     throw new KitRefusal(ResultCode.invalidRequest, 'body is empty; a JSON object is required');
   let text: string;

@@ -31,7 +31,7 @@ function calendarTime(m: RegExpExecArray | null): number | null {
   return utc;
 }
 
-/** The marketplace's `timeStamp` form for an instant (the sandbox emits it). */
+/** The marketplace's `timeStamp` form for an instant (the tests' data builders use it; the sandbox has its own). */
 export function formatSyncTime(epochMs: number): string {
   const d = new Date(epochMs + UTC8_OFFSET_MS);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -77,16 +77,6 @@ export function checkCallTimestamp(
     return { ok: false, reason: `${name} is more than ${windowMs / 1000} s old` };
   if (epochMs - nowMs > futureSkewMs) return { ok: false, reason: `${name} is in the future` };
   return { ok: true, epochMs };
-}
-
-/** `x-timestamp` of a kit push (§2.2). */
-export function checkHeaderTimestamp(
-  raw: string | undefined,
-  nowMs: number,
-  windowMs = 60_000,
-  futureSkewMs = 5_000,
-): HeaderTimestampCheck {
-  return checkCallTimestamp(raw, nowMs, { windowMs, futureSkewMs });
 }
 
 const EXPIRE_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})?$/;

@@ -38,6 +38,8 @@ export function isGateReason(value: string | null | undefined): value is GateRea
 export interface TenantGateReads {
   tenantId: string;
   version: string | null;
+  /** the tenant record as stored (tenantSync decides from it too) */
+  rawTenant: string | null;
   /** the instances the tenant's record lists; empty when there is no record */
   listed: ReadonlySet<string>;
   copies: Map<string, InstanceCopy>;
@@ -71,7 +73,7 @@ export async function readTenantGate(
   const copies = new Map<string, InstanceCopy>();
   for (const [id, value] of Object.entries(raw)) copies.set(id, parseJson<InstanceCopy>(value)!);
   const listed = new Set(parseJson<TenantRecord>(rawTenant)?.instanceIds ?? []);
-  return { tenantId, version, listed, copies, gate, sessions };
+  return { tenantId, version, rawTenant, listed, copies, gate, sessions };
 }
 
 /**

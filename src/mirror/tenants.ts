@@ -62,15 +62,16 @@ export function applyTenantSync(
     notAfter,
     async (): Promise<Reads> => {
       const none: Record<string, string> = {};
-      const [rawTenant, deletedAt, userApps, apps, gate] = await Promise.all([
-        store.get(keys.tenant(t)),
+      const [deletedAt, userApps, apps, gate] = await Promise.all([
         store.hGet(keys.meta(t), 'deletedAt'),
         // Only a delete needs to know the tenant's apps.
         deleting ? store.sMembers(keys.userApps(t)) : [],
         deleting ? store.hGetAll(keys.apps(t)) : none,
-        // A delete ends every session; a bind or unbind may block the tenant, which ends them too.
-        readTenantGate(ctx, t, deleting || ctx.gating !== false),
+        // A delete ends every session; binding or unbinding an instance may block the tenant,
+        // which ends them too. A push naming no instance leaves the gate as it is.
+        readTenantGate(ctx, t, deleting || (ctx.gating !== false && push.instanceId !== '')),
       ]);
+      const { rawTenant } = gate;
       const current = parseJson<TenantRecord>(rawTenant);
       // A delete may unbind every instance of the tenant; other pushes name one.
       const ids = new Set(push.instanceId ? [push.instanceId] : []);

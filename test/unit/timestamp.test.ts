@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkHeaderTimestamp, formatSyncTime, parseSyncTime } from '../../src/kit/timestamp.js';
+import { checkCallTimestamp, formatSyncTime, parseSyncTime } from '../../src/kit/timestamp.js';
 
 describe('body timeStamp, yyyyMMddHHmmssSSS in UTC+8 (§6)', () => {
   it('reads the document example as 01:35:39.534 UTC', () => {
@@ -34,26 +34,37 @@ describe('body timeStamp, yyyyMMddHHmmssSSS in UTC+8 (§6)', () => {
 describe('x-timestamp window (§2.2)', () => {
   const now = 1_700_000_000_000;
   it('accepts now and up to 60 s ago', () => {
-    expect(checkHeaderTimestamp(String(now), now)).toEqual({ ok: true, epochMs: now });
-    expect(checkHeaderTimestamp(String(now - 60_000), now).ok).toBe(true);
+    expect(checkCallTimestamp(String(now), now)).toEqual({ ok: true, epochMs: now });
+    expect(checkCallTimestamp(String(now - 60_000), now).ok).toBe(true);
   });
   it('refuses older than 60 s', () => {
-    expect(checkHeaderTimestamp(String(now - 60_001), now)).toEqual({
+    expect(checkCallTimestamp(String(now - 60_001), now)).toEqual({
       ok: false,
       reason: 'x-timestamp is more than 60 s old',
     });
   });
   it('allows 5 s of forward clock skew, not more', () => {
-    expect(checkHeaderTimestamp(String(now + 5_000), now).ok).toBe(true);
-    expect(checkHeaderTimestamp(String(now + 5_001), now)).toEqual({
+    expect(checkCallTimestamp(String(now + 5_000), now).ok).toBe(true);
+    expect(checkCallTimestamp(String(now + 5_001), now)).toEqual({
       ok: false,
       reason: 'x-timestamp is in the future',
     });
   });
   it.each([undefined, '', '17e11', '-1', ' 1700000000000', '1700000000000.5', '0x1'])('refuses %p', (raw) => {
-    expect(checkHeaderTimestamp(raw, now).ok).toBe(false);
+    expect(checkCallTimestamp(raw, now).ok).toBe(false);
   });
   it('refuses seconds instead of milliseconds as stale', () => {
-    expect(checkHeaderTimestamp(String(Math.floor(now / 1000)), now).ok).toBe(false);
+    expect(checkCallTimestamp(String(Math.floor(now / 1000)), now).ok).toBe(false);
+  });
+  it('reads seconds where the rules allow them (basic calls, UNCONFIRMED §2.3), and names the parameter', () => {
+    const seconds = Math.floor(now / 1000);
+    expect(checkCallTimestamp(String(seconds), now, { seconds: true })).toEqual({
+      ok: true,
+      epochMs: seconds * 1000,
+    });
+    expect(checkCallTimestamp(undefined, now, { name: 'timestamp', where: 'query parameter' })).toEqual({
+      ok: false,
+      reason: 'timestamp query parameter is missing',
+    });
   });
 });
