@@ -43,8 +43,13 @@ describe.each([
         .set('Authorization', `Bearer ${API_KEY}`)
         .set('X-Session-Id', sid)
     ).status;
-  const buyer = async (): Promise<{ t: SandboxTenant; user: string }> => {
-    const t = w.world.addTenant({ name: 'race', tenantCode: `r${randomBytes(4).toString('hex')}` });
+  /** A tenant and its user, provisioned; `instanceId` given: bound to a purchase the relay never saw. */
+  const buyer = async (instanceId?: string): Promise<{ t: SandboxTenant; user: string }> => {
+    const t = w.world.addTenant({
+      name: 'race',
+      tenantCode: `r${randomBytes(4).toString('hex')}`,
+      ...(instanceId ? { instanceId } : {}),
+    });
     const user = `${t.tenantCode}-u`;
     w.world.addUser({
       tenantId: t.tenantId,
@@ -120,16 +125,7 @@ describe.each([
 
   it('ends the sessions of a tenant that a bind of a frozen instance blocks', async () => {
     // A tenant whose purchase the relay never saw, then bound to a frozen instance.
-    const t = w.world.addTenant({ name: 'unseen', instanceId: `unseen-${randomBytes(4).toString('hex')}` });
-    const user = `${t.tenantCode}-u`;
-    w.world.addUser({
-      tenantId: t.tenantId,
-      userName: user,
-      name: user,
-      password: w.password,
-      apps: new Set([APP_ID]),
-    });
-    await w.world.provision(APP_ID, [t.tenantId]);
+    const { t, user } = await buyer(`unseen-${randomBytes(4).toString('hex')}`);
     const s = await w.signIn(user);
     const frozen = await buy();
     ok(await pusher().updateInstanceStatus({ instanceId: frozen.instanceId, status: 'FREEZE' }));
