@@ -68,13 +68,17 @@ export function renderApiReference(doc: Json = buildOpenApiDocument()): string {
       if (!op) continue;
       out.push(`## \`${method.toUpperCase()} /api/v1${path}\` — ${String(op.summary ?? '')}`, '');
       if (op.description) out.push(String(op.description), '');
-      const body = resolve(
-        ((op.requestBody as Json | undefined)?.content as Record<string, Json> | undefined)?.[
-          'application/json'
-        ]?.schema as Schema,
-      );
-      if (body)
-        out.push(`Body: ${phrase((op.requestBody as Json).content ? body : undefined)}`, ...fields(body), '');
+      const requestBody = op.requestBody as Json | undefined;
+      const bodySchema = (requestBody?.content as Record<string, Json> | undefined)?.['application/json']
+        ?.schema as Schema | undefined;
+      if (bodySchema) {
+        const about = requestBody?.description ?? resolve(bodySchema)?.description;
+        out.push(
+          `Body: ${phrase(bodySchema)}${about ? ` — ${String(about)}` : ''}`,
+          ...fields(bodySchema),
+          '',
+        );
+      }
       out.push('| status | answer |', '| --- | --- |');
       for (const [status, raw] of Object.entries(op.responses as Record<string, Json>)) {
         const answer = resolve(raw)!;

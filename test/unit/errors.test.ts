@@ -67,9 +67,10 @@ describe('the relay error family', () => {
         message: 'Something went wrong in the relay; quote req-9 when reporting it.',
       },
     });
-    expect(
-      apiAnswer(Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 }), 'r').status,
-    ).toBe(413);
+    expect(apiAnswer(Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 }), 'r')).toEqual({
+      status: 413,
+      body: { error: 'invalid_request', message: 'The body is too large.' },
+    });
     expect(
       apiAnswer(Object.assign(new Error('x'), { type: 'entity.parse.failed', status: 400 }), 'r').body,
     ).toEqual({

@@ -34,6 +34,8 @@ describe('callback step: session', () => {
       env: { SESSION_ABSOLUTE_SECONDS: '3600' },
     });
     f.deps.sessions.register = async (sid, login) => {
+      // indexed before the record is saved, so a revocation can always find it
+      expect(f.session.saved).toBeUndefined();
       registered.push([sid, structuredClone(login)]);
       return true;
     };
