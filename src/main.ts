@@ -17,10 +17,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const sessionSecrets = config.generated.filter((name) => name !== 'BASIC_ACCESS_KEY');
-  if (sessionSecrets.length)
+  // A generated BASIC_ACCESS_KEY gets its own warning below: it closes routes rather than losing sessions.
+  const sessionState = config.generated.filter((name) => name !== 'BASIC_ACCESS_KEY');
+  if (sessionState.length)
     logger.warn(
-      { generated: sessionSecrets },
+      { generated: sessionState },
       'generated random secrets for this run (set them to keep sessions across restarts)',
     );
   if (config.allowInsecureIdp)

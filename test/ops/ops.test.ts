@@ -96,6 +96,26 @@ describe('the relay process', () => {
     expect(p.err()).toMatch(/^configuration error: REDIS_URL: is required in production/);
   });
 
+  it('warns at start about generated secrets, a missing basic key and insecure identity servers, each once', async () => {
+    const p = startProcess(testEnv({ BASIC_ACCESS_KEY: undefined, SESSION_SECRET: undefined }));
+    for (let i = 0; i < 100 && !p.out().includes('relay listening'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    p.child.kill('SIGTERM');
+    await p.exited;
+    const lines = p
+      .out()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { level: string; msg: string; generated?: string[] });
+    const warnings = lines.filter((l) => l.level === 'warn');
+    // The generated key that only closes routes is not among the secrets that lose sessions.
+    expect(warnings.find((l) => l.msg.startsWith('generated random secrets'))?.generated).toEqual([
+      'SESSION_SECRET',
+    ]);
+    expect(warnings.filter((l) => l.msg.startsWith('BASIC_ACCESS_KEY is not set'))).toHaveLength(1);
+    expect(warnings.filter((l) => l.msg.startsWith('ALLOW_INSECURE_IDP=true'))).toHaveLength(1);
+  });
+
   it('on SIGTERM finishes the request in flight, then exits 0', async () => {
     const port = await freePort();
     const p = startProcess(testEnv({ PORT: String(port), REDIS_URL: process.env.TEST_REDIS_URL }));
