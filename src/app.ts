@@ -110,7 +110,6 @@ export function buildApp(deps: AppDeps): Relay {
         audience: config.appId,
         ttlSeconds: config.assertion.ttlSeconds,
       },
-      gating: config.instances.gating,
       now,
     }),
   );

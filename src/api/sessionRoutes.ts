@@ -25,17 +25,12 @@ export interface SessionRoutesDeps {
   handoff: Handoff;
   assertionKeys: AssertionKeys;
   assertion: { issuer: string; audience: string; ttlSeconds: number };
-  /** INSTANCE_GATING: a session of a blocked tenant is refused (and ended). */
-  gating: boolean;
   now: () => number;
 }
 
 export function sessionRoutes(deps: SessionRoutesDeps): Router {
   const { sessions, renewal, now, appId } = deps;
   const router = express.Router();
-
-  const noSession = () => new NoSessionError();
-  const reauthenticate = () => new ReauthenticateError();
 
   // Checked as express-session checks its cookie, with the same keys (sso/sessionCookie.ts).
   const sidOf = (req: Request) => {
@@ -54,24 +49,25 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     res: Response,
     endedAs: 'no_session' | 'reauthenticate' = 'no_session',
   ) => {
-    if (!sid) throw noSession();
+    if (!sid) throw new NoSessionError();
     // One round trip: the session, its user's record and its tenant's.
     const found = await sessions.readWithUser(sid, appId);
-    if (!found) throw noSession();
+    if (!found) throw new NoSessionError();
     const { current } = found;
     const { login } = current;
-    if (login.ended) throw endedAs === 'reauthenticate' ? reauthenticate() : noSession();
-    if (login.absoluteExpiresAt <= now()) throw noSession();
+    if (login.ended) throw endedAs === 'reauthenticate' ? new ReauthenticateError() : new NoSessionError();
+    if (login.absoluteExpiresAt <= now()) throw new NoSessionError();
     const decision = decideAuthorization(
       parseJson<TenantRecord>(found.tenant),
       parseJson<UserRecord>(found.user),
       undefined,
-      deps.gating ? found.gate : null,
+      // null unless INSTANCE_GATING is on (Sessions reads the gate only then)
+      found.gate,
     );
     if (!decision.allowed) {
       // The mirror has taken the user away (normally the push ended the session already).
       await sessions.end(sid, login);
-      throw noSession();
+      throw new NoSessionError();
     }
     notes(res).fields = { tenantId: login.tenantId, userName: login.userName };
     return { sid, current, decision };

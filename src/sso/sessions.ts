@@ -102,8 +102,8 @@ export class Sessions {
 
   /**
    * The session with, in the same round trip, its user's mirror record for `appId`, its
-   * tenant's record and the tenant's gate: the session id names the tenant, the session names
-   * the user.
+   * tenant's record and, under INSTANCE_GATING, the tenant's gate (null otherwise): the
+   * session id names the tenant, the session names the user.
    */
   async readWithUser(
     sid: string,
@@ -122,7 +122,7 @@ export class Sessions {
       this.key(sid),
       RECORD_USER_NAME_PATH,
       keys.users(tenantId, appId),
-      [keys.tenant(tenantId), keys.gate(tenantId)],
+      this.options.gating ? [keys.tenant(tenantId), keys.gate(tenantId)] : [keys.tenant(tenantId)],
     );
     const current = found.value ? this.stored(found.value, found.ttlMs) : null;
     if (!current || current.login.tenantId !== tenantId || current.login.appId !== appId) return null;
