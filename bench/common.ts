@@ -14,7 +14,7 @@ import { buildApp, type Relay } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/ops/log.js';
 import { Pusher } from '../src/sandbox/pusher.js';
-import { RedisStore } from '../src/store/redis.js';
+import { RedisStore } from '../src/store/redis/store.js';
 import { BASIC_KEY, KIT_KEY, relayEnv as fixtureEnv, user } from '../test/support/fixtures.js';
 
 export const REDIS_URL = process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379';

@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
 import { MemoryStore } from './store/memory.js';
-import { RedisStore } from './store/redis.js';
+import { RedisStore } from './store/redis/store.js';
 import type { Store } from './store/store.js';
 
 export function openStore(config: Config, logger: Logger, metrics?: Metrics): Store {

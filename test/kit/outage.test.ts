@@ -1,6 +1,6 @@
 // Redis taken away mid-flight: a redis-server of the test's own is paused, killed and restarted.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RedisStore } from '../../src/store/redis.js';
+import { RedisStore } from '../../src/store/redis/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { authFields, newTenantId, tenantFields, user } from '../support/data.js';
 import { RedisProcess } from '../support/redis.js';

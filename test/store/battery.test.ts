@@ -1,7 +1,7 @@
 // One battery, both stores: the embedded store must mean exactly what Redis means.
 import { describe, expect, it } from '@jest/globals';
 import { MemoryStore } from '../../src/store/memory.js';
-import { RedisStore } from '../../src/store/redis.js';
+import { RedisStore } from '../../src/store/redis/store.js';
 import type { Store } from '../../src/store/store.js';
 import { connectRedisStore, dropPrefix, uniquePrefix } from '../support/redis.js';
 import { storeBattery } from './storeBattery.js';

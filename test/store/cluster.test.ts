@@ -3,7 +3,7 @@
 // session is renewed and then revoked by a push, all inside the tenant's slot.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { PushResult } from '../../src/sandbox/pusher.js';
-import { RedisStore } from '../../src/store/redis.js';
+import { RedisStore } from '../../src/store/redis/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { allOrgFields, appFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
 import { RedisCluster } from '../support/redis.js';
