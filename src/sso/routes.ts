@@ -22,6 +22,7 @@ import { callbackHandler } from './callback/index.js';
 import { promisify } from './callback/context.js';
 import { setPending } from './callback/pending.js';
 import { INSECURE_TRANSPORT_LOG, transportOk } from './callback/transport.js';
+import { relayCookie, secureCookies } from './cookies.js';
 
 export interface SsoDeps {
   config: Config;
@@ -37,7 +38,6 @@ export interface SsoDeps {
 export function ssoRouter(deps: SsoDeps): Router {
   const { config, sessions, mirror, now } = deps;
   const base = config.publicBase;
-  const https = config.publicUrl.protocol === 'https:';
   const loginUrl = config.unifiedLoginUrl.replace('{appId}', encodeURIComponent(config.appId));
   const router = express.Router();
 
@@ -58,14 +58,8 @@ export function ssoRouter(deps: SsoDeps): Router {
     rolling: false,
     unset: 'destroy',
     // Behind the TLS-terminating proxy that an https PUBLIC_URL implies.
-    proxy: https ? true : undefined,
-    cookie: {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: https,
-      path: '/',
-      maxAge: config.session.absoluteSeconds * 1000,
-    },
+    proxy: secureCookies(config) ? true : undefined,
+    cookie: { ...relayCookie(config, '/'), maxAge: config.session.absoluteSeconds * 1000 },
   });
 
   router.get('/sso/assets/relay.css', (_req, res) => {
@@ -104,7 +98,7 @@ export function ssoRouter(deps: SsoDeps): Router {
       notes(res).fields = { tenantId: login.tenantId, userName: login.userName };
     }
     if (req.session) await promisify((cb) => req.session.destroy(cb));
-    res.clearCookie(config.session.cookieName, { httpOnly: true, sameSite: 'lax', secure: https, path: '/' });
+    res.clearCookie(config.session.cookieName, relayCookie(config, '/'));
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(302, target);
   };

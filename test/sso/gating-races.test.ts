@@ -148,8 +148,7 @@ describe.each([
     const browser = w.browser();
     await browser.request(`${w.relay.url}/sso/login`);
     const callback = await w.unifiedLogin(browser, user);
-    const publicBase = w.relay.config.publicUrl.href.replace(/\/$/, '');
-    const landed = await browser.request(callback.replace(publicBase, w.relay.url));
+    const landed = await browser.request(callback.replace(w.relay.config.publicBase, w.relay.url));
     expect(landed.status).toBe(403);
     expect(landed.text).toContain('订阅已冻结');
     expect(browser.cookie(w.relay.url, w.relay.config.session.cookieName)).toBeUndefined();

@@ -6,7 +6,7 @@
  */
 import type { CookieOptions, Response } from 'express';
 import type { Config } from '../../config.js';
-import { cookieValue } from '../cookies.js';
+import { cookieValue, relayCookie } from '../cookies.js';
 import { signValue, unsignValue } from '../signedValue.js';
 import type { Answered, CallbackContext, Pending } from './context.js';
 
@@ -15,7 +15,7 @@ export const PENDING_MAX_AGE_MS = 10 * 60 * 1000;
 
 /** Scoped to /sso: only the callback needs it. */
 export function pendingCookieOptions(config: Config): CookieOptions {
-  return { httpOnly: true, sameSite: 'lax', secure: config.publicUrl.protocol === 'https:', path: '/sso' };
+  return relayCookie(config, '/sso');
 }
 
 /** Called by /sso/login. */

@@ -5,6 +5,7 @@
  */
 import type { Request } from 'express';
 import type { Config } from '../../config.js';
+import { secureCookies } from '../cookies.js';
 import { fail, type Answered, type CallbackContext } from './context.js';
 
 export const INSECURE_TRANSPORT_LOG =
@@ -12,7 +13,7 @@ export const INSECURE_TRANSPORT_LOG =
 
 /** Also asked by /sso/login, whose pending cookie is Secure too. */
 export function transportOk(req: Request, config: Config): boolean {
-  if (config.publicUrl.protocol !== 'https:') return true;
+  if (!secureCookies(config)) return true;
   return (req.socket as { encrypted?: boolean }).encrypted === true || forwardedProto(req) === 'https';
 }
 
