@@ -26,11 +26,13 @@ import {
   runLifecycle,
   UsageError,
 } from './lifecycle.js';
-import { KIT_CALLS, Pusher, type KitCall } from './pusher.js';
+import { KIT_INTERFACES, type KitInterface } from '../vocabulary.js';
+import { DEFAULT_OAEP_VARIANT } from './marketplace/index.js';
+import { Pusher } from './pusher.js';
 
 const USAGE = `usage:
   npm run sandbox -- keygen [--out DIR]
-  npm run sandbox -- push <${KIT_CALLS.join('|')}> --relay URL --kit-key KEY [--public-key FILE]
+  npm run sandbox -- push <${KIT_INTERFACES.join('|')}> --relay URL --kit-key KEY [--public-key FILE]
                       [--oaep VARIANT] [--hex] [--timeout-ms MS] --data JSON|@FILE
 ${LIFECYCLE_USAGE}`;
 
@@ -77,14 +79,14 @@ async function main(argv: string[]): Promise<number> {
         relay: { type: 'string' },
         'kit-key': { type: 'string' },
         'public-key': { type: 'string' },
-        oaep: { type: 'string', default: 'sha256-mgf1sha1' },
+        oaep: { type: 'string', default: DEFAULT_OAEP_VARIANT },
         hex: { type: 'boolean', default: false },
         'timeout-ms': { type: 'string', default: '5000' },
         data: { type: 'string' },
       },
     });
-    const iface = positionals[0] as KitCall;
-    if (!KIT_CALLS.includes(iface)) fail(`unknown interface "${positionals[0] ?? ''}"\n${USAGE}`);
+    const iface = positionals[0] as KitInterface;
+    if (!KIT_INTERFACES.includes(iface)) fail(`unknown interface "${positionals[0] ?? ''}"\n${USAGE}`);
     if (!values.relay) fail('--relay is required: the registered production address');
     if (!values['kit-key']) fail('--kit-key is required');
     const pusher = new Pusher({

@@ -6,11 +6,10 @@
  * Flags are parsed here rather than in cli.ts so a test can check them without a child process;
  * times that depend on "now" (`--months`) are resolved at parse time for the same reason.
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { formatExpireTime } from './marketplace/index.js';
+import { formatExpireTime, newOrder, newOrderId } from './marketplace/index.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
-import { describeError } from './selfcheck.js';
+import { describeError } from './describeError.js';
 
 import { REFRESH_SCENES } from '../vocabulary.js';
 
@@ -25,12 +24,11 @@ export const LIFECYCLE_COMMANDS = [
 ] as const;
 export type LifecycleCommand = (typeof LIFECYCLE_COMMANDS)[number];
 
-export const RENEW_SCENES = REFRESH_SCENES;
 export type RenewScene = (typeof REFRESH_SCENES)[number];
 
 export const LIFECYCLE_USAGE = `  npm run sandbox -- buy      --relay URL --basic-key KEY [--order-id ID] [--order-line-id ID] [--product-id P]
                                 [--expire-time yyyyMMddHHmmss | --months N] [--attempts N]
-  npm run sandbox -- renew    --relay URL --basic-key KEY --instance-id I [--scene ${RENEW_SCENES.join('|')}]
+  npm run sandbox -- renew    --relay URL --basic-key KEY --instance-id I [--scene ${REFRESH_SCENES.join('|')}]
                                 [--expire-time yyyyMMddHHmmss | --months N] [--product-id P]
   npm run sandbox -- freeze|unfreeze|release --relay URL --basic-key KEY --instance-id I
   npm run sandbox -- upgrade  --relay URL --basic-key KEY --instance-id I [--product-id P]
@@ -63,12 +61,12 @@ export type LifecycleRequest = Common &
     | { command: 'freeze' | 'unfreeze' | 'release' | 'query'; instanceId: string }
   );
 
-const isCommand = (v: string): v is LifecycleCommand => (LIFECYCLE_COMMANDS as readonly string[]).includes(v);
-export const isLifecycleCommand = isCommand;
+export const isLifecycleCommand = (v: string): v is LifecycleCommand =>
+  (LIFECYCLE_COMMANDS as readonly string[]).includes(v);
 
 /** Parses `argv` (the words after the command); throws UsageError with one clear line. */
 export function parseLifecycle(command: string, argv: string[], now: number = Date.now()): LifecycleRequest {
-  if (!isCommand(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!isLifecycleCommand(command)) throw new UsageError(`unknown command "${command}"`);
   const options: NonNullable<ParseArgsConfig['options']> = {
     relay: { type: 'string' },
     'basic-key': { type: 'string' },
@@ -130,8 +128,8 @@ export function parseLifecycle(command: string, argv: string[], now: number = Da
   const instanceId = required(str('instance-id'), `--instance-id is required for ${command}`);
   if (command === 'renew') {
     const scene = str('scene')!;
-    if (!(RENEW_SCENES as readonly string[]).includes(scene))
-      throw new UsageError(`--scene must be one of ${RENEW_SCENES.join(', ')}`);
+    if (!(REFRESH_SCENES as readonly string[]).includes(scene))
+      throw new UsageError(`--scene must be one of ${REFRESH_SCENES.join(', ')}`);
     return {
       ...common,
       command,
@@ -210,15 +208,6 @@ export function addMonths(epochMs: number, months: number): number {
   d.setUTCDate(Math.min(day, lastDay));
   return d.getTime();
 }
-
-/** A new order, shaped like KooGallery's (CS + 15 characters, line `-000001`). */
-function newOrderId(): string {
-  return `CS${randomBytes(8).toString('hex').toUpperCase().slice(0, 15)}`;
-}
-const newOrder = () => {
-  const orderId = newOrderId();
-  return { orderId, orderLineId: `${orderId}-000001` };
-};
 
 /** One line per call, the same for kit pushes and basic calls. */
 export function formatCall(label: string, result: PushResult): string {

@@ -19,19 +19,14 @@ import {
   formatSyncTime,
   kitSign,
   legacyCanonicalPayload,
+  DEFAULT_OAEP_VARIANT,
   loadSellerPublicKey,
   newNonce,
   type OaepVariantId,
 } from './marketplace/index.js';
 
-/** The protocol's names of its calls (kit §3, basic §4): words the relay and the sandbox share. */
-export {
-  BASIC_ACTIVITIES as BASIC_CALLS,
-  KIT_INTERFACES as KIT_CALLS,
-  type BasicActivity as BasicCall,
-  type KitInterface as KitCall,
-} from '../vocabulary.js';
-import type { BasicActivity as BasicCall, KitInterface as KitCall } from '../vocabulary.js';
+// The protocol's names of its calls (kit §3, basic §4): words the relay and the sandbox share.
+import type { BasicActivity, KitInterface } from '../vocabulary.js';
 
 export interface PusherOptions {
   /** The registered production address, e.g. https://isv.example.com/isv/produce */
@@ -87,7 +82,7 @@ export interface SendOverrides {
 
 export type Fields = Record<string, unknown>;
 
-const KIT_ORDER: Record<KitCall, readonly string[]> = {
+const KIT_ORDER: Record<KitInterface, readonly string[]> = {
   tenantSync: [
     'instanceId',
     'orderId',
@@ -133,7 +128,7 @@ const KIT_ORDER: Record<KitCall, readonly string[]> = {
 };
 
 /** Document order of each activity's fields (§4), the marketplace's own order. */
-const BASIC_ORDER: Record<BasicCall, readonly string[]> = {
+const BASIC_ORDER: Record<BasicActivity, readonly string[]> = {
   newInstance: ['activity', 'businessId', 'orderId', 'orderLineId', 'productId', 'expireTime', 'testFlag'],
   queryInstance: ['activity', 'instanceId', 'testFlag'],
   refreshInstance: [
@@ -172,7 +167,7 @@ export class Pusher {
     return formatSyncTime(this.lastSyncAt);
   }
 
-  encryptSecret(plaintext: string, variant = this.options.oaep ?? 'sha256-mgf1sha1'): string {
+  encryptSecret(plaintext: string, variant = this.options.oaep ?? DEFAULT_OAEP_VARIANT): string {
     if (!this.publicKey) throw new Error('a public key is needed to encrypt clientSecret');
     return encryptClientSecret(plaintext, this.publicKey, {
       variant: variant as OaepVariantId,
@@ -211,7 +206,7 @@ export class Pusher {
     return this.send('allOrgSync', this.kitBody('allOrgSync', f), overrides);
   }
 
-  push(iface: KitCall, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
+  push(iface: KitInterface, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
     return this[iface](f, overrides);
   }
 
@@ -241,18 +236,18 @@ export class Pusher {
   }
 
   /** A basic call: `activity` set, values in document order, `testFlag` "0" unless given. */
-  basic(activity: BasicCall | string, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
+  basic(activity: BasicActivity | string, f: Fields, overrides?: SendOverrides): Promise<PushResult> {
     return this.sendBasic(activity, this.basicBody(activity, f), overrides);
   }
 
   /** The body of a basic call as the marketplace orders it (document order, then the rest). */
-  basicBody(activity: BasicCall | string, f: Fields): Fields {
-    const order = BASIC_ORDER[activity as BasicCall] ?? ['activity'];
+  basicBody(activity: BasicActivity | string, f: Fields): Fields {
+    const order = BASIC_ORDER[activity as BasicActivity] ?? ['activity'];
     return inOrder({ activity, testFlag: '0', ...f }, order);
   }
 
   /** Document order first, then any extra fields; fills timeStamp/currentSyncTime/testFlag like the marketplace. */
-  private kitBody(iface: KitCall, fields: Fields): Fields {
+  private kitBody(iface: KitInterface, fields: Fields): Fields {
     const f: Fields = { ...fields };
     const order = KIT_ORDER[iface];
     if (!('testFlag' in f)) f.testFlag = 0;
@@ -383,9 +378,4 @@ function inOrder(f: Fields, order: readonly string[]): Fields {
   for (const k of order) if (k in f && f[k] !== undefined) out[k] = f[k];
   for (const [k, v] of Object.entries(f)) if (!(k in out) && v !== undefined) out[k] = v;
   return out;
-}
-
-/** Accepts an SPKI PEM or the bare Base64 body that Seller Center asks for ("去掉前后注释"). */
-export function toPublicKey(key: KeyObject | string): KeyObject {
-  return loadSellerPublicKey(key);
 }

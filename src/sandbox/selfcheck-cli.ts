@@ -14,10 +14,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { OAEP_VARIANT_IDS } from './marketplace/index.js';
+import { DEFAULT_OAEP_VARIANT, OAEP_VARIANT_IDS } from './marketplace/index.js';
 import {
   DEBUG_TOOL_TIMEOUT_MS,
-  DEFAULT_OAEP,
   newDebugTenantId,
   PRODUCTION_TIMEOUT_MS,
   runSelfCheck,
@@ -34,7 +33,7 @@ const USAGE = `usage:
   --public-key   the public key uploaded with the app credential (PEM, or the Base64 body pasted in Seller Center)
   --basic-key    the access key bound to the basic (基础接口) interfaces (default: $BASIC_ACCESS_KEY);
                  without it the basic-interface cases are skipped
-  --oaep         OAEP variant of the main applicationSync case (default ${DEFAULT_OAEP}); all are tried as well
+  --oaep         OAEP variant of the main applicationSync case (default ${DEFAULT_OAEP_VARIANT}); all are tried as well
   --timeout-ms   per-answer timeout: ${PRODUCTION_TIMEOUT_MS} as in production, ${DEBUG_TOOL_TIMEOUT_MS} as Seller Center's debug tool
   --tenant-id    debug tenant to use (default: a fresh random one); it is deleted at the end
   --app-id       appId for applicationSync/authSync (default: selfcheck-app)
@@ -65,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
         'kit-key': { type: 'string' },
         'public-key': { type: 'string' },
         'basic-key': { type: 'string' },
-        oaep: { type: 'string', default: DEFAULT_OAEP },
+        oaep: { type: 'string', default: DEFAULT_OAEP_VARIANT },
         'timeout-ms': { type: 'string', default: String(PRODUCTION_TIMEOUT_MS) },
         'tenant-id': { type: 'string' },
         'app-id': { type: 'string' },

@@ -14,16 +14,20 @@
  * is a new entry: what it sends, the code it expects, and the earlier cases it needs.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { formatExpireTime, isOaepVariantId, newNonce, OAEP_VARIANT_IDS } from './marketplace/index.js';
+import {
+  DEFAULT_OAEP_VARIANT,
+  formatExpireTime,
+  isOaepVariantId,
+  newNonce,
+  newOrder,
+  OAEP_VARIANT_IDS,
+} from './marketplace/index.js';
+import { describeError } from './describeError.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
 
 /** KooGallery's production timeout (接口要求) and its debug tool's (接口调试 FAQ). */
 export const PRODUCTION_TIMEOUT_MS = 5000;
 export const DEBUG_TOOL_TIMEOUT_MS = 20_000;
-/** The variant the Pusher defaults to: Java's OAEPWithSHA-256AndMGF1Padding, the error-prone mix. */
-export const DEFAULT_OAEP = 'sha256-mgf1sha1';
-/** The order in which the variants are tried and reported. */
-export const OAEP_REPORT_ORDER = ['sha256-mgf1sha1', 'sha256-mgf1sha256', 'sha1-mgf1sha1'] as const;
 
 export interface SelfCheckOptions {
   /** The registered production address, e.g. https://isv.example.com/isv/produce */
@@ -268,11 +272,6 @@ const org = (c: CaseContext, extra: Fields): Fields => ({
   testFlag: 1,
   ...extra,
 });
-/** A fresh random order, as each purchase, renewal, upgrade and release brings one. */
-const newOrder = () => {
-  const orderId = `CS${randomBytes(8).toString('hex').toUpperCase().slice(0, 15)}`;
-  return { orderId, orderLineId: `${orderId}-000001` };
-};
 /** A basic call's fields for the debug instance (cases that send it need the purchase). */
 const theInstance = (c: CaseContext, extra: Fields = {}): Fields => ({
   instanceId: c.made.instanceId,
@@ -304,9 +303,6 @@ const secretHint = (push: PushResult, c: CaseContext) =>
   /clientSecret|decrypt/i.test(push.resultMsg ?? '')
     ? `the relay could not decrypt clientSecret: the public key given here is not the half of the relay's RSA private key (RSA_PRIVATE_KEY), or the relay does not accept OAEP ${c.oaep}`
     : undefined;
-
-/** The variants tried, in the order they are reported. */
-const OAEP_TRIED = OAEP_REPORT_ORDER.filter((v) => (OAEP_VARIANT_IDS as readonly string[]).includes(v));
 
 /** A refused variant is a WARN while another is accepted, and a FAIL when none is. */
 const OAEP_VARIANTS: Batch = {
@@ -373,7 +369,7 @@ export const SELF_CHECK_CASES: readonly SelfCheckCase[] = [
     hint: secretHint,
     send: (c) => c.p.applicationSync(app(c)),
   },
-  ...OAEP_TRIED.map((id): SelfCheckCase => ({
+  ...OAEP_VARIANT_IDS.map((id): SelfCheckCase => ({
     name: `${OAEP_CASE}${id}`,
     expected: OK,
     batch: OAEP_VARIANTS,
@@ -702,7 +698,7 @@ export const SELF_CHECK_CASES: readonly SelfCheckCase[] = [
 ];
 
 /** The table's case names as a run with this OAEP variant reports them. */
-export function caseNames(oaep: string = DEFAULT_OAEP): string[] {
+export function caseNames(oaep: string = DEFAULT_OAEP_VARIANT): string[] {
   return SELF_CHECK_CASES.map((entry) => nameOf(entry, { oaep }));
 }
 
@@ -732,7 +728,7 @@ function configProblem(options: SelfCheckOptions): string | undefined {
     return 'the tenant id must be 1 to 64 characters';
   if (options.appId !== undefined && (!options.appId || options.appId.length > 64))
     return 'the appId must be 1 to 64 characters';
-  const oaep = options.oaep ?? DEFAULT_OAEP;
+  const oaep = options.oaep ?? DEFAULT_OAEP_VARIANT;
   if (!isOaepVariantId(oaep)) return `unknown OAEP variant "${oaep}" (one of ${OAEP_VARIANT_IDS.join(', ')})`;
   return undefined;
 }
@@ -745,7 +741,7 @@ function newPusher(options: SelfCheckOptions): Pusher | string {
       kitAccessKey: options.kitKey,
       ...(options.basicKey ? { basicAccessKey: options.basicKey } : {}),
       publicKey: options.publicKey,
-      oaep: options.oaep ?? DEFAULT_OAEP,
+      oaep: options.oaep ?? DEFAULT_OAEP_VARIANT,
       timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
       ...(options.now ? { now: options.now } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -775,7 +771,7 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
     p: pusher,
     url: options.url,
     kitKey: options.kitKey,
-    oaep: options.oaep ?? DEFAULT_OAEP,
+    oaep: options.oaep ?? DEFAULT_OAEP_VARIANT,
     timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
     now: options.now ?? Date.now,
     tenantId,
@@ -1111,21 +1107,4 @@ function isTimeout(error: unknown): boolean {
 function appendWhy(why: string | undefined, more: string | undefined): string | undefined {
   if (!more) return why;
   return why ? `${why}; ${more}` : more;
-}
-
-/** fetch's "fetch failed" hides the reason in `cause` (ECONNREFUSED, ENOTFOUND, certificate errors…). */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as Error & { code?: unknown }).code;
-    const detail =
-      typeof code === 'string' && !cause.message.includes(code) ? `${code} ${cause.message}` : cause.message;
-    const tls =
-      typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED/.test(code)
-        ? ' (KooGallery needs a certificate from a trusted CA)'
-        : '';
-    return `${error.message}: ${detail}${tls}`;
-  }
-  return error.message;
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { formatExpireTime } from './marketplace/index.js';
+import { formatExpireTime, newOrder, newOrderId } from './marketplace/index.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
 
 export interface SandboxApp {
@@ -118,7 +118,7 @@ export class SandboxWorld {
       // Debug tenants (the seller's own, testFlag 1) come with empty instance and order ids;
       // a buyer's instanceId is the relay's answer to its purchase (newInstance).
       instanceId: t.instanceId ?? '',
-      orderId: t.orderId ?? (t.testFlag === 1 ? '' : `CS${hex(6).toUpperCase()}`),
+      orderId: t.orderId ?? (t.testFlag === 1 ? '' : newOrderId()),
       orderLineId: t.orderLineId ?? '',
       productId: t.productId ?? 'OFFI00000000001',
       expiresAt: t.expiresAt ?? Date.now() + YEAR_MS,
@@ -218,10 +218,6 @@ export class SandboxWorld {
     if (!t.instanceId) throw new Error(`sandbox tenant ${tenantId} has no purchased instance`);
     const pusher = this.pusher(appId);
     const instanceId = t.instanceId;
-    const newOrder = () => {
-      const orderId = `CS${hex(6).toUpperCase()}`;
-      return { orderId, orderLineId: `${orderId}-000001` };
-    };
     let r: PushResult;
     switch (step.kind) {
       case 'renew': {

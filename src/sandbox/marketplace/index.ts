@@ -37,4 +37,5 @@ export {
   type EncryptOptions,
   type OaepVariantId,
 } from './oaep.js';
+export { newOrder, newOrderId } from './orders.js';
 export { formatExpireTime, formatSyncTime } from './times.js';
