@@ -5,14 +5,7 @@
  * `OAEPWithSHA-256AndMGF1Padding` uses SHA-256 for the label but SHA-1 inside MGF1, a mix Node's
  * `privateDecrypt` cannot express, so the padding (RFC 8017 §7.1) is done here around raw RSA.
  */
-import {
-  constants,
-  createHash,
-  privateDecrypt,
-  publicEncrypt,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
+import { constants, createHash, privateDecrypt, type KeyObject } from 'node:crypto';
 
 export type OaepHash = 'sha1' | 'sha256';
 export interface OaepVariant {
@@ -56,21 +49,6 @@ function modulusBytes(key: KeyObject): number {
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (!bits || key.asymmetricKeyType !== 'rsa') throw new Error('an RSA key is required');
   return Math.ceil(bits / 8);
-}
-
-export function oaepEncrypt(publicKey: KeyObject, message: Buffer, variant: OaepVariant): Buffer {
-  const k = modulusBytes(publicKey);
-  const hLen = HASH_LEN[variant.hash];
-  if (message.length > k - 2 * hLen - 2) throw new Error('message too long for this key and OAEP variant');
-  const db = Buffer.alloc(k - hLen - 1);
-  createHash(variant.hash).update(Buffer.alloc(0)).digest().copy(db, 0);
-  db[db.length - message.length - 1] = 0x01;
-  message.copy(db, db.length - message.length);
-  const seed = randomBytes(hLen);
-  xorInto(db, mgf1(seed, db.length, variant.mgf1Hash));
-  xorInto(seed, mgf1(db, hLen, variant.mgf1Hash));
-  const em = Buffer.concat([Buffer.from([0]), seed, db]);
-  return publicEncrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, em);
 }
 
 /** Returns the message, or null when the block is not valid OAEP for this variant. */

@@ -45,9 +45,3 @@ export function bodySignature(key: string, body: Buffer | string): string {
 export function bodySignHeader(key: string, body: Buffer | string): string {
   return `sign_type="HMAC-SHA256", signature= "${bodySignature(key, body)}"`;
 }
-
-/** Reads both the sample's `signature= "…"` and the compact `signature="…"` forms. */
-export function parseBodySignHeader(value: string): { signType: string; signature: string } | null {
-  const match = /^\s*sign_type\s*=\s*"([^"]*)"\s*,\s*signature\s*=\s*"([^"]*)"\s*$/.exec(value);
-  return match ? { signType: match[1]!, signature: match[2]! } : null;
-}

@@ -31,21 +31,6 @@ function calendarTime(m: RegExpExecArray | null): number | null {
   return utc;
 }
 
-/** The marketplace's `timeStamp` form for an instant (the tests' data builders use it; the sandbox has its own). */
-export function formatSyncTime(epochMs: number): string {
-  const d = new Date(epochMs + UTC8_OFFSET_MS);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return (
-    p(d.getUTCFullYear(), 4) +
-    p(d.getUTCMonth() + 1) +
-    p(d.getUTCDate()) +
-    p(d.getUTCHours()) +
-    p(d.getUTCMinutes()) +
-    p(d.getUTCSeconds()) +
-    p(d.getUTCMilliseconds(), 3)
-  );
-}
-
 export type HeaderTimestampCheck = { ok: true; epochMs: number } | { ok: false; reason: string };
 
 export interface CallTimestampRules {

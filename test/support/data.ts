@@ -1,5 +1,5 @@
 /** Push fields shaped like the marketplace's, with identifiers unique to each test. */
-import { formatSyncTime } from '../../src/kit/timestamp.js';
+import { formatSyncTime } from '../../src/sandbox/marketplace/index.js';
 
 // The builders live in fixtures.ts, shared with the benchmarks.
 export {

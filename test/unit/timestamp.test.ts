@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkCallTimestamp, formatSyncTime, parseSyncTime } from '../../src/kit/timestamp.js';
+import { checkCallTimestamp, parseSyncTime } from '../../src/kit/timestamp.js';
+import { formatSyncTime } from '../../src/sandbox/marketplace/index.js';
 
 describe('body timeStamp, yyyyMMddHHmmssSSS in UTC+8 (§6)', () => {
   it('reads the document example as 01:35:39.534 UTC', () => {
@@ -24,7 +25,7 @@ describe('body timeStamp, yyyyMMddHHmmssSSS in UTC+8 (§6)', () => {
     expect(parseSyncTime(value)).toBeNull();
   });
 
-  it('formats what it parses', () => {
+  it('reads what the sandbox marketplace writes', () => {
     const at = Date.UTC(2026, 10, 23, 16, 5, 9, 7);
     expect(formatSyncTime(at)).toBe('20261124000509007');
     expect(parseSyncTime(formatSyncTime(at))).toBe(at);
