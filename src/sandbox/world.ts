@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { formatExpireTime, newOrder, newOrderId } from './marketplace/index.js';
-import { Pusher, type Fields, type PushResult } from './pusher.js';
+import { Pusher, type PushResult } from './pusher.js';
 
 export interface SandboxApp {
   appId: string;
@@ -209,46 +209,22 @@ export class SandboxWorld {
   }
 
   /**
-   * The rest of an instance's life, as basic calls: a renewal (`refreshInstance` with a scene
-   * and a new end), expiry (`updateInstanceStatus` FREEZE), a renewal in time (UNFREEZE), the
-   * end (`releaseInstance`) and an upgrade (`upgradeInstance`, a new order, maybe a new product).
+   * What the tests and the demo need of an instance's later life, as basic calls: expiry
+   * (`updateInstanceStatus` FREEZE), a renewal in time (UNFREEZE) and the end
+   * (`releaseInstance`). Renewals and upgrades are the sandbox command's (lifecycle.ts).
    */
   async lifecycle(appId: string, tenantId: string, step: LifecycleStep): Promise<PushResult> {
     const t = this.tenant(tenantId);
     if (!t.instanceId) throw new Error(`sandbox tenant ${tenantId} has no purchased instance`);
     const pusher = this.pusher(appId);
     const instanceId = t.instanceId;
-    let r: PushResult;
-    switch (step.kind) {
-      case 'renew': {
-        const expiresAt = step.expiresAt ?? t.expiresAt + (step.months ?? 12) * MONTH_MS;
-        r = await pusher.refreshInstance({
-          instanceId,
-          ...newOrder(),
-          scene: step.scene ?? 'RENEWAL',
-          expireTime: formatExpireTime(expiresAt),
-        });
-        if (r.ok) t.expiresAt = expiresAt;
-        break;
-      }
-      case 'freeze':
-      case 'unfreeze':
-        r = await pusher.updateInstanceStatus({
-          instanceId,
-          status: step.kind === 'freeze' ? 'FREEZE' : 'UNFREEZE',
-        });
-        break;
-      case 'release':
-        r = await pusher.releaseInstance({ instanceId, ...newOrder() });
-        break;
-      case 'upgrade': {
-        const fields: Fields = { instanceId, ...newOrder() };
-        if (step.productId) fields.productId = step.productId;
-        r = await pusher.upgradeInstance(fields);
-        if (r.ok && step.productId) t.productId = step.productId;
-        break;
-      }
-    }
+    const r =
+      step.kind === 'release'
+        ? await pusher.releaseInstance({ instanceId, ...newOrder() })
+        : await pusher.updateInstanceStatus({
+            instanceId,
+            status: step.kind === 'freeze' ? 'FREEZE' : 'UNFREEZE',
+          });
     if (!r.ok) throw new Error(`${r.interface} for the sandbox failed: ${r.problem}`);
     return r;
   }
@@ -317,20 +293,9 @@ export interface PurchaseOptions {
   retryDelayMs?: number;
 }
 
-export type LifecycleStep =
-  | {
-      kind: 'renew';
-      scene?: 'TRIAL_TO_FORMAL' | 'RENEWAL' | 'UNSUBSCRIBE_RENEWAL_PERIOD' | 'RENEWAL_CHANGE';
-      months?: number;
-      expiresAt?: number;
-    }
-  | { kind: 'freeze' }
-  | { kind: 'unfreeze' }
-  | { kind: 'release' }
-  | { kind: 'upgrade'; productId?: string };
+export type LifecycleStep = { kind: 'freeze' | 'unfreeze' | 'release' };
 
-const MONTH_MS = 30 * 24 * 3600 * 1000;
-const YEAR_MS = 12 * MONTH_MS;
+const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 export function userForSync(u: SandboxUser) {
   return {
