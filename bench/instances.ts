@@ -25,6 +25,7 @@ import { newInstanceSchema, updateInstanceStatusSchema } from '../src/kit/basicS
 import { canonicalPayload } from '../src/kit/canonical.js';
 import { basicSign } from '../src/kit/signature.js';
 import { basicScheme, verifySignedCall } from '../src/kit/verify.js';
+import { newInstanceRecord, withChange } from '../src/mirror/instances.js';
 import { Mirror } from '../src/mirror/mirror.js';
 import { instanceCopy, orderKey, type InstanceCopy, type InstanceRecord } from '../src/mirror/records.js';
 import { formatExpireTime } from '../src/sandbox/marketplace/index.js';
@@ -389,35 +390,17 @@ async function newInstanceBench(r: InProcessRelay, o: InstanceOptions): Promise<
         const instanceId = randomUUID();
         const at = nextAt();
         const key = orderKey(order.orderId, order.orderLineId);
-        // The record the relay writes for a purchase (src/mirror/instances.ts applyNewInstance).
-        const expireTime = newInstanceSchema.shape.expireTime.parse(order.expireTime) ?? null;
-        const record: InstanceRecord = {
+        // The record the relay writes for a purchase.
+        const record = newInstanceRecord(
+          newInstanceSchema.parse({
+            activity: 'newInstance',
+            businessId: instanceId,
+            ...order,
+            testFlag: '0',
+          }),
           instanceId,
-          orderId: order.orderId,
-          orderLineId: order.orderLineId,
-          productId: order.productId,
-          status: 'active',
-          expireTime,
-          testFlag: 0,
-          createdAt: at,
-          updatedAt: at,
-          rev: 1,
-          statusAt: at,
-          expireAt: at,
-          productAt: at,
-          orders: [key],
-          history: [
-            {
-              activity: 'newInstance',
-              at,
-              orderId: order.orderId,
-              orderLineId: order.orderLineId,
-              status: 'active',
-              expireTime,
-              productId: order.productId,
-            },
-          ],
-        };
+          at,
+        );
         const value = JSON.stringify(record);
         const nonceKey = keys.nonce(newNonce());
         const now = String(Date.now());
@@ -702,21 +685,14 @@ async function freezeBench(r: InProcessRelay, o: InstanceOptions): Promise<Freez
       name: 'floor',
       run: async () => {
         const sids = await prepare();
-        // The record and the tenant's copy as the relay writes them (instances.ts withChange).
+        // The record and the tenant's copy as the relay writes them.
         const raw = await client.hGet(keys.instances(), w.instanceId);
-        const current = JSON.parse(raw!) as InstanceRecord;
         const at = nextAt();
-        const next: InstanceRecord = {
-          ...current,
-          status: 'frozen',
-          statusAt: at,
-          rev: current.rev + 1,
-          updatedAt: Math.max(current.updatedAt, at),
-          history: [
-            ...current.history,
-            { activity: 'updateInstanceStatus' as const, at, status: 'frozen' as const },
-          ].slice(-100),
-        };
+        const next = withChange(
+          JSON.parse(raw!) as InstanceRecord,
+          { activity: 'updateInstanceStatus', at, status: 'frozen' },
+          { status: 'frozen', statusAt: at },
+        );
         const record = JSON.stringify(next);
         const copy: InstanceCopy = instanceCopy(next);
         const doomed = [...sids.map((s) => keys.session(s)), ...indexKeys];

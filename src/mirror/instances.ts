@@ -82,7 +82,8 @@ function withCopies(
   };
 }
 
-function withChange(
+/** The record after `change`: one more revision, the change in its history (and its order). */
+export function withChange(
   current: InstanceRecord,
   change: InstanceChange,
   next: Partial<InstanceRecord>,
@@ -96,6 +97,37 @@ function withChange(
     updatedAt: Math.max(current.updatedAt, change.at),
     orders: [...current.orders, ...orderAdded].slice(-INSTANCE_HISTORY_LIMIT),
     history: [...current.history, change].slice(-INSTANCE_HISTORY_LIMIT),
+  };
+}
+
+/** The record a purchase creates: active, with the order as its first history entry. */
+export function newInstanceRecord(call: NewInstance, instanceId: string, at: number): InstanceRecord {
+  return {
+    instanceId,
+    orderId: call.orderId,
+    orderLineId: call.orderLineId,
+    productId: call.productId ?? '',
+    status: 'active',
+    expireTime: call.expireTime ?? null,
+    testFlag: call.testFlag,
+    createdAt: at,
+    updatedAt: at,
+    rev: 1,
+    statusAt: at,
+    expireAt: at,
+    productAt: at,
+    orders: [orderKey(call.orderId, call.orderLineId)],
+    history: [
+      {
+        activity: 'newInstance',
+        at,
+        orderId: call.orderId,
+        orderLineId: call.orderLineId,
+        status: 'active',
+        expireTime: call.expireTime ?? null,
+        ...(call.productId ? { productId: call.productId } : {}),
+      },
+    ],
   };
 }
 
@@ -124,33 +156,7 @@ export function applyNewInstance(
           ResultCode.invalidRequest,
           'businessId already names an instance of another order; send a new businessId',
         );
-      const record: InstanceRecord = current ?? {
-        instanceId,
-        orderId: call.orderId,
-        orderLineId: call.orderLineId,
-        productId: call.productId ?? '',
-        status: 'active',
-        expireTime: call.expireTime ?? null,
-        testFlag: call.testFlag,
-        createdAt: at,
-        updatedAt: at,
-        rev: 1,
-        statusAt: at,
-        expireAt: at,
-        productAt: at,
-        orders: [key],
-        history: [
-          {
-            activity: 'newInstance',
-            at,
-            orderId: call.orderId,
-            orderLineId: call.orderLineId,
-            status: 'active',
-            expireTime: call.expireTime ?? null,
-            ...(call.productId ? { productId: call.productId } : {}),
-          },
-        ],
-      };
+      const record = current ?? newInstanceRecord(call, instanceId, at);
       const created: SlotWrite | null = current
         ? null
         : {
