@@ -312,6 +312,18 @@ async function pipelineSteps(
   };
 }
 
+/** Samples of one measurement, the first `warmup` calls dropped (a null, when Redis gave no time, too). */
+function samplesAfter(warmup: number) {
+  let calls = 0;
+  const kept: number[] = [];
+  return {
+    kept,
+    add(value: number | null) {
+      if (calls++ >= warmup && value !== null) kept.push(value);
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // newInstance
 
@@ -337,12 +349,9 @@ async function newInstanceBench(r: InProcessRelay, o: InstanceOptions): Promise<
     ]);
     if (!record || indexed !== instanceId) throw new Error(`newInstance ${instanceId} was not written`);
   };
-  const serverSamples: number[] = [];
-  const applyUs: number[] = [];
-  const floorUs: number[] = [];
-  let pushes = 0;
-  let applies = 0;
-  let floors = 0;
+  const serverSamples = samplesAfter(warmup);
+  const applyUs = samplesAfter(warmup);
+  const floorUs = samplesAfter(warmup);
 
   const variants: Variant[] = [
     {
@@ -355,7 +364,7 @@ async function newInstanceBench(r: InProcessRelay, o: InstanceOptions): Promise<
           throw new Error(`newInstance failed: ${result.problem ?? result.resultCode}`);
         const server = await waitForServerTime(r, nonce);
         await written(String(result.answer!.instanceId), order.orderId, order.orderLineId);
-        if (pushes++ >= warmup) serverSamples.push(server);
+        serverSamples.add(server);
         return result.ms;
       },
     },
@@ -379,7 +388,7 @@ async function newInstanceBench(r: InProcessRelay, o: InstanceOptions): Promise<
         });
         if (outcome.kind !== 'applied') throw new Error(`newInstance apply: ${outcome.kind}`);
         await written(outcome.instanceId, order.orderId, order.orderLineId);
-        if (applies++ >= warmup && us !== null) applyUs.push(us);
+        applyUs.add(us);
         return ms;
       },
     },
@@ -418,7 +427,7 @@ async function newInstanceBench(r: InProcessRelay, o: InstanceOptions): Promise<
         });
         if (replies.length !== 3) throw new Error('the MULTI did not run');
         await written(instanceId, order.orderId, order.orderLineId);
-        if (floors++ >= warmup && us !== null) floorUs.push(us);
+        floorUs.add(us);
         return ms;
       },
     },
@@ -451,11 +460,11 @@ async function newInstanceBench(r: InProcessRelay, o: InstanceOptions): Promise<
     name: 'newInstance',
     warmup,
     push: stats(samples.get('push')!),
-    server: stats(serverSamples),
+    server: stats(serverSamples.kept),
     apply: stats(samples.get('apply')!),
     floor: stats(samples.get('floor')!),
     floorCommands: 'SET nonce PX, HSET order index, HSET instance record',
-    redisUs: { applyScript: stats(applyUs), floorExec: stats(floorUs) },
+    redisUs: { applyScript: stats(applyUs.kept), floorExec: stats(floorUs.kept) },
     trace,
     pipeline: await pipelineSteps(
       r,
@@ -636,12 +645,9 @@ async function freezeBench(r: InProcessRelay, o: InstanceOptions): Promise<Freez
       );
   };
 
-  const serverSamples: number[] = [];
-  const applyUs: number[] = [];
-  const floorUs: number[] = [];
-  let pushes = 0;
-  let applies = 0;
-  let floors = 0;
+  const serverSamples = samplesAfter(warmup);
+  const applyUs = samplesAfter(warmup);
+  const floorUs = samplesAfter(warmup);
 
   const variants: Variant[] = [
     {
@@ -656,7 +662,7 @@ async function freezeBench(r: InProcessRelay, o: InstanceOptions): Promise<Freez
         if (!result.ok) throw new Error(`FREEZE failed: ${result.problem}`);
         const server = await waitForServerTime(r, nonce);
         await verify(sids);
-        if (pushes++ >= warmup) serverSamples.push(server);
+        serverSamples.add(server);
         return result.ms;
       },
     },
@@ -677,7 +683,7 @@ async function freezeBench(r: InProcessRelay, o: InstanceOptions): Promise<Freez
           throw new Error(`FREEZE apply: ${outcome.kind}, ${outcome.sessionsEnded} sessions ended`);
         reportedEnded.push(outcome.sessionsEnded);
         await verify(sids);
-        if (applies++ >= warmup && us !== null) applyUs.push(us);
+        applyUs.add(us);
         return ms;
       },
     },
@@ -716,7 +722,7 @@ async function freezeBench(r: InProcessRelay, o: InstanceOptions): Promise<Freez
         if (replies.length !== 6 || Number(replies[4]) !== doomed.length)
           throw new Error(`the MULTI did not delete every session: ${String(replies[4])}`);
         await verify(sids);
-        if (floors++ >= warmup && us !== null) floorUs.push(us);
+        floorUs.add(us);
         return ms;
       },
     },
@@ -744,11 +750,11 @@ async function freezeBench(r: InProcessRelay, o: InstanceOptions): Promise<Freez
     users: o.users,
     sessions: total,
     push: stats(samples.get('push')!),
-    server: stats(serverSamples),
+    server: stats(serverSamples.kept),
     apply: stats(samples.get('apply')!),
     floor: stats(samples.get('floor')!),
     floorCommands: `SET nonce PX, HSET instance record, HSET tenant copy, SET gate, DEL of ${total} session keys + ${indexKeys.length} index sets, INCR version`,
-    redisUs: { applyScript: stats(applyUs), floorExec: stats(floorUs) },
+    redisUs: { applyScript: stats(applyUs.kept), floorExec: stats(floorUs.kept) },
     setup: stats(setupMs),
     verified: { ...verified, reportedEnded: stats(reportedEnded) },
     trace,
