@@ -3,18 +3,15 @@
 import { describe, expect, it } from '@jest/globals';
 import session from 'express-session';
 import type { RedisClientType, RedisClusterType } from 'redis';
-import { DataKeyRing } from '../../src/crypto/dataKey.js';
-import { deriveSessionKeys } from '../../src/crypto/sessionKeys.js';
-import { Keys } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import {
   decodeSessionRecord,
   encodeSessionRecord,
-  SessionCookie,
   sessionRecordSerializer,
   type SignedIn,
 } from '../../src/sso/sessionCookie.js';
-import { Sessions, storeForConnectRedis, type ConnectRedisCalls } from '../../src/sso/sessions.js';
+import { storeForConnectRedis, type ConnectRedisCalls } from '../../src/sso/sessions.js';
+import { sessionsWith } from '../support/sessions.js';
 
 // Checked by the compiler: a node-redis client or cluster fits the calls the adapter serves, so
 // the adapter stands in for the client connect-redis is written against.
@@ -63,18 +60,8 @@ describe('the session record', () => {
   });
 
   it('is rewritten by the relay with its cookie part untouched (token renewal)', async () => {
-    const store = new MemoryStore();
-    const keys = deriveSessionKeys(['unit-session-secret-000001']);
-    const sessions = new Sessions({
-      store,
-      keys: new Keys('unit:'),
-      dataKeys: new DataKeyRing([Buffer.alloc(32, 1)]),
-      cookie: new SessionCookie('relay.sid', keys.sessionCookie),
-      fingerprintKey: keys.sessionFingerprint,
-      idleSeconds: 1800,
-      absoluteSeconds: 43_200,
-      now: Date.now,
-    });
+    const sessions = sessionsWith(['unit-session-secret-000001']);
+    const store = sessions.options.store;
     const sid = sessions.newId('t1');
     const written = encodeSessionRecord({ cookie: expressCookie(), login });
     await store.apply([{ op: 'set', key: sessions.key(sid), value: written, ttlMs: 60_000 }]);

@@ -3,32 +3,15 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import * as cookieSignature from 'cookie-signature';
-import { DataKeyRing } from '../../src/crypto/dataKey.js';
 import { deriveKey, deriveSessionKeys, SESSION_KEY_LABELS } from '../../src/crypto/sessionKeys.js';
-import { MemoryStore } from '../../src/store/memory.js';
-import { Keys } from '../../src/store/keys.js';
 import { SessionCookie } from '../../src/sso/sessionCookie.js';
-import { Sessions } from '../../src/sso/sessions.js';
+import { sessionsWith } from '../support/sessions.js';
 
 const FIRST = 'first-session-secret-000001';
 const SECOND = 'second-session-secret-00002';
 const SID = `{t:68cbc86abc2018ab880d92f36422fa0e}.${'A'.repeat(43)}`;
 
 const bytes = (key: { export: () => Buffer }) => key.export().toString('hex');
-
-function sessionsWith(secrets: string[]) {
-  const keys = deriveSessionKeys(secrets);
-  return new Sessions({
-    store: new MemoryStore(),
-    keys: new Keys('unit:'),
-    dataKeys: new DataKeyRing([Buffer.alloc(32, 1)]),
-    cookie: new SessionCookie('relay.sid', keys.sessionCookie),
-    fingerprintKey: keys.sessionFingerprint,
-    idleSeconds: 1800,
-    absoluteSeconds: 43_200,
-    now: Date.now,
-  });
-}
 
 describe('keys derived from SESSION_SECRET', () => {
   it('gives each use its own key, none of them the secret itself', () => {
