@@ -208,14 +208,30 @@ describe('a callback for another user while signed in', () => {
     expect((await sessionOf(w, { 'X-Session-Id': sid })).status).toBe(401);
   });
 
-  it('with a pending sign-in started at the relay: switches to the new user', async () => {
+  it('with a pending sign-in (which any page can start): the same 409, alice stays signed in', async () => {
     const { browser, sid } = await w.signIn('alice');
+    await browser.request(`${w.relay.url}/sso/login`);
+    expect(browser.cookie(w.relay.url, 'relay.pending')).toBeDefined();
+    const page = await browser.request(await w.unifiedLogin(browser, 'bob'));
+    expect(page.status).toBe(409);
+    expect(page.text).toContain('data-page="session-conflict"');
+    const me = await sessionOf(w, { Cookie: browser.cookieHeader(w.relay.url) });
+    expect(me.body.user.userName).toBe('alice');
+    expect((await sessionOf(w, { 'X-Session-Id': sid })).status).toBe(200);
+  });
+
+  it('to change accounts: sign out, then sign in as the other user', async () => {
+    const { browser } = await w.signIn('alice');
+    const out = await browser.request(`${w.relay.url}/sso/logout`, {
+      method: 'POST',
+      headers: { Origin: w.relay.url },
+    });
+    expect(out.status).toBe(302);
     await browser.request(`${w.relay.url}/sso/login`);
     const landed = await browser.request(await w.unifiedLogin(browser, 'bob'));
     expect(landed.status).toBe(302);
     const me = await sessionOf(w, { Cookie: browser.cookieHeader(w.relay.url) });
     expect(me.body.user.userName).toBe('bob');
-    expect((await sessionOf(w, { 'X-Session-Id': sid })).status).toBe(401);
   });
 });
 

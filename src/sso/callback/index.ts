@@ -5,8 +5,8 @@
  *
  * CSRF without `state`: the unified login returns only `code` and `tenant`, so the callback
  * cannot tie a response to a request. What stands in for it: the signed pending-sign-in cookie
- * (pending.ts) carries returnTo; a callback without one never switches an existing session to
- * another user (sessionConflict.ts); the code is single-use and bound to the tenant's client
+ * (pending.ts) carries returnTo; a callback never switches an existing session to another user
+ * (sessionConflict.ts); the code is single-use and bound to the tenant's client
  * (codeExchange.ts); the session id is new at every sign-in (session.ts).
  * Remaining risk, accepted and documented: a browser with no session can be signed in to an
  * attacker's account (login CSRF) through a forged workbench-style callback.

@@ -1,8 +1,8 @@
 /**
  * The pending sign-in: /sso/login sets a short-lived signed cookie, and `returnTo` travels only
  * in it, never in the callback's query, so the callback is no open redirect. A callback without
- * a valid one is taken as begun elsewhere (the enterprise workbench): no returnTo, and no
- * silent switch of an existing session to another user (sessionConflict.ts).
+ * a valid one is taken as begun elsewhere (the enterprise workbench) and lands on
+ * POST_LOGIN_PATH.
  */
 import type { CookieOptions, Response } from 'express';
 import type { Config } from '../../config.js';

@@ -1,7 +1,8 @@
 /**
- * A browser already signed in as someone else, on a callback it did not begin at /sso/login
- * (the workbench, or a forged link): the relay does not switch accounts silently. It shows who
- * is signed in and offers sign-out; the session is left as it was.
+ * A browser already signed in as someone else: the relay never switches accounts silently. It
+ * shows who is signed in and offers sign-out; the session is left as it was. This holds whatever
+ * the cookies say: a pending sign-in proves nothing about intent, because any page can have the
+ * browser open /sso/login and get one, then send it a callback for the attacker's account.
  */
 import { sendPage } from '../pages.js';
 import { ANSWERED, found, type Answered, type CallbackContext } from './context.js';
@@ -9,7 +10,7 @@ import { ANSWERED, found, type Answered, type CallbackContext } from './context.
 export async function sessionConflict(ctx: CallbackContext): Promise<Answered | void> {
   const { req, res, deps } = ctx;
   const existing = req.session.login;
-  if (ctx.pending || !existing) return;
+  if (!existing) return;
   const tenantId = found(ctx, 'tenantId');
   const incoming = found(ctx, 'user').userName;
   if (existing.tenantId === tenantId && existing.userName === incoming) return;

@@ -38,11 +38,20 @@ describe('callback step: session conflict', () => {
     expect(f.res.body).toBeUndefined();
   });
 
-  it('with a pending sign-in begun at the relay: on, the user chose to switch', async () => {
-    const f = fake({ login: signedIn(), found: bob });
+  it('with a pending sign-in, for another user: the same 409 (any page can start one)', async () => {
+    const alice = signedIn();
+    const f = fake({ login: alice, found: bob });
+    f.ctx.pending = began;
+    expect(await sessionConflict(f.ctx)).toBe(ANSWERED);
+    expect(f.res.statusCode).toBe(409);
+    expect(f.req.session.login).toBe(alice);
+    expect(await logins(f.metrics, 'session_conflict')).toBe(1);
+  });
+
+  it('with a pending sign-in, for the same user: on to a new session', async () => {
+    const f = fake({ login: signedIn(), found: { ...bob, user: userInfo() } });
     f.ctx.pending = began;
     expect(await sessionConflict(f.ctx)).toBeUndefined();
-    expect(f.res.body).toBeUndefined();
     expect(await logins(f.metrics, 'session_conflict')).toBe(0);
   });
 
