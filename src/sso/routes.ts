@@ -112,11 +112,12 @@ export function ssoRouter(deps: SsoDeps): Router {
   });
 
   router.get('/sso/logout', sessionMiddleware, async (req, res) => {
-    // A top-level GET from another site carries our Lax cookie: ask instead of signing out.
+    // A top-level GET from another site carries our Lax cookie: ask instead of signing out. A
+    // missing Sec-Fetch-Site counts as cross-site (old browsers, scripts, some proxies strip it).
     const site = req.get('sec-fetch-site');
     const referer = originOf(req.get('referer'));
     const fromApp = referer !== null && trustedOrigins.includes(referer);
-    if ((site === 'cross-site' || site === 'same-site') && !fromApp)
+    if (site !== 'same-origin' && site !== 'none' && !fromApp && req.session?.login)
       return sendPage(res, 200, 'confirm-sign-out', { home: config.postLoginPath });
     await signOut(req, res);
   });

@@ -29,7 +29,10 @@ describe('session keys derived from a rotated SESSION_SECRET', () => {
     w.relay.http.get('/api/v1/session').set('Authorization', `Bearer ${API_KEY}`).set(headers);
   /** express-session's reading of a cookie: sign-out ends the session it finds, if any. */
   const signOutWith = async (cookie: string) => {
-    const res = await w.relay.http.get('/sso/logout').set('Cookie', cookie);
+    const res = await w.relay.http
+      .get('/sso/logout')
+      .set('Cookie', cookie)
+      .set('Sec-Fetch-Site', 'same-origin');
     expect(res.status).toBe(302);
     return res.headers.location!.startsWith(`${w.world.domainName(w.acme)}/api/v1/logout`)
       ? 'ended'
