@@ -31,6 +31,9 @@ function calendarTime(m: RegExpExecArray | null): number | null {
   return utc;
 }
 
+const MILLISECONDS = /^[1-9]\d{12}$/;
+const SECONDS = /^[1-9]\d{9}$/;
+
 export type HeaderTimestampCheck = { ok: true; epochMs: number } | { ok: false; reason: string };
 
 export interface CallTimestampRules {
@@ -39,12 +42,13 @@ export interface CallTimestampRules {
   where?: string;
   windowMs?: number;
   futureSkewMs?: number;
-  /** UNCONFIRMED (§2.3): intl copies say seconds; a value below 10^12 is then read as seconds. */
+  /** UNCONFIRMED (§2.3): intl copies say seconds; 10 digits are then read as seconds. */
   seconds?: boolean;
 }
 
 /**
- * The signed timestamp must be decimal epoch ms within the window of now. The document asks for
+ * The signed timestamp must be canonical decimal epoch ms (13 digits, the years 2001 to 2286)
+ * within the window of now. The document asks for
  * |now - ts| <= 60 s; the sample lets the future through, we allow a little forward skew only.
  */
 export function checkCallTimestamp(
@@ -54,10 +58,15 @@ export function checkCallTimestamp(
 ): HeaderTimestampCheck {
   const { name = 'x-timestamp', where = 'header', windowMs = 60_000, futureSkewMs = 5_000 } = rules;
   if (raw === undefined || raw === '') return { ok: false, reason: `${name} ${where} is missing` };
-  if (!/^\d{1,16}$/.test(raw))
-    return { ok: false, reason: `${name} must be epoch milliseconds (digits only)` };
-  let epochMs = Number(raw);
-  if (rules.seconds && epochMs < 1e12) epochMs *= 1000;
+  // One spelling per instant: with leading zeros allowed, trailing digits of the nonce could be
+  // moved into the timestamp (both are signed as one concatenated string) to make a new nonce.
+  const seconds = rules.seconds === true && SECONDS.test(raw);
+  if (!MILLISECONDS.test(raw) && !seconds)
+    return {
+      ok: false,
+      reason: `${name} must be epoch milliseconds: 13 digits, no leading zero${rules.seconds ? ' (or 10 digits of seconds)' : ''}`,
+    };
+  const epochMs = seconds ? Number(raw) * 1000 : Number(raw);
   if (nowMs - epochMs > windowMs)
     return { ok: false, reason: `${name} is more than ${windowMs / 1000} s old` };
   if (epochMs - nowMs > futureSkewMs) return { ok: false, reason: `${name} is in the future` };

@@ -259,7 +259,16 @@ const cases: BadCase[] = [
     fields: (id) => tenantFields(id),
     overrides: (body) => signed(body, { timestamp: String(Math.floor(Date.now() / 1000)) }),
     code: '000002',
-    msg: /x-timestamp is more than 60 s old/,
+    msg: /^x-timestamp must be epoch milliseconds: 13 digits, no leading zero$/,
+  },
+  {
+    name: 'x-timestamp with a leading zero, correctly signed',
+    iface: 'tenantSync',
+    target: 'fresh',
+    fields: (id) => tenantFields(id),
+    overrides: (body) => signed(body, { timestamp: `0${Date.now()}` }),
+    code: '000002',
+    msg: /^x-timestamp must be epoch milliseconds: 13 digits, no leading zero$/,
   },
   {
     name: 'missing x-timestamp',

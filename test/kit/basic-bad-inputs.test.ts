@@ -206,7 +206,7 @@ const cases: BadCase[] = [
     fields: freeze,
     overrides: (body) => ({ query: signedQuery(body, { timestamp: '2024-01-01T00:00:00Z' }).query }),
     code: '000002',
-    msg: /^timestamp must be epoch milliseconds \(digits only\)$/,
+    msg: /^timestamp must be epoch milliseconds: 13 digits, no leading zero \(or 10 digits of seconds\)$/,
   },
   {
     name: 'missing timestamp',

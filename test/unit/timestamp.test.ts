@@ -51,7 +51,20 @@ describe('x-timestamp window (§2.2)', () => {
       reason: 'x-timestamp is in the future',
     });
   });
-  it.each([undefined, '', '17e11', '-1', ' 1700000000000', '1700000000000.5', '0x1'])('refuses %p', (raw) => {
+  it.each([
+    undefined,
+    '',
+    '17e11',
+    '-1',
+    ' 1700000000000',
+    '1700000000000.5',
+    '0x1',
+    // not canonical: a leading zero lets a nonce's trailing digits move into the timestamp
+    '01700000000000',
+    '00001700000000000',
+    '170000000000', // 12 digits
+    '17000000000000', // 14 digits
+  ])('refuses %p', (raw) => {
     expect(checkCallTimestamp(raw, now).ok).toBe(false);
   });
   it('refuses seconds instead of milliseconds as stale', () => {
