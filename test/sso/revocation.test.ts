@@ -1,5 +1,8 @@
 // Marketplace changes end sessions at once: the push that takes a user away ends their sessions
-// in the same atomic write, so the very next session call after its 000000 answer is 401.
+// in the same atomic write, so they are gone from the store when its 000000 answer arrives. The
+// store is read before any call to the session API, which would end a session it finds revoked
+// by itself and so hide a push that did not.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PushResult } from '../../src/sandbox/pusher.js';
 import { userForSync } from '../../src/sandbox/world.js';
@@ -24,6 +27,12 @@ describe('revocation by kit pushes', () => {
   const sessionKeys = async () => Object.keys(await w.relay.state()).filter((k) => k.includes(':sess:'));
   const common = () => ({ instanceId: w.acme.instanceId, tenantId: w.acme.tenantId, appId: APP_ID });
   const reprovision = () => w.world.provision(APP_ID);
+  /** A request id of its own for one push, so the test reads that push's log line and no other. */
+  const tagged = () => {
+    const reqId = `push-${randomUUID()}`;
+    return { reqId, overrides: { headers: { 'X-Request-Id': reqId } } };
+  };
+  const gone = { records: [], indexed: [], listed: false };
 
   it.each([
     [
@@ -42,52 +51,90 @@ describe('revocation by kit pushes', () => {
     const a = await w.signIn(user);
     const b = await w.signIn(user);
     const other = await w.signIn('bob');
-    expect([await status(a.sid), await status(b.sid), await status(other.sid)]).toEqual([200, 200, 200]);
+    const mine = [a.sid, b.sid].sort();
+    expect(await w.sessionsInStore(user, mine)).toEqual({ records: mine, indexed: mine, listed: true });
 
-    const r = await w.relay.pusher.authSync({ ...common(), ...fields(user) });
-    ok(r);
+    const { reqId, overrides } = tagged();
+    ok(await w.relay.pusher.authSync({ ...common(), ...fields(user) }, overrides));
+    // Straight from the store, before any API call: the push itself ended them.
+    expect(await w.sessionsInStore(user, mine)).toEqual(gone);
+    const others = await w.sessionsInStore('bob', [other.sid]);
+    expect(others).toMatchObject({ records: [other.sid], listed: true });
+    expect(others.indexed).toContain(other.sid);
+    expect(await w.relay.logLine(reqId)).toMatchObject({
+      interface: 'authSync',
+      resultCode: '000000',
+      sessionsEnded: 2,
+    });
+
     expect([await status(a.sid), await status(b.sid)]).toEqual([401, 401]);
     expect(await status(other.sid)).toBe(200);
-    const left = await sessionKeys();
-    expect(left.some((k) => k.endsWith(a.sid) || k.endsWith(b.sid))).toBe(false);
-    expect(left.some((k) => k.endsWith(other.sid))).toBe(true);
-    expect(
-      w.relay.logs.map((l) => JSON.parse(l)).find((l) => l.interface === 'authSync' && l.sessionsEnded === 2),
-    ).toBeDefined();
   });
 
   it('applicationSync delete ends every session of the app in the tenant', async () => {
     await reprovision();
-    const sids = [(await w.signIn('alice')).sid, (await w.signIn('bob')).sid];
-    ok(await w.relay.pusher.applicationSync({ ...common(), flag: 0 }));
-    expect(await Promise.all(sids.map(status))).toEqual([401, 401]);
+    const alice = (await w.signIn('alice')).sid;
+    const bob = (await w.signIn('bob')).sid;
+    // earlier tests' sessions of the tenant end too, and are counted
+    const before = (await sessionKeys()).length;
+    expect(before).toBeGreaterThanOrEqual(2);
+
+    const { reqId, overrides } = tagged();
+    ok(await w.relay.pusher.applicationSync({ ...common(), flag: 0 }, overrides));
+    expect(await w.sessionsInStore('alice', [alice])).toEqual(gone);
+    expect(await w.sessionsInStore('bob', [bob])).toEqual(gone);
+    expect(await sessionKeys()).toEqual([]);
+    expect(await w.relay.logLine(reqId)).toMatchObject({
+      interface: 'applicationSync',
+      resultCode: '000000',
+      sessionsEnded: before,
+    });
+
+    expect(await Promise.all([alice, bob].map(status))).toEqual([401, 401]);
   });
 
   it('tenantSync delete ends every session of the tenant', async () => {
     await reprovision();
-    const sids = [(await w.signIn('alice')).sid, (await w.signIn('bob')).sid];
+    const alice = (await w.signIn('alice')).sid;
+    const bob = (await w.signIn('bob')).sid;
+    const before = (await sessionKeys()).length;
+    expect(before).toBeGreaterThanOrEqual(2);
+
+    const { reqId, overrides } = tagged();
     ok(
-      await w.relay.pusher.tenantSync({
-        instanceId: w.acme.instanceId,
-        tenantId: w.acme.tenantId,
-        flag: 0,
-        testFlag: 0,
-      }),
+      await w.relay.pusher.tenantSync(
+        { instanceId: w.acme.instanceId, tenantId: w.acme.tenantId, flag: 0, testFlag: 0 },
+        overrides,
+      ),
     );
-    expect(await Promise.all(sids.map(status))).toEqual([401, 401]);
+    expect(await w.sessionsInStore('alice', [alice])).toEqual(gone);
+    expect(await w.sessionsInStore('bob', [bob])).toEqual(gone);
     expect(await sessionKeys()).toEqual([]);
+    expect(await w.relay.logLine(reqId)).toMatchObject({
+      interface: 'tenantSync',
+      resultCode: '000000',
+      sessionsEnded: before,
+    });
+
+    expect(await Promise.all([alice, bob].map(status))).toEqual([401, 401]);
   });
 
   it('keeps sessions on a modify that leaves the user authorized and enabled', async () => {
     await reprovision();
     const { sid } = await w.signIn('bob');
+    const { reqId, overrides } = tagged();
     ok(
-      await w.relay.pusher.authSync({
-        ...common(),
-        userList: [{ ...userForSync(w.world.users.get('bob')!), role: 'admin' }],
-        flag: 2,
-      }),
+      await w.relay.pusher.authSync(
+        {
+          ...common(),
+          userList: [{ ...userForSync(w.world.users.get('bob')!), role: 'admin' }],
+          flag: 2,
+        },
+        overrides,
+      ),
     );
+    expect((await w.sessionsInStore('bob', [sid])).records).toEqual([sid]);
+    expect(await w.relay.logLine(reqId)).not.toHaveProperty('sessionsEnded');
     const me = await w.relay.http
       .get('/api/v1/session')
       .set('Authorization', `Bearer ${API_KEY}`)

@@ -1,6 +1,7 @@
 // The relay on a real Redis Cluster (three masters on loopback, started here): the store battery,
 // kit pushes for tenants living on different nodes, readiness, and a browser sign-in whose
 // session is renewed and then revoked by a push, all inside the tenant's slot.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { PushResult } from '../../src/sandbox/pusher.js';
 import { RedisStore } from '../../src/store/redis/store.js';
@@ -297,19 +298,36 @@ describe('browser sign-in on the cluster', () => {
     expect((await token(sid)).body.accessToken).toBe(renewed.body.accessToken);
 
     const other = await w.signIn('bob');
-    const r = await w.relay.pusher.authSync({
-      instanceId: w.acme.instanceId,
-      tenantId: w.acme.tenantId,
-      appId: APP_ID,
-      userList: [{ userName: 'alice' }],
-      flag: 3,
-    });
+    const reqId = `push-${randomUUID()}`;
+    const r = await w.relay.pusher.authSync(
+      {
+        instanceId: w.acme.instanceId,
+        tenantId: w.acme.tenantId,
+        appId: APP_ID,
+        userList: [{ userName: 'alice' }],
+        flag: 3,
+      },
+      { headers: { 'X-Request-Id': reqId } },
+    );
     expect(r.resultCode).toBe('000000');
-    expect((await session(sid)).status).toBe(401);
-    expect((await session(other.sid)).status).toBe(200);
+    // Straight from the cluster, before any API call (which would end a revoked session itself).
+    expect(await w.sessionsInStore('alice', [sid])).toEqual({ records: [], indexed: [], listed: false });
+    expect(await w.sessionsInStore('bob', [other.sid])).toEqual({
+      records: [other.sid],
+      indexed: [other.sid],
+      listed: true,
+    });
     const sessionKeys = (await cluster.keysUnder(w.relay.prefix)).filter((k) => k.includes(':sess:'));
     expect(sessionKeys.some((k) => k.endsWith(sid))).toBe(false);
     expect(sessionKeys.some((k) => k.endsWith(other.sid))).toBe(true);
+    expect(await w.relay.logLine(reqId)).toMatchObject({
+      interface: 'authSync',
+      resultCode: '000000',
+      sessionsEnded: 1,
+    });
+
+    expect((await session(sid)).status).toBe(401);
+    expect((await session(other.sid)).status).toBe(200);
   });
 });
 

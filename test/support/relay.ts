@@ -42,6 +42,17 @@ export interface TestRelay {
   api: (path: string) => request.Test;
   /** Every record under this relay's prefix (replay nonces excluded), for "nothing changed" checks. */
   state: () => Promise<Record<string, unknown>>;
+  /**
+   * The request log line of the one request sent with this `X-Request-Id`, parsed; waited for, since the
+   * relay writes it as the answer finishes, which may be just after the client has read it.
+   */
+  logLine: (reqId: string) => Promise<Record<string, unknown>>;
+  /**
+   * Stops this relay, keeping everything it stored, and starts it again on the same port, prefix
+   * and store with `env` changed: a restart, or a deploy with new settings (key rotation). Use the
+   * relay it returns; closing that one drops the prefix if closing this one would have.
+   */
+  restart: (env?: Record<string, string | undefined>) => Promise<TestRelay>;
   close: () => Promise<void>;
 }
 
@@ -56,7 +67,12 @@ export interface StartOptions {
   pusher?: Partial<PusherOptions>;
 }
 
-export async function startRelay(options: StartOptions = {}): Promise<TestRelay> {
+export function startRelay(options: StartOptions = {}): Promise<TestRelay> {
+  return start(options, !options.prefix);
+}
+
+/** `ownsPrefix`: the keys are this relay's to drop on close (it made the prefix, or restarts a relay that did). */
+async function start(options: StartOptions, ownsPrefix: boolean): Promise<TestRelay> {
   const prefix = options.prefix ?? uniquePrefix();
   const config = loadConfig(relayEnv({ REDIS_PREFIX: prefix, ...options.env }));
   const kind = options.store ?? 'redis';
@@ -73,7 +89,8 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
   const relay = buildApp({ config, store, logger, ...(options.now ? { now: options.now } : {}) });
   const server = relay.app.listen(options.port ?? 0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
   const pusher = new Pusher({
     productionAddress: `${url}${config.produceBasePath}`,
     kitAccessKey: KIT_KEY,
@@ -100,15 +117,41 @@ export async function startRelay(options: StartOptions = {}): Promise<TestRelay>
           ? store.keys().filter((k) => k.startsWith(prefix))
           : await keysUnder(prefix),
       ),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      if (typeof kind !== 'object') {
-        await store.close();
-        if (kind === 'redis' && !options.prefix) await dropPrefix(prefix);
+    logLine: async (reqId) => {
+      for (let waited = 0; ; waited += 10) {
+        const line = logs
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.reqId === reqId && l.msg === 'request');
+        if (line) return line;
+        if (waited >= 2000) throw new Error(`no log line for request ${reqId}`);
+        await new Promise((r) => setTimeout(r, 10));
       }
     },
+    restart: async (env = {}) => {
+      await stop();
+      return start(
+        {
+          ...options,
+          prefix,
+          port,
+          // the embedded store is the data: the restarted relay gets the same one
+          store: kind === 'memory' ? store : kind,
+          env: { ...options.env, ...env },
+        },
+        ownsPrefix,
+      );
+    },
+    close: async () => {
+      await stop();
+      if (kind === 'redis' && ownsPrefix) await dropPrefix(prefix);
+    },
   };
+
+  async function stop(): Promise<void> {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    if (typeof kind !== 'object') await store.close();
+  }
 }
 
 /** Everything the store holds under `prefix` except replay nonces: to assert "nothing changed". */

@@ -24,6 +24,19 @@ export interface SignInWorld {
   unifiedLogin: (browser: Browser, username: string, password?: string) => Promise<string>;
   /** Sign in from /sso/login to the relay's final redirect. */
   signIn: (username: string, returnTo?: string) => Promise<{ browser: Browser; landed: string; sid: string }>;
+  /** Restarts the relay with `env` changed (TestRelay.restart); `relay` and `signIn` use the new one. */
+  restartRelay: (env: Record<string, string | undefined>) => Promise<TestRelay>;
+  /**
+   * A user's sessions of KOO_APP_ID as the store holds them, read from the store alone (a read
+   * through the session API ends a revoked session by itself, so it cannot tell whether a push
+   * did): which of `sids` still have a record, the ids indexed under the user, and whether the
+   * user is in the tenant's set of users with sessions.
+   */
+  sessionsInStore: (
+    userName: string,
+    sids: readonly string[],
+    tenantId?: string,
+  ) => Promise<{ records: string[]; indexed: string[]; listed: boolean }>;
   close: () => Promise<void>;
 }
 
@@ -31,7 +44,7 @@ export async function startSignInWorld(options: StartOptions = {}): Promise<Sign
   const world = new SandboxWorld();
   const sandbox = await startSandbox(world);
   const port = options.port ?? (await freePort());
-  const relay = await startRelay({
+  let relay = await startRelay({
     ...options,
     port,
     env: {
@@ -125,15 +138,34 @@ export async function startSignInWorld(options: StartOptions = {}): Promise<Sign
     return { browser, landed: landed.location!, sid };
   };
 
+  const sessionsInStore = async (userName: string, sids: readonly string[], tenantId = acme.tenantId) => {
+    const { store } = relay;
+    const keys = relay.relay.keys;
+    const [records, indexed, users] = await Promise.all([
+      Promise.all(sids.map((sid) => store.get(keys.session(sid)))),
+      store.sMembers(keys.userSessions(tenantId, APP_ID, userName)),
+      store.sMembers(keys.sessionUsers(tenantId, APP_ID)),
+    ]);
+    return {
+      records: sids.filter((_, i) => records[i] !== null),
+      indexed: indexed.sort(),
+      listed: users.includes(userName),
+    };
+  };
+
   return {
     world,
     sandbox,
-    relay,
+    get relay() {
+      return relay;
+    },
     acme,
     password,
     browser: () => new Browser(),
     unifiedLogin,
     signIn,
+    restartRelay: async (env) => (relay = await relay.restart(env)),
+    sessionsInStore,
     close: async () => {
       await relay.close();
       await sandbox.close();
