@@ -22,13 +22,15 @@ function calendarTime(m: RegExpExecArray | null): number | null {
     number,
     number,
   ];
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, m[7] ? Number(m[7]) : 0);
-  const check = new Date(utc);
-  // Date.UTC rolls 2022-02-30 over to March; a real calendar date survives the round trip.
+  // setUTCFullYear, not Date.UTC, which reads the years 0 to 99 as 1900 to 1999.
+  const check = new Date(0);
+  check.setUTCFullYear(year, month - 1, day);
+  check.setUTCHours(hour, minute, second, m[7] ? Number(m[7]) : 0);
+  // Dates roll 2022-02-30 over to March; a real calendar date survives the round trip.
   if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
     return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
-  return utc;
+  return check.getTime();
 }
 
 const MILLISECONDS = /^[1-9]\d{12}$/;

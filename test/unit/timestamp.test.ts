@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkCallTimestamp, parseSyncTime } from '../../src/kit/timestamp.js';
+import { checkCallTimestamp, parseExpireTime, parseSyncTime } from '../../src/kit/timestamp.js';
 import { formatSyncTime } from '../../src/sandbox/marketplace/index.js';
 
 describe('body timeStamp, yyyyMMddHHmmssSSS in UTC+8 (§6)', () => {
@@ -23,6 +23,14 @@ describe('body timeStamp, yyyyMMddHHmmssSSS in UTC+8 (§6)', () => {
     'abcdefghijklmnopq',
   ])('refuses %p', (value) => {
     expect(parseSyncTime(value)).toBeNull();
+  });
+
+  it('reads the years 0000 to 0099 as themselves, not as 1900 to 1999 (found by test/properties)', () => {
+    const year50 = new Date('0050-06-15T01:02:03.004Z').getTime();
+    expect(parseSyncTime('00500615090203004')).toBe(year50);
+    expect(parseExpireTime('00500615010203004')).toBe(year50);
+    expect(parseExpireTime('00000101000000')).toBe(new Date('0000-01-01T00:00:00Z').getTime());
+    expect(parseSyncTime('00990230000000000')).toBeNull();
   });
 
   it('reads what the sandbox marketplace writes', () => {
