@@ -102,7 +102,9 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
   });
 
   serve(router, operations.getAccessToken, express.json({ limit: '1kb' }), async (req, res, { body }) => {
-    const { sid } = await live(sidOf(req), res, 'reauthenticate');
+    const { sid, current } = await live(sidOf(req), res, 'reauthenticate');
+    // Every session call counts as use; a renewal's rewrite keeps the TTL set here.
+    await sessions.touch(sid, current);
     // A refused or failed renewal throws an error that is its own answer (src/errors.ts).
     const token = await renewal.token(sid, body.forceRefresh);
     res.setHeader('Cache-Control', 'no-store');
@@ -114,7 +116,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
 
   serve(router, operations.getAssertion, async (req, res) => {
     const { sid, current, decision } = await live(sidOf(req), res);
-    const body = view(current, decision, current.ttlMs);
+    const body = view(current, decision, await sessions.touch(sid, current));
     const expiresAt = Math.min(now() + deps.assertion.ttlSeconds * 1000, Date.parse(body.expiresAt));
     const assertion = await deps.assertionKeys.sign(
       {
