@@ -26,8 +26,16 @@ export function safeReturnTo(value: unknown, origin: string): string | null {
     return null;
   }
   if (url.origin !== new URL(origin).origin) return null;
-  // Dot segments resolve only now: "/.//evil.com" becomes "//evil.com". Check the result too.
+  // Dot segments resolve only now: "/.//evil.com" becomes "//evil.com", and "/./%2F/evil.com"
+  // an encoded one. Check the result, plain and decoded, too.
   if (url.pathname.startsWith('//') || url.pathname.includes('\\')) return null;
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname);
+  } catch {
+    return null;
+  }
+  if (path.startsWith('//') || path.includes('\\')) return null;
   // Back to the relay's sign-in routes would only loop (routes match case-insensitively).
   if (url.pathname.toLowerCase().startsWith('/sso/')) return null;
   // Re-serialized by the URL parser: non-ASCII and look-alike characters come out percent-encoded.

@@ -77,6 +77,10 @@ describe('safeReturnTo refuses open redirects', () => {
     ['half-encoded dot-dot then //', '/.%2e//evil.com'],
     ['segment, encoded dot-dot, //', '/a/%2e%2e//evil.com'],
     ['encoded dot-dots then //', '/%2e%2e/%2e%2e//evil.com'],
+    // dot segments that resolve into an encoded // (found by test/properties/return-to.test.ts)
+    ['dot then encoded //', '/./%2F/evil.com'],
+    ['encoded dot-dot then encoded //', '/%2e%2e/%2f/evil.com'],
+    ['segment, dot-dot, encoded //', '/a/../%2F%2Fevil.com'],
     // not a path at all
     ['relative dot path', './evil.com'],
     ['relative dot-dot path', '../evil.com'],
