@@ -2,13 +2,15 @@
 // (SESSION_SECRET=new,old): express-session and the seller API take the same cookies, those
 // signed with either secret's session-cookie key, and refuse the old scheme (the raw secret)
 // and every other use's key; the pending cookie and the session cookie do not stand in for each
-// other; the assertion's `sid` is no cookie signature.
+// other; the assertion's `sid` is no cookie signature. And the rotation itself, through a
+// restart: cookies a relay signed with the old secret keep working once it runs with new,old.
 import { createHmac, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as cookieSignature from 'cookie-signature';
 import { deriveKey, deriveSessionKeys } from '../../src/crypto/sessionKeys.js';
 import { PENDING_COOKIE } from '../../src/sso/callback/pending.js';
 import { signValue } from '../../src/sso/signedValue.js';
+import type { Browser } from '../support/browser.js';
 import { API_KEY } from '../support/relay.js';
 import { startSignInWorld, type SignInWorld } from '../support/world.js';
 
@@ -111,5 +113,55 @@ describe('session keys derived from a rotated SESSION_SECRET', () => {
     expect(claims.sid).not.toBe(signature.slice(0, 22));
     // what the claim was before: the HMAC under the raw first secret, the cookie's old signature
     expect(claims.sid).not.toBe(mac(NEW));
+  });
+});
+
+describe('SESSION_SECRET rotation through a restart', () => {
+  let w: SignInWorld;
+  beforeAll(async () => {
+    w = await startSignInWorld({ env: { SESSION_SECRET: OLD } });
+  });
+  afterAll(() => w.close());
+
+  const name = () => w.relay.config.session.cookieName;
+  /** The cookie's value as the browser holds it, and whose derived key signed it. */
+  const cookieOf = (browser: Browser) => {
+    const value = decodeURIComponent(browser.cookie(w.relay.url, name())!.value);
+    const signedWith = (secret: string) =>
+      cookieSignature.unsign(value.slice(2), deriveKey(secret, 'sessionCookie')) !== false;
+    return { header: `${name()}=${encodeURIComponent(value)}`, value, signedWith };
+  };
+  const session = (headers: Record<string, string>) =>
+    w.relay.http.get('/api/v1/session').set('Authorization', `Bearer ${API_KEY}`).set(headers);
+
+  it('keeps the cookies the old secret signed working after a restart with new,old, until the old secret goes', async () => {
+    const alice = await w.signIn('alice');
+    const dave = await w.signIn('dave');
+    expect(cookieOf(alice.browser).signedWith(OLD)).toBe(true);
+
+    await w.restartRelay({ SESSION_SECRET: `${NEW},${OLD}` });
+
+    // The old cookies as the browsers still send them: the seller API takes them...
+    for (const { browser } of [alice, dave]) {
+      const cookie = cookieOf(browser);
+      expect((await session({ Cookie: cookie.header })).status).toBe(200);
+      expect((await session({ 'X-Session-Id': encodeURIComponent(cookie.value) })).status).toBe(200);
+    }
+    // ...and so does express-session: signing out with alice's old cookie ends her session.
+    const out = await w.relay.http.post('/sso/logout').set('Cookie', cookieOf(alice.browser).header);
+    expect(out.headers.location).toMatch(new RegExp(`^${w.world.domainName(w.acme)}/api/v1/logout`));
+    expect((await session({ 'X-Session-Id': alice.sid })).status).toBe(401);
+
+    // A sign-in now gets a cookie signed with the new secret.
+    const bob = await w.signIn('bob');
+    expect(cookieOf(bob.browser).signedWith(NEW)).toBe(true);
+    expect(cookieOf(bob.browser).signedWith(OLD)).toBe(false);
+
+    // With the old secret dropped, its cookies are refused; the new ones still work.
+    await w.restartRelay({ SESSION_SECRET: NEW });
+    expect((await session({ Cookie: cookieOf(dave.browser).header })).status).toBe(401);
+    expect((await session({ Cookie: cookieOf(bob.browser).header })).status).toBe(200);
+    // the session itself is still there: only its old cookie no longer names it
+    expect((await session({ 'X-Session-Id': dave.sid })).status).toBe(200);
   });
 });
