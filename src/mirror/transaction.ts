@@ -38,7 +38,14 @@ export interface SlotsPlan<T> {
   result: T;
 }
 
-const MAX_ATTEMPTS = 8;
+/**
+ * A lost write (a conflict) means another write to the same records landed, so retrying always
+ * makes progress, and a push that arrives with N others for its tenant may lose N times. The
+ * call's deadline (`notAfter`, which every apply enforces) is what bounds the retries; this cap
+ * only stops a loop that could not otherwise end. It was 8, which answered 000005 to pushes that
+ * merely arrived with 15 others for one tenant.
+ */
+const MAX_ATTEMPTS = 1000;
 
 /**
  * Optimistic transaction over one or several slots: read, plan, write everything guarded.

@@ -5,6 +5,7 @@ import {
   StoreUnavailableError,
   type ApplyOptions,
   type ApplyResult,
+  type Store,
   type WriteOp,
 } from '../../src/store/store.js';
 
@@ -56,4 +57,20 @@ export class InstrumentedStore extends MemoryStore {
     }
     return super.apply(ops, options);
   }
+}
+
+/**
+ * Counts the outcomes of a store's guarded writes as it returns them, changing nothing (the
+ * writes and their answers are the store's own, a real Redis included): `conflict` counts the
+ * optimistic writes that lost to another writer and were decided again (mirror/transaction.ts).
+ */
+export function countApplyOutcomes(store: Store): Record<ApplyResult, number> {
+  const counts: Record<ApplyResult, number> = { applied: 0, conflict: 0 };
+  const apply = store.apply.bind(store);
+  store.apply = async (ops, options) => {
+    const outcome = await apply(ops, options);
+    counts[outcome]++;
+    return outcome;
+  };
+  return counts;
 }
