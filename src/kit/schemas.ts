@@ -347,11 +347,33 @@ export const kitSchemas = {
   allOrgSync: allOrgSyncSchema,
 } as const;
 
+/**
+ * A field name in `resultMsg`: the caller chose it (basic bodies accept any extra field), so
+ * control characters show as '?' and a long one is cut, keeping the answer one line of at most
+ * the 255 characters the document allows (§3).
+ */
+function fieldName(name: PropertyKey): string {
+  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+  const printable = String(name).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  return cut(printable, 64);
+}
+
+/** At most `max` characters, cut between code points. */
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length > max ? `${chars.slice(0, max - 3).join('')}...` : text;
+}
+
 /** One sentence naming the first problem, for `resultMsg`; never echoes the offending value. */
 export function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid body';
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') return `unexpected fields ${issue.keys.join(', ')}`;
-  return path ? `${path} ${issue.message}` : issue.message;
+  const path = issue.path.map(fieldName).join('.');
+  const message =
+    issue.code === 'unrecognized_keys'
+      ? `unexpected fields ${issue.keys.map(fieldName).join(', ')}`
+      : path
+        ? `${path} ${issue.message}`
+        : issue.message;
+  return cut(message, 255);
 }
