@@ -5,19 +5,13 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { basicScheme, kitScheme } from '../../src/kit/verify.js';
-import {
-  basicSign,
-  canonicalPayload,
-  javaUtf8,
-  kitSign,
-  legacyCanonicalPayload,
-  newNonce,
-} from '../../src/sandbox/marketplace/index.js';
+import { basicSign, canonicalPayload, kitSign, newNonce } from '../../src/sandbox/marketplace/index.js';
 import {
   changeOneByte,
   changeOneChar,
   jsonObjectText,
   oneByteChange,
+  signsTheSame,
   verdict,
 } from '../support/properties.js';
 
@@ -46,29 +40,6 @@ const signedCall = fc
     now: at + lag,
     lowerCase,
   }));
-
-/** Whether `bytes` signs as `payload` does: the same Jackson payload bytes, or the older form (§2.2). */
-function signsTheSame(bytes: Buffer, payload: string): boolean {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return false;
-  }
-  const want = javaUtf8(payload);
-  try {
-    if (javaUtf8(canonicalPayload(text)).equals(want)) return true;
-    const parsed: unknown = JSON.parse(text);
-    return (
-      typeof parsed === 'object' &&
-      parsed !== null &&
-      !Array.isArray(parsed) &&
-      javaUtf8(legacyCanonicalPayload(parsed)).equals(want)
-    );
-  } catch {
-    return false; // not a body the marketplace could have signed
-  }
-}
 
 describe.each(schemes)('%s signature', (_name, scheme, sign) => {
   it('any body the sandbox signs verifies, whatever the case of the hex signature', () => {

@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { KitRefusal } from '../../src/kit/resultCodes.js';
 import { verifySignedCall, type Scheme, type SignedCall } from '../../src/kit/verify.js';
+import { canonicalPayload, javaUtf8, legacyCanonicalPayload } from '../../src/sandbox/marketplace/index.js';
 
 // ---- JSON as text ---------------------------------------------------------------------------
 
@@ -166,6 +167,32 @@ export function changeOneByte(bytes: Buffer, change: { index: number; flip: numb
 export function changeOneChar(value: string, change: { index: number; flip: number }): string {
   const i = change.index % value.length;
   return value.slice(0, i) + String.fromCharCode(value.charCodeAt(i) ^ change.flip) + value.slice(i + 1);
+}
+
+/**
+ * Whether body `bytes` sign as `payload` does, judged by the sandbox's model of the marketplace:
+ * the same Jackson payload bytes (Java's UTF-8, lone surrogates as '?'), or the older form (§2.2).
+ */
+export function signsTheSame(bytes: Buffer, payload: string): boolean {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return false;
+  }
+  const want = javaUtf8(payload);
+  try {
+    if (javaUtf8(canonicalPayload(text)).equals(want)) return true;
+    const parsed: unknown = JSON.parse(text);
+    return (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      javaUtf8(legacyCanonicalPayload(parsed)).equals(want)
+    );
+  } catch {
+    return false; // not a body the marketplace could have signed
+  }
 }
 
 // ---- the relay's verdict ----------------------------------------------------------------------
