@@ -1,8 +1,10 @@
 /**
  * Servers under load run in child processes (node --import tsx), so the load generator in this
  * process does not share their event loop. Every child is killed when this process exits.
+ * `startServer` runs a file of bench/servers; `startRelayProcess` runs the relay's own entry
+ * point, src/main.ts, for the fault script and the soak.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const running = new Set<ChildProcess>();
@@ -90,4 +92,90 @@ export function startServer(
       reject(new Error(`${name} exited before listening (code ${code}, signal ${signal})`));
     });
   });
+}
+
+/** A relay process started from its real entry point, src/main.ts (compiled, or through tsx). */
+export interface RelayProcess {
+  name: string;
+  pid: number;
+  port: number;
+  url: string;
+  /** its last log lines (pino JSON on stdout, anything on stderr), newest last */
+  logs: () => string[];
+  /** whether it has exited (by itself or by a signal) */
+  exited: () => boolean;
+  /** sends `signal` (SIGKILL unless told) and waits for the exit */
+  kill: (signal?: NodeJS.Signals) => Promise<void>;
+  /** SIGTERM, the relay's own drain (main.ts), SIGKILL after 10 s */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts `src/main.ts` as production runs it (`node dist/main.js`: here the compiled tree of
+ * `npm run bench`, or the source through tsx), configured by `env` alone, listening on
+ * `port` at 127.0.0.1; resolves once `/healthz` answers. Its output is kept in memory (the last
+ * `keepLines` lines), not shown.
+ */
+export async function startRelayProcess(
+  name: string,
+  port: number,
+  env: Record<string, string | undefined>,
+  options: { keepLines?: number } = {},
+): Promise<RelayProcess> {
+  const compiled = import.meta.url.endsWith('.js');
+  const main = fileURLToPath(new URL(`../src/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), main], {
+    env: { ...env, PORT: String(port), HOST: '127.0.0.1' } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => running.delete(child));
+  const keep = options.keepLines ?? 200;
+  const lines: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (text: string) => {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts.filter(Boolean));
+      if (lines.length > keep) lines.splice(0, lines.length - keep);
+    });
+  }
+  const isExited = () => child.exitCode !== null || child.signalCode !== null;
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (isExited()) return;
+    child.kill(signal);
+    await exited;
+  };
+  const relay: RelayProcess = {
+    name,
+    pid: child.pid!,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs: () => [...lines],
+    exited: isExited,
+    kill,
+    stop: async () => {
+      if (isExited()) return;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await kill('SIGTERM');
+      clearTimeout(timer);
+    },
+  };
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (isExited()) throw new Error(`${name} exited before listening:\n${lines.slice(-10).join('\n')}`);
+    try {
+      const r = await fetch(`${relay.url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return relay;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await kill();
+  throw new Error(`${name} did not answer /healthz within 20 s:\n${lines.slice(-10).join('\n')}`);
 }

@@ -111,21 +111,41 @@ export interface SignedInSession {
   totalMs: number;
 }
 
+/** What one sign-in attempt came to: the callback's answer, and the session cookie if it set one. */
+export interface SignInAttempt {
+  userName: string;
+  /** the callback's HTTP status: 302 when signed in */
+  status: number;
+  contentType: string | null;
+  /** the callback's body (a failure page, or a JSON error) */
+  body: string;
+  /** the Cookie header a browser would now send to the relay, when the callback set the session cookie */
+  cookie: string | null;
+  /** ms of each request: GET /sso/login, the unified-login API, the callback */
+  loginMs: number;
+  unifiedLoginMs: number;
+  callbackMs: number;
+  totalMs: number;
+}
+
 /**
  * One browser sign-in over HTTP, as the tests' `signIn` does it: GET /sso/login (the pending
  * sign-in cookie), the unified login's JSON call (what its page script does) for the callback
  * URL with `code` and `tenant`, then that callback on the relay, which exchanges the code and
- * reads userinfo at the tenant's identity server and sets the session cookie.
+ * reads userinfo at the tenant's identity server and sets the session cookie. Throws when
+ * /sso/login or the unified login fails; the callback's answer, whatever it is, is returned.
  */
-export async function signIn(
+export async function attemptSignIn(
   relayUrl: string,
   sandboxUrl: string,
-  spec: WorldSpec,
+  spec: Pick<WorldSpec, 'appId' | 'password'>,
   userName: string,
-  cookieName = 'relay.sid',
-): Promise<SignedInSession> {
+  options: { cookieName?: string; timeoutMs?: number } = {},
+): Promise<SignInAttempt> {
+  const cookieName = options.cookieName ?? 'relay.sid';
+  const signal = () => AbortSignal.timeout(options.timeoutMs ?? 30_000);
   const t0 = performance.now();
-  const start = await fetch(`${relayUrl}/sso/login`, { redirect: 'manual' });
+  const start = await fetch(`${relayUrl}/sso/login`, { redirect: 'manual', signal: signal() });
   await start.arrayBuffer();
   if (start.status !== 302) throw new Error(`/sso/login answered ${start.status}`);
   const pending = [...cookiesOf(start)].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -135,24 +155,45 @@ export async function signIn(
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ appId: spec.appId, username: userName, password: spec.password }),
+    signal: signal(),
   });
   const answer = (await login.json()) as { redirect?: string };
   if (login.status !== 200 || !answer.redirect)
     throw new Error(`unified login refused ${userName}: ${login.status} ${JSON.stringify(answer)}`);
   const t2 = performance.now();
 
-  const callback = await fetch(answer.redirect, { redirect: 'manual', headers: { cookie: pending } });
-  const text = await callback.text();
+  const callback = await fetch(answer.redirect, {
+    redirect: 'manual',
+    headers: { cookie: pending },
+    signal: signal(),
+  });
+  const body = await callback.text();
   const t3 = performance.now();
-  if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${text.slice(0, 200)}`);
   const sid = cookiesOf(callback).get(cookieName);
-  if (!sid) throw new Error(`the callback set no ${cookieName} cookie`);
   return {
     userName,
-    cookie: `${cookieName}=${sid}`,
+    status: callback.status,
+    contentType: callback.headers.get('content-type'),
+    body,
+    cookie: sid ? `${cookieName}=${sid}` : null,
     loginMs: t1 - t0,
     unifiedLoginMs: t2 - t1,
     callbackMs: t3 - t2,
     totalMs: t3 - t0,
   };
+}
+
+/** `attemptSignIn`, which must end signed in (the callback's 302 with the session cookie). */
+export async function signIn(
+  relayUrl: string,
+  sandboxUrl: string,
+  spec: WorldSpec,
+  userName: string,
+  cookieName = 'relay.sid',
+): Promise<SignedInSession> {
+  const a = await attemptSignIn(relayUrl, sandboxUrl, spec, userName, { cookieName });
+  if (a.status !== 302) throw new Error(`callback answered ${a.status}: ${a.body.slice(0, 200)}`);
+  if (!a.cookie) throw new Error(`the callback set no ${cookieName} cookie`);
+  const { loginMs, unifiedLoginMs, callbackMs, totalMs } = a;
+  return { userName, cookie: a.cookie, loginMs, unifiedLoginMs, callbackMs, totalMs };
 }

@@ -75,13 +75,19 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** A redis-server of the test's own, which it may pause, stop and start again on the same port. */
+/**
+ * A redis-server of the test's own, which it may pause, stop and start again on the same port.
+ * `args` are appended to its command line (later options win), e.g. to turn persistence on.
+ */
 export class RedisProcess {
   private child?: ChildProcess;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    readonly args: readonly string[] = [],
+  ) {}
 
-  static async start(): Promise<RedisProcess> {
-    const p = new RedisProcess(await freePort());
+  static async start(args: readonly string[] = []): Promise<RedisProcess> {
+    const p = new RedisProcess(await freePort(), args);
     await p.start();
     return p;
   }
@@ -93,7 +99,7 @@ export class RedisProcess {
   async start(): Promise<void> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args],
       {
         stdio: 'ignore',
       },
