@@ -1,7 +1,9 @@
 // `npm run bench` runs the benchmarks compiled by tsc, as production runs the relay: under tsx
 // (esbuild with keepNames) every closure created per request pays a defineProperty call, which
 // would measure the loader rather than the code. views/ and test/fixtures are linked beside the
-// compiled tree so paths relative to a module resolve as they do from dist/.
+// compiled tree so paths relative to a module resolve as they do from dist/. `npm run faults`
+// and `npm run soak` run bench/faults.ts and bench/soak.ts the same way (named by the first
+// argument; the rest are theirs), and their relay processes the compiled src/main.js.
 //
 // The tree is .bench-build/out, not .bench-build itself: earlier runs linked all of test/ to
 // .bench-build/test, and tsc would write the compiled test/support/fixtures.js through that link
@@ -17,4 +19,7 @@ for (const dir of ['views', 'test/fixtures']) {
   mkdirSync(dirname(link), { recursive: true });
   symlinkSync(`${root}${dir}`, link, 'dir');
 }
-await import('../.bench-build/out/bench/run.js');
+const scripts = { faults: 'faults', soak: 'soak' };
+const script = scripts[process.argv[2]];
+if (script) process.argv.splice(2, 1); // the script reads only its own arguments
+await import(`../.bench-build/out/bench/${script ?? 'run'}.js`);
