@@ -33,8 +33,12 @@ export interface StoredSession {
   ttlMs: number;
 }
 
-/** The tenant's hash tag, then 32 random bytes (newId). */
-const SID = /^\{t:([A-Za-z0-9._@~-]{1,200})\}\.[A-Za-z0-9_-]{43}$/;
+/**
+ * The tenant's hash tag, then 32 random bytes (newId). The tag holds `keyPart(tenantId)`: a
+ * tenant id has at most 64 UTF-16 units (the kit schema, the callback), at most 3 UTF-8 bytes
+ * each, so an encoded one is `~` and at most 256 base64url characters.
+ */
+const SID = /^\{t:([A-Za-z0-9._@~-]{1,257})\}\.[A-Za-z0-9_-]{43}$/;
 
 export interface SessionsOptions {
   store: Store;

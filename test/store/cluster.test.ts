@@ -11,6 +11,7 @@ import { RedisCluster } from '../support/redis.js';
 import { API_KEY, APP_ID, startRelay, type TestRelay } from '../support/relay.js';
 import { startSignInWorld, type SignInWorld } from '../support/world.js';
 import { gatingScenarios } from '../sso/gatingScenarios.js';
+import { identifierScenarios } from '../sso/identifierScenarios.js';
 import { storeBattery } from './storeBattery.js';
 
 // Missing tools fail the whole file with one line, before any test runs.
@@ -348,4 +349,10 @@ describe('instance gating on the cluster', () => {
   });
 
   gatingScenarios(on.world);
+});
+
+describe('unusual identifiers on the cluster', () => {
+  const on = clusterWorld();
+  // every key of a tenant named with braces, Unicode or 64 characters stays in its one slot
+  identifierScenarios(on.world, { slotOf: (key) => cluster.keySlot(key) });
 });
