@@ -90,6 +90,8 @@ export function buildApp(deps: AppDeps): Relay {
   const app = express();
   app.set('trust proxy', config.trustProxy);
   app.set('etag', false);
+  // Every answer, the seller API's included (it comes before helmet, which would remove it).
+  app.disable('x-powered-by');
   installRequestLog(app.request, logger);
   app.use(requestLogger(logger, metrics.observeHttp));
 
@@ -131,6 +133,8 @@ export function buildApp(deps: AppDeps): Relay {
           'base-uri': ["'none'"],
         },
       },
+      // As frame-ancestors says, for browsers that read only this header (helmet's default is SAMEORIGIN).
+      frameguard: { action: 'deny' },
     }),
   );
   app.use(opsRoutes(store, metrics));
