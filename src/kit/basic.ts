@@ -68,7 +68,7 @@ async function handleActivity(deps: BasicDeps, call: VerifiedCall): Promise<Extr
   call.name(activity);
   const parsed = basicSchemas[activity].safeParse(call.body);
   if (!parsed.success) throw new KitRefusal(ResultCode.invalidRequest, describeIssue(parsed.error));
-  const { mirror } = deps;
+  const mirror = deps.mirror.claiming(call.claim);
   const { signedAt: at, notAfter } = call;
   const p = parsed.data;
   call.note({ testFlag: p.testFlag });

@@ -2,12 +2,13 @@
  * One pipeline for every signed call from the marketplace, kit pushes and basic instance calls
  * alike. The steps, in order:
  *
- *   readBody → checkContentType → parseJsonObject → verifySignedCall → claimNonce → handle → answer
+ *   readBody → checkContentType → parseJsonObject → verifySignedCall → claimFor → handle → writeClaim → answer
  *
  * Every answer is HTTP 200 with `{"resultCode","resultMsg",…}` written as exact bytes and signed
  * in `Body-Sign` with the key the call was verified with, because the marketplace treats
- * anything else as a failure. A call not answered 000000 has changed nothing: refusals happen
- * before any write, and a write arriving at the store after the deadline we answered within is
+ * anything else as a failure. A call not answered 000000 has changed nothing, its nonce
+ * included: refusals happen before any write, the nonce is claimed in the change's own write
+ * (replay.ts), and a write arriving at the store after the deadline we answered within is
  * skipped there.
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -17,6 +18,7 @@ import type { Keys } from '../store/keys.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { marketplaceAnswer } from '../errors.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
+import { claimFor, writeClaim, type CallClaim } from './replay.js';
 import { bodySignHeader } from './signature.js';
 import { verifySignedCall, type Scheme, type SignedCall } from './verify.js';
 
@@ -31,7 +33,7 @@ export interface PipelineDeps {
   nonceTtlMs: number;
 }
 
-/** A call whose signature holds and whose nonce is now used up. */
+/** A call whose signature holds and whose nonce is free, or an identical replay (replay.ts). */
 export interface VerifiedCall {
   text: string;
   body: Record<string, unknown>;
@@ -39,6 +41,8 @@ export interface VerifiedCall {
   signedAt: number;
   /** local epoch ms after which nothing may be written */
   notAfter: number;
+  /** the nonce claim, to be written with the call's change (Mirror.claiming) */
+  claim: CallClaim;
   /** adds fields to the request's log line */
   note: (fields: Record<string, unknown>) => void;
   /** names the interface for metrics and logs once the body tells it (basic: `activity`) */
@@ -72,6 +76,7 @@ export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHand
     try {
       const call = await admit(deps, route, req, res, (named) => (iface = named));
       const extras = await route.handle(call, iface);
+      if (!call.claim.written) await writeClaim(deps.store, call.claim, call.notAfter);
       answer(deps, route, res, iface, ResultCode.success, 'Success', extras ?? undefined);
     } catch (error) {
       answerError(deps, route, req, res, iface, error);
@@ -103,7 +108,7 @@ export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHand
   return [raw, run, readFailed as unknown as RequestHandler];
 }
 
-/** checkContentType → parseJsonObject → verifySignedCall → claimNonce. */
+/** checkContentType → parseJsonObject → verifySignedCall → claimFor. */
 async function admit(
   deps: PipelineDeps,
   route: SignedRoute,
@@ -117,13 +122,15 @@ async function admit(
   const { text, body } = parseJsonObject(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
   const credentials = route.credentials(req);
   const signedAt = verifySignedCall(route.scheme, credentials, text, body, started, deps.clockWindowMs);
-  await claimNonce(deps, route.scheme, credentials.nonce!, started, notAfter);
+  const claim = await claimFor(deps, route.scheme, credentials.nonce!, credentials.sign!);
   const n = notes(res);
+  if (claim.replay) n.fields = { ...n.fields, replay: true };
   return {
     text,
     body,
     signedAt,
     notAfter,
+    claim,
     note: (fields) => (n.fields = { ...n.fields, ...fields }),
     name,
   };
@@ -154,26 +161,6 @@ function parseJsonObject(bytes: Buffer): { text: string; body: Record<string, un
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw new KitRefusal(ResultCode.invalidRequest, 'body must be a JSON object');
   return { text, body: value as Record<string, unknown> };
-}
-
-/** A nonce may be used once across every signed route (§2.2), remembered for twice the window. */
-async function claimNonce(
-  deps: PipelineDeps,
-  scheme: Scheme,
-  nonce: string,
-  started: number,
-  notAfter: number,
-): Promise<void> {
-  const key = deps.keys.nonce(nonce);
-  const claim = await deps.store.apply([{ op: 'set', key, value: String(started), ttlMs: deps.nonceTtlMs }], {
-    guards: [{ key, equals: null }],
-    notAfter,
-  });
-  if (claim === 'conflict')
-    throw new KitRefusal(
-      ResultCode.authFailed,
-      `${scheme.names.nonce} was already used; every call needs a new nonce`,
-    );
 }
 
 /** Renders any error through `marketplaceAnswer` (src/errors.ts); logs what is not a refusal. */

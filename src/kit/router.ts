@@ -62,7 +62,13 @@ async function handlePush(deps: KitDeps, iface: KitInterface, call: VerifiedCall
     testFlag: push.testFlag,
     ...('flag' in push ? { flag: push.flag } : {}),
   });
-  const outcome = await applyPush[iface](push as never, { deps, notAfter: call.notAfter, note: call.note });
+  const mirror = deps.mirror.claiming(call.claim);
+  const outcome = await applyPush[iface](push as never, {
+    mirror,
+    deps,
+    notAfter: call.notAfter,
+    note: call.note,
+  });
   call.note({ changed: outcome.changed, unchanged: outcome.unchanged });
   if (outcome.sessionsEnded) call.note({ sessionsEnded: outcome.sessionsEnded });
   deps.onApplied?.(iface, push.tenantId);
@@ -70,6 +76,8 @@ async function handlePush(deps: KitDeps, iface: KitInterface, call: VerifiedCall
 }
 
 interface ApplyContext {
+  /** the mirror, writing the call's nonce claim with its change */
+  mirror: Mirror;
   deps: KitDeps;
   notAfter: number;
   note: (fields: Record<string, unknown>) => void;
@@ -78,8 +86,8 @@ interface ApplyContext {
 type Pushes = { [K in KitInterface]: z.output<(typeof kitSchemas)[K]> };
 
 const applyPush: { [K in KitInterface]: (push: Pushes[K], ctx: ApplyContext) => Promise<SyncOutcome> } = {
-  tenantSync: (push, { deps, notAfter }) => deps.mirror.tenantSync(push, notAfter),
-  applicationSync: (push, { deps, notAfter, note }) => {
+  tenantSync: (push, { mirror, notAfter }) => mirror.tenantSync(push, notAfter),
+  applicationSync: (push, { mirror, deps, notAfter, note }) => {
     let sealed: string | null = null;
     if (push.flag !== 0) {
       const secret = decryptClientSecret(deps.privateKey, push.clientSecret);
@@ -93,15 +101,15 @@ const applyPush: { [K in KitInterface]: (push: Pushes[K], ctx: ApplyContext) => 
       sealed = deps.dataKeys.seal(secret.plaintext, clientSecretContext(push.tenantId, push.appId));
     }
     note({ appId: push.appId });
-    return deps.mirror.applicationSync(push, sealed, notAfter);
+    return mirror.applicationSync(push, sealed, notAfter);
   },
-  authSync: (push, { deps, notAfter, note }) => {
+  authSync: (push, { mirror, notAfter, note }) => {
     note({ appId: push.appId, users: push.userList.length });
-    return deps.mirror.authSync(push, notAfter);
+    return mirror.authSync(push, notAfter);
   },
-  singleOrgSync: (push, { deps, notAfter }) => deps.mirror.singleOrgSync(push, notAfter),
-  allOrgSync: (push, { deps, notAfter, note }) => {
+  singleOrgSync: (push, { mirror, notAfter }) => mirror.singleOrgSync(push, notAfter),
+  allOrgSync: (push, { mirror, notAfter, note }) => {
     note({ departments: push.orgInfoList.length });
-    return deps.mirror.allOrgSync(push, notAfter);
+    return mirror.allOrgSync(push, notAfter);
   },
 };

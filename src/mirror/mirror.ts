@@ -27,7 +27,7 @@ import {
   type UserRecord,
 } from './records.js';
 import { applyTenantSync } from './tenants.js';
-import type { MirrorContext, SyncOutcome } from './transaction.js';
+import type { Claim, MirrorContext, SyncOutcome } from './transaction.js';
 import { applyAuthSync } from './users.js';
 
 export { AUTHORIZE_REASONS, type AuthorizeReason } from '../vocabulary.js';
@@ -51,8 +51,14 @@ export class Mirror {
     readonly keys: Keys,
     /** INSTANCE_GATING: blocked tenants are refused, and lose their sessions when blocked. */
     readonly gating = true,
+    claim: Claim | null = null,
   ) {
-    this.ctx = { store, keys, gating };
+    this.ctx = { store, keys, gating, claim };
+  }
+
+  /** This mirror for one marketplace call: its changes are written with the call's `claim`. */
+  claiming(claim: Claim | null): Mirror {
+    return claim ? new Mirror(this.store, this.keys, this.gating, claim) : this;
   }
 
   tenantSync(push: TenantSync, notAfter: number): Promise<SyncOutcome> {

@@ -17,6 +17,23 @@ export interface MirrorContext {
   keys: Keys;
   /** INSTANCE_GATING: a blocked tenant's sessions end in the write that blocks it. */
   gating?: boolean;
+  /** Writes that must land with this call's change, in the same atomic write (Claim). */
+  claim?: Claim | null;
+}
+
+/**
+ * Writes that belong to a call rather than to the data: the marketplace call's nonce claim
+ * (kit/replay.ts), so that a call which changed nothing has consumed nothing. Joined to the
+ * change's atomic apply where one apply may span every slot; where it may not (Redis Cluster),
+ * the claim's owner writes it right after the change.
+ */
+export interface Claim {
+  readonly guards: readonly Guard[];
+  readonly ops: readonly WriteOp[];
+  /** set once the claim is in the store, or found there from an identical call */
+  written: boolean;
+  /** After a conflict: throws when another call has taken the claim. */
+  recheck(): Promise<void>;
 }
 
 export interface Plan<T> {
@@ -81,11 +98,15 @@ export async function transactSlots<R, T>(
     if (writes.length === 0) return first === undefined ? planned.result : done(first);
     const together = ctx.store.atomicAcrossSlots || (writes.length === 1 && !options.confirm);
     const step = together ? writes : writes.slice(0, 1);
+    const claim = ctx.store.atomicAcrossSlots && ctx.claim && !ctx.claim.written ? ctx.claim : null;
     let outcome;
     try {
       outcome = await ctx.store.apply(
-        step.flatMap((w) => w.ops),
-        { guards: step.flatMap((w) => w.guards), notAfter },
+        claim ? [...step.flatMap((w) => w.ops), ...claim.ops] : step.flatMap((w) => w.ops),
+        {
+          guards: claim ? [...step.flatMap((w) => w.guards), ...claim.guards] : step.flatMap((w) => w.guards),
+          notAfter,
+        },
       );
     } catch (error) {
       // A store that turned out not to write across slots (a proxy in front of a cluster) has
@@ -95,8 +116,11 @@ export async function transactSlots<R, T>(
     }
     if (outcome !== 'applied') {
       conflicts++;
+      // Perhaps a call with the same nonce got there first: refused, or (identical) done.
+      if (claim) await claim.recheck();
       continue;
     }
+    if (claim) claim.written = true;
     for (const w of step) ended += w.sessionsEnded ?? 0;
     first ??= planned.result;
     if (together) return done(first);

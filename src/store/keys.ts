@@ -109,11 +109,15 @@ export class Keys {
   }
 
   /**
-   * A used nonce: one namespace for kit and basic calls, so a nonce is good once on any route.
-   * The name predates the basic calls; kept so replicas of both versions share it while rolling.
+   * A marketplace call's claim (kit/replay.ts): its nonce, one namespace for kit and basic calls,
+   * and what it signed. Both in the `{calls}` slot, so a claim is one atomic write on a cluster
+   * too; a claim is two small keys per call, which one node carries easily.
    */
   nonce(nonce: string) {
-    return `${this.prefix}kit:nonce:${keyPart(nonce)}`;
+    return `${this.prefix}{calls}:nonce:${keyPart(nonce)}`;
+  }
+  signedCall(digest: string) {
+    return `${this.prefix}{calls}:signed:${keyPart(digest)}`;
   }
   /** connect-redis prefix; session ids carry the tenant's hash tag (sso/sessions.ts). */
   sessionPrefix() {

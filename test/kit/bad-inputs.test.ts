@@ -374,35 +374,6 @@ const cases: BadCase[] = [
       msg: /x-nonce was already used/,
     } satisfies BadCase;
   })(),
-  {
-    name: 'exact replay of an accepted push (same body, nonce, timestamp and x-sign)',
-    iface: 'tenantSync',
-    target: 'seed',
-    fields: (id) => tenantFields(id, { flag: 2, name: 'before the replay' }),
-    overrides: (body) => signed(body),
-    prepare: async (ctx, body, overrides) => {
-      await ok(ctx.t.pusher.send('tenantSync', body, overrides));
-      await ok(ctx.t.pusher.tenantSync(tenantFields(SEED, { flag: 2, name: '华为测试企业' })));
-    },
-    code: '000001',
-    msg: /x-nonce was already used/,
-  },
-  (() => {
-    const nonce = newNonce();
-    return {
-      name: 'x-nonce already used by a signed push whose body was refused',
-      iface: 'singleOrgSync',
-      target: 'seed',
-      fields: (id: string) => orgFields(id, '20000'),
-      overrides: (body: Fields) => signed(body, { nonce }),
-      prepare: async (ctx: Ctx) => {
-        const r = await ctx.t.pusher.tenantSync(tenantFields(newTenantId(), { flag: 3 }), { nonce });
-        expect(r.resultCode).toBe('000002');
-      },
-      code: '000001',
-      msg: /x-nonce was already used/,
-    } satisfies BadCase;
-  })(),
 
   // ---- body bytes and Content-Type: 000002 ----------------------------------------------------
   {
@@ -1064,6 +1035,40 @@ describe('bad kit pushes on the redis store', () => {
     const after = await readBack(fresh);
     expect(after).toEqual(view);
     expectSeedIntact(after);
+  });
+
+  it('a byte-identical replay of an applied push answers 000000 again and changes nothing, even after a newer push', async () => {
+    const id = newTenantId();
+    const body = complete(t, 'tenantSync', tenantFields(id, { name: 'first' }));
+    const overrides = signed(body);
+    await ok(t.pusher.send('tenantSync', body, overrides));
+    await ok(t.pusher.tenantSync(tenantFields(id, { name: 'newer' })));
+    const state = await t.state();
+    const claims = (await t.keys()).filter((k) => /\{calls\}:(nonce|signed):/.test(k));
+
+    const replay = await t.pusher.send('tenantSync', body, overrides);
+    expect(replay.bodySignValid).toBe(true);
+    expect([replay.resultCode, replay.resultMsg]).toEqual(['000000', 'Success']);
+    expect(await t.state()).toEqual(state);
+    expect((await t.keys()).filter((k) => /\{calls\}:(nonce|signed):/.test(k))).toEqual(claims);
+    expect((await t.api(`/api/v1/tenants/${id}`)).body.name).toBe('newer');
+    // the same nonce with anything else signed is still refused
+    const other = complete(t, 'tenantSync', tenantFields(id, { name: 'other' }));
+    const reused = await t.pusher.send('tenantSync', other, signed(other, { nonce: overrides.nonce! }));
+    expect([reused.resultCode, reused.resultMsg]).toEqual([
+      '000001',
+      'x-nonce was already used; every call needs a new nonce',
+    ]);
+  });
+
+  it('a push refused for its body consumes nothing: its nonce is good for the corrected push', async () => {
+    const nonce = newNonce();
+    const id = newTenantId();
+    const refused = await t.pusher.tenantSync(tenantFields(id, { flag: 3 }), { nonce });
+    expect(refused.resultCode).toBe('000002');
+    expect((await t.keys()).filter((k) => k.includes(nonce))).toEqual([]);
+    await ok(t.pusher.tenantSync(tenantFields(id), { nonce }));
+    expect((await t.api(`/api/v1/tenants/${id}`)).status).toBe(200);
   });
 
   it('does not remember the nonce of a push refused before its signature held', async () => {

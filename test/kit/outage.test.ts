@@ -1,4 +1,5 @@
 // Redis taken away mid-flight: a redis-server of the test's own is paused, killed and restarted.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RedisStore } from '../../src/store/redis/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
@@ -15,6 +16,26 @@ const waitFor = async (check: () => Promise<boolean>, ms: number) => {
   return false;
 };
 
+/** Called once, just before the next `apply` is sent to the real Redis, then cleared. */
+let pauseAtNextWrite: (() => void) | null = null;
+
+/** The same store, with a hook before its next write (no behaviour of Redis is imitated). */
+function pausingAtWrite(store: RedisStore): RedisStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'apply')
+        return (...args: Parameters<RedisStore['apply']>) => {
+          const hook = pauseAtNextWrite;
+          pauseAtNextWrite = null;
+          hook?.();
+          return target.apply(...args);
+        };
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe('when the store goes away', () => {
   let redis: RedisProcess;
   let store: RedisStore;
@@ -25,7 +46,7 @@ describe('when the store goes away', () => {
     redis = await RedisProcess.start();
     store = RedisStore.connect({ url: redis.url }, { timeoutMs: 400 });
     await store.ready();
-    t = await startRelay({ store, env: { KIT_DEADLINE_MS: '1200' } });
+    t = await startRelay({ store: pausingAtWrite(store), env: { KIT_DEADLINE_MS: '1200' } });
     const r = await t.pusher.tenantSync(tenantFields(tenantId));
     expect(r.resultCode).toBe('000000');
   });
@@ -61,6 +82,36 @@ describe('when the store goes away', () => {
     const again = await t.pusher.authSync(authFields(tenantId, [user('after-pause')]));
     expect(again.resultCode).toBe('000000');
     expect((await t.api(`/api/v1/tenants/${tenantId}/users/after-pause`)).status).toBe(200);
+  });
+
+  it('a push whose own write reaches Redis after its deadline: 000005, and the late write is skipped there', async () => {
+    // Redis is paused at the moment the push's mirror write is sent: every read before it
+    // (claim, tenant, users) has been answered, so the write itself is what arrives late.
+    const name = 'late-write';
+    let writesSent = 0;
+    pauseAtNextWrite = () => {
+      writesSent++;
+      redis.pause();
+    };
+    const sent = { nonce: randomBytes(32).toString('hex').toUpperCase(), timestamp: String(Date.now()) };
+    let r;
+    try {
+      r = await t.pusher.authSync(authFields(tenantId, [user(name)]), sent);
+      expect(r.resultCode).toBe('000005');
+      expect(writesSent).toBe(1);
+      // past the push's deadline (KIT_DEADLINE_MS 1200) before Redis sees the write
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      redis.resume();
+    }
+    expect(await waitFor(async () => (await ready()) === 200, 5000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await t.api(`/api/v1/tenants/${tenantId}/users/${name}`)).status).toBe(404);
+
+    // It consumed nothing, its nonce included: the marketplace's verbatim retry lands.
+    const retry = await t.pusher.send('authSync', r.body, sent);
+    expect(retry.resultCode).toBe('000000');
+    expect((await t.api(`/api/v1/tenants/${tenantId}/users/${name}`)).status).toBe(200);
   });
 
   it('skips, on the server, a write that reaches Redis after its deadline', async () => {

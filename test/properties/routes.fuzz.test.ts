@@ -46,7 +46,7 @@ const BASE = '/isv/produce';
 // ---- the relay under test ---------------------------------------------------------------------
 
 /** Replay bookkeeping (used nonces, signed calls): written for calls that are refused later on. */
-const REPLAY_KEY = /:kit:(nonce|signed):/;
+const REPLAY_KEY = /\{calls\}:(nonce|signed):/;
 
 /** The embedded store, counting every write that reaches data (anything but replay bookkeeping). */
 class CountingStore extends MemoryStore {

@@ -114,7 +114,7 @@ describe('selfcheck against a correctly configured relay', () => {
       'repeated delivery',
       'bad x-sign',
       'missing x-sign',
-      'replayed nonce',
+      'reused nonce: another request',
       'stale x-timestamp',
       'cleanup: applicationSync delete',
       'cleanup: tenantSync delete',
@@ -130,7 +130,7 @@ describe('selfcheck against a correctly configured relay', () => {
     for (const r of results.filter((c) => /^\d{6}$/.test(c.expected))) expect(r.got).toBe(r.expected);
     expect(named(results, 'bad x-sign')[0]!.got).toBe('000001');
     expect(named(results, 'missing x-sign')[0]!.got).toBe('000001');
-    expect(named(results, 'replayed nonce')[0]!.got).toBe('000001');
+    expect(named(results, 'reused nonce: another request')[0]!.got).toBe('000001');
     expect(named(results, 'stale x-timestamp')[0]!.got).toBe('000002');
     expect(basicCase(results, 'unknown').got).toBe('000003');
     expect(basicCase(results, 'kitSigned').got).toBe('000001');
@@ -343,13 +343,13 @@ describe('selfcheck against a correctly configured relay', () => {
       fetch: refusing,
     });
     expect(results.filter((r) => !r.pass).map((r) => [r.name, r.got])).toEqual([
-      ['tenantSync modify (flag 2): the request the replay case sends again', '000005'],
-      [expect.stringContaining('replayed nonce'), 'not run'],
+      ['tenantSync modify (flag 2): the request whose nonce the next case reuses', '000005'],
+      [expect.stringContaining('reused nonce: another request'), 'not run'],
       [expect.stringContaining(BASIC.nonceKit), '000005'],
       [expect.stringContaining(BASIC.nonceReuse), 'not run'],
     ]);
-    expect(named(results, 'replayed nonce')[0]!.why).toBe(
-      'not tested: the original request was not accepted (000005), so a refusal of its copy would prove nothing',
+    expect(named(results, 'reused nonce: another request')[0]!.why).toBe(
+      'not tested: the original request was not accepted (000005), so a refusal of the reuse would prove nothing',
     );
     expect(basicCase(results, 'nonceReuse').why).toBe(
       'not tested: the kit call whose nonce it reuses was not accepted (000005), so a refusal would prove nothing',
@@ -470,7 +470,7 @@ describe('selfcheck against a correctly configured relay', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toMatch(/^PASS .*tenantSync add: debug data.* → 000000$/m);
-    expect(stdout).toMatch(/^PASS .*replayed nonce.* → 000001$/m);
+    expect(stdout).toMatch(/^PASS .*reused nonce: another request.* → 000001$/m);
     expect(stdout).toMatch(/^PASS .*newInstance: a new purchase.* → 000000\n {17}instanceId \S+$/m);
     expect(stdout).toMatch(/^PASS .*reused nonce: a basic call.* → 000001$/m);
     expect(stdout).not.toMatch(/^(FAIL|SKIP) /m);
@@ -553,8 +553,10 @@ describe('selfcheck against a relay with another kit key', () => {
     expect(first.why).toMatch(/--kit-key/);
 
     // The replay case cannot be judged when nothing is accepted, and says so.
-    expect(named(results, 'replayed nonce')[0]).toMatchObject({ pass: false, got: 'not run' });
-    expect(named(results, 'replayed nonce')[0]!.why).toMatch(/original request was not accepted/);
+    expect(named(results, 'reused nonce: another request')[0]).toMatchObject({ pass: false, got: 'not run' });
+    expect(named(results, 'reused nonce: another request')[0]!.why).toMatch(
+      /original request was not accepted/,
+    );
 
     // Refusals get the expected codes, but their Body-Sign (made with the relay's key) does not verify.
     for (const part of ['bad x-sign', 'missing x-sign', 'stale x-timestamp']) {

@@ -40,7 +40,9 @@ export interface TestRelay {
   http: ReturnType<typeof request>;
   /** GET with the seller API key */
   api: (path: string) => request.Test;
-  /** Every record under this relay's prefix (replay nonces excluded), for "nothing changed" checks. */
+  /** Every key under this relay's prefix, calls' claims included. */
+  keys: () => Promise<string[]>;
+  /** Every record under this relay's prefix (calls' claims excluded), for "nothing changed" checks. */
   state: () => Promise<Record<string, unknown>>;
   /**
    * The request log line of the one request sent with this `X-Request-Id`, parsed; waited for, since the
@@ -100,6 +102,8 @@ async function start(options: StartOptions, ownsPrefix: boolean): Promise<TestRe
     ...options.pusher,
   });
   const http = request(url);
+  const keys = async () =>
+    store instanceof MemoryStore ? store.keys().filter((k) => k.startsWith(prefix)) : await keysUnder(prefix);
   return {
     url,
     config,
@@ -110,13 +114,8 @@ async function start(options: StartOptions, ownsPrefix: boolean): Promise<TestRe
     logs,
     http,
     api: (path) => http.get(path).set('Authorization', `Bearer ${API_KEY}`),
-    state: async () =>
-      snapshot(
-        store,
-        store instanceof MemoryStore
-          ? store.keys().filter((k) => k.startsWith(prefix))
-          : await keysUnder(prefix),
-      ),
+    keys,
+    state: async () => snapshot(store, await keys()),
     logLine: async (reqId) => {
       for (let waited = 0; ; waited += 10) {
         const line = logs
@@ -154,10 +153,10 @@ async function start(options: StartOptions, ownsPrefix: boolean): Promise<TestRe
   }
 }
 
-/** Everything the store holds under `prefix` except replay nonces: to assert "nothing changed". */
+/** Everything the store holds under `prefix` except calls' claims (kit/replay.ts): to assert "nothing changed". */
 export async function snapshot(store: Store, keys: string[]): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  for (const key of keys.filter((k) => !k.includes(':kit:nonce:')).sort()) {
+  for (const key of keys.filter((k) => !/\{calls\}:(nonce|signed):/.test(k)).sort()) {
     try {
       out[key] = await store.get(key);
     } catch {
