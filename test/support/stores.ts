@@ -60,17 +60,39 @@ export class InstrumentedStore extends MemoryStore {
 }
 
 /**
- * Counts the outcomes of a store's guarded writes as it returns them, changing nothing (the
- * writes and their answers are the store's own, a real Redis included): `conflict` counts the
- * optimistic writes that lost to another writer and were decided again (mirror/transaction.ts).
+ * Watches a store's writes, a real Redis included, without changing one: `outcomes` counts what
+ * the store answered (`conflict`: an optimistic write that lost to another and was decided again,
+ * mirror/transaction.ts). `gather(count, when)` holds the next `count` writes for which `when`
+ * holds until all of them are there, then sends them together, so writers that read the same
+ * state really race and the store decides which one wins (released after 2 s regardless).
  */
-export function countApplyOutcomes(store: Store): Record<ApplyResult, number> {
-  const counts: Record<ApplyResult, number> = { applied: 0, conflict: 0 };
+export function watchApplies(store: Store): {
+  outcomes: Record<ApplyResult, number>;
+  gather: (count: number, when: (ops: readonly WriteOp[]) => boolean) => void;
+} {
+  const outcomes: Record<ApplyResult, number> = { applied: 0, conflict: 0 };
+  let gate: { count: number; when: (ops: readonly WriteOp[]) => boolean; held: (() => void)[] } | null = null;
+  const release = (g: NonNullable<typeof gate>) => {
+    if (gate === g) gate = null;
+    for (const go of g.held.splice(0)) go();
+  };
   const apply = store.apply.bind(store);
   store.apply = async (ops, options) => {
+    const g = gate;
+    if (g?.when(ops))
+      await new Promise<void>((go) => {
+        g.held.push(go);
+        if (g.held.length === g.count) release(g);
+        else if (g.held.length === 1) setTimeout(() => release(g), 2000).unref();
+      });
     const outcome = await apply(ops, options);
-    counts[outcome]++;
+    outcomes[outcome]++;
     return outcome;
   };
-  return counts;
+  return {
+    outcomes,
+    gather: (count, when) => {
+      gate = { count, when, held: [] };
+    },
+  };
 }
