@@ -7,11 +7,12 @@
 import { createHmac, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as cookieSignature from 'cookie-signature';
+import { verifyRelayAssertion } from '../../src/client/index.js';
 import { deriveKey, deriveSessionKeys } from '../../src/crypto/sessionKeys.js';
 import { PENDING_COOKIE } from '../../src/sso/callback/pending.js';
 import { signValue } from '../../src/sso/signedValue.js';
 import type { Browser } from '../support/browser.js';
-import { API_KEY } from '../support/relay.js';
+import { API_KEY, APP_ID } from '../support/relay.js';
 import { startSignInWorld, type SignInWorld } from '../support/world.js';
 
 const NEW = 'the-new-session-secret-0002';
@@ -113,6 +114,50 @@ describe('session keys derived from a rotated SESSION_SECRET', () => {
     expect(claims.sid).not.toBe(signature.slice(0, 22));
     // what the claim was before: the HMAC under the raw first secret, the cookie's old signature
     expect(claims.sid).not.toBe(mac(NEW));
+  });
+
+  it("keeps one `sid` per session, never any part of the cookie, and the seller's verifier takes it", async () => {
+    const alice = await w.signIn('alice');
+    const bob = await w.signIn('bob');
+    const verified = async (headers: Record<string, string>) => {
+      const res = await w.relay.http
+        .post('/api/v1/session/assertion')
+        .set('Authorization', `Bearer ${API_KEY}`)
+        .set(headers)
+        .send({});
+      expect(res.status).toBe(200);
+      // the seller-side helper (src/client/assertion.ts), against the relay's JWKS
+      return verifyRelayAssertion(res.body.assertion as string, {
+        relayUrl: w.relay.config.publicBase,
+        appId: APP_ID,
+        jwksUrl: `${w.relay.url}/.well-known/jwks.json`,
+      });
+    };
+    const cookieOf = (browser: Browser) => browser.cookieHeader(w.relay.url);
+    const first = await verified({ 'X-Session-Id': alice.sid });
+    // stable: another assertion of the session, the session named by its cookie this time
+    const again = await verified({ Cookie: cookieOf(alice.browser) });
+    expect(first.sub).toBe(`${w.acme.tenantId}:alice`);
+    expect(again.sid).toBe(first.sid);
+    expect(again.jti).not.toBe(first.jti);
+    // per session: bob's differs
+    const other = await verified({ 'X-Session-Id': bob.sid });
+    expect(other.sid).not.toBe(first.sid);
+
+    // Neither the session id nor the cookie's signature, in either base64 alphabet, whole or in part.
+    for (const [session, claims] of [
+      [alice, first],
+      [bob, other],
+    ] as const) {
+      const cookie = decodeURIComponent(session.browser.cookie(w.relay.url, name())!.value);
+      const signature = cookie.slice(cookie.lastIndexOf('.') + 1);
+      const urlSafe = signature.replace(/\+/g, '-').replace(/\//g, '_');
+      expect(claims.sid).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      for (const text of [signature, urlSafe, session.sid, cookie]) {
+        expect(text).not.toContain(claims.sid);
+        expect(claims.sid).not.toContain(text.slice(0, 8));
+      }
+    }
   });
 });
 
