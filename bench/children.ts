@@ -108,23 +108,26 @@ export interface RelayProcess {
   kill: (signal?: NodeJS.Signals) => Promise<void>;
   /** SIGTERM, the relay's own drain (main.ts), SIGKILL after 10 s */
   stop: () => Promise<void>;
+  /** sends a signal and returns at once (false when it has exited) */
+  signal: (signal: NodeJS.Signals) => boolean;
 }
 
 /**
  * Starts `src/main.ts` as production runs it (`node dist/main.js`: here the compiled tree of
  * `npm run bench`, or the source through tsx), configured by `env` alone, listening on
  * `port` at 127.0.0.1; resolves once `/healthz` answers. Its output is kept in memory (the last
- * `keepLines` lines), not shown.
+ * `keepLines` lines), not shown. `nodeArgs` go to node before the entry point.
  */
 export async function startRelayProcess(
   name: string,
   port: number,
   env: Record<string, string | undefined>,
-  options: { keepLines?: number } = {},
+  options: { keepLines?: number; nodeArgs?: string[] } = {},
 ): Promise<RelayProcess> {
   const compiled = import.meta.url.endsWith('.js');
   const main = fileURLToPath(new URL(`../src/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
-  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), main], {
+  const args = [...(compiled ? [] : ['--import', 'tsx']), ...(options.nodeArgs ?? []), main];
+  const child = spawn(process.execPath, args, {
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -156,6 +159,7 @@ export async function startRelayProcess(
     url: `http://127.0.0.1:${port}`,
     logs: () => [...lines],
     exited: isExited,
+    signal: (signal) => !isExited() && child.kill(signal),
     kill,
     stop: async () => {
       if (isExited()) return;

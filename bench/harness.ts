@@ -164,6 +164,8 @@ export interface WorldOptions {
   redisProxy?: boolean;
   /** extra relay environment (configuration.md) */
   env?: Record<string, string>;
+  /** node options for the relay processes, before src/main.ts */
+  relayNodeArgs?: string[];
   progress: (line: string) => void;
 }
 
@@ -226,7 +228,8 @@ export async function startWorld(o: WorldOptions): Promise<World> {
   });
   const relays: RelayProcess[] = [];
   onCleanup(() => Promise.all(relays.map((r) => r.stop())));
-  const start = (i: number) => startRelayProcess(`relay ${i + 1}`, ports[i]!, env);
+  const start = (i: number) =>
+    startRelayProcess(`relay ${i + 1}`, ports[i]!, env, { nodeArgs: o.relayNodeArgs ?? [] });
   for (let i = 0; i < o.relays; i++) relays.push(await start(i));
   o.progress(
     `redis-server ${redis.port}${o.persistentRedis ? ' (AOF, fsync always)' : ''}, ` +

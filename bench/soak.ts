@@ -15,12 +15,13 @@
  *     000000 is followed at once by GET /api/v1/session on both relays, which must answer 401;
  *     the user is then authorized again.
  *
- * Every 5 s it reads each relay's /metrics (RSS, V8 heap used, event-loop delay p99 since the
- * previous read, requests and 5xx by the relay's own count) and Redis's INFO used_memory.
+ * Every 2 s it reads each relay's /metrics for the event-loop delay (p99 since the previous
+ * read); every 10 s it has each relay run a full garbage collection (SIGUSR2, loaded by
+ * bench/gcOnSignal.ts) and then reads its RSS and live heap, and Redis's INFO used_memory.
  * After the warm-up (a fifth of the run, 10 s to 2 min) the median of the last fifth of the
- * samples is compared with the median of the first fifth. It fails (exit status 1) on any 5xx,
- * any unexpected answer, a session alive after its sign-out or revocation, or growth beyond the
- * thresholds below (docs/soak.md).
+ * memory readings is compared with that of the first fifth. It fails (exit status 1) on any
+ * 5xx, any unexpected answer, a session alive after its sign-out or revocation, or growth
+ * beyond the thresholds below (docs/soak.md).
  *
  *   npm run soak [-- --duration SECONDS]      (or SOAK_SECONDS=60 npm run soak)
  */
@@ -49,21 +50,34 @@ import { attemptSignIn, worldUserName } from './world.js';
 
 const log = progress('soak');
 
-/** Growth after the warm-up that fails the run (median of the last fifth minus the first fifth). */
-const THRESHOLDS = { rssMb: 32, heapMb: 16, redisMb: 8 };
+/** Growth after the warm-up that fails the run, in MB (see `medianGrowth`, `peakGrowth`). */
+const THRESHOLDS = { rssMb: 32, heapMb: 8, externalMb: 8, redisMb: 8 };
 const USERS = 200;
 /** users 0–149 browse; 150–199 are signed in, revoked and authorized again */
 const BROWSING = 150;
 const BROWSERS = 8;
-const SAMPLE_MS = 5000;
+const SAMPLE_MS = 2000;
 
 const MB = 1024 * 1024;
 
-interface Sample {
+/** Every 2 s: each relay's event-loop delay p99 since the previous read (ms). */
+interface LagSample {
   t: number;
-  relays: { rss: number; heap: number; lagP99: number; requests: number; errors5xx: number }[];
+  lagP99: number[];
+}
+
+/**
+ * Every 10 s, just after a full collection in each relay: its RSS, live V8 heap and external
+ * memory (Buffers and other memory V8 objects hold outside the heap), and Redis's used_memory.
+ */
+interface MemorySample {
+  t: number;
+  relays: { rss: number; heap: number; external: number }[];
   redis: number;
 }
+
+/** Every tenth read is taken after a full collection. */
+const MEMORY_EVERY = 5;
 
 class Traffic {
   readonly answers = new Tally();
@@ -280,18 +294,24 @@ async function revocations(t: Traffic, until: number): Promise<void> {
   }
 }
 
-async function sample(w: World, started: number): Promise<Sample> {
+/**
+ * Asks each relay for a full collection (SIGUSR2, bench/gcOnSignal.ts), waits for it, and reads
+ * its memory. The read also restarts the event-loop histogram, so the collection's own pause
+ * is in no lag sample.
+ */
+async function memorySample(w: World, started: number): Promise<MemorySample> {
+  for (const relay of w.relays) relay.signal('SIGUSR2');
+  await sleep(300);
   const relays = await Promise.all(
     w.relays.map(async (relay) => {
       const m = await scrape(relay);
-      if (!m) return { rss: NaN, heap: NaN, lagP99: NaN, requests: NaN, errors5xx: NaN };
-      return {
-        rss: metricSum(m, 'process_resident_memory_bytes'),
-        heap: metricSum(m, 'nodejs_heap_size_used_bytes'),
-        lagP99: metricSum(m, 'nodejs_eventloop_lag_p99_seconds') * 1000,
-        requests: metricSum(m, 'relay_http_requests_total'),
-        errors5xx: metricSum(m, 'relay_http_requests_total', /status="5\d\d"/),
-      };
+      return m
+        ? {
+            rss: metricSum(m, 'process_resident_memory_bytes'),
+            heap: metricSum(m, 'nodejs_heap_size_used_bytes'),
+            external: metricSum(m, 'nodejs_external_memory_bytes'),
+          }
+        : { rss: NaN, heap: NaN, external: NaN };
     }),
   );
   return { t: (Date.now() - started) / 1000, relays, redis: await redisUsedMemory(w.client) };
@@ -303,14 +323,29 @@ const median = (values: number[]) =>
     50,
   );
 
-/** Growth after the warm-up: median of the last fifth of the samples minus that of the first fifth. */
-function growth(
-  samples: Sample[],
-  pick: (s: Sample) => number,
-): { first: number; last: number; growth: number } {
+interface Growth {
+  first: number;
+  last: number;
+  growth: number;
+}
+
+/** Growth after the warm-up: the median of the last fifth of the readings against that of the first fifth. */
+function medianGrowth(samples: MemorySample[], pick: (s: MemorySample) => number): Growth {
   const fifth = Math.max(1, Math.floor(samples.length / 5));
   const first = median(samples.slice(0, fifth).map(pick));
   const last = median(samples.slice(-fifth).map(pick));
+  return { first, last, growth: last - first };
+}
+
+/**
+ * RSS follows the pages V8 and malloc keep or give back, tens of MB either way between two
+ * readings, so its growth is how far the last fifth's peak rises above the peak before it: a
+ * process that only breathes never passes its earlier peaks, a leak keeps doing so.
+ */
+function peakGrowth(samples: MemorySample[], pick: (s: MemorySample) => number): Growth {
+  const fifth = Math.max(1, Math.floor(samples.length / 5));
+  const first = Math.max(...samples.slice(0, -fifth).map(pick));
+  const last = Math.max(...samples.slice(-fifth).map(pick));
   return { first, last, growth: last - first };
 }
 
@@ -330,21 +365,38 @@ async function main(): Promise<number> {
   const durationS = parseDuration(process.argv.slice(2));
   const warmupS = Math.min(120, Math.max(10, Math.round(durationS / 5)));
   stopOnSignals(log);
-  const w = await startWorld({ relays: 2, users: USERS, progress: log });
+  const gcOnSignal = new URL(
+    `./gcOnSignal.${import.meta.url.endsWith('.js') ? 'js' : 'ts'}`,
+    import.meta.url,
+  );
+  const w = await startWorld({
+    relays: 2,
+    users: USERS,
+    relayNodeArgs: ['--expose-gc', '--import', gcOnSignal.href],
+    progress: log,
+  });
   const t = new Traffic(w);
   const started = Date.now();
   const until = started + durationS * 1000;
   log(`${durationS} s of traffic (warm-up ${warmupS} s), ${BROWSERS} browsers, a push every 300 ms`);
 
-  const samples: Sample[] = [];
+  const lags: LagSample[] = [];
+  const memory: MemorySample[] = [];
   const sampler = (async () => {
     let next = started + SAMPLE_MS;
-    while (Date.now() < until) {
+    for (let k = 1; Date.now() < until; k++) {
       await sleep(Math.max(0, next - Date.now()));
       next += SAMPLE_MS;
-      const s = await sample(w, started);
-      samples.push(s);
-      if (Math.round(s.t) % 30 < SAMPLE_MS / 1000)
+      const reads = await Promise.all(w.relays.map(scrape));
+      const at = (Date.now() - started) / 1000;
+      lags.push({
+        t: at,
+        lagP99: reads.map((m) => (m ? metricSum(m, 'nodejs_eventloop_lag_p99_seconds') * 1000 : NaN)),
+      });
+      if (k % MEMORY_EVERY !== 0) continue;
+      const s = await memorySample(w, started);
+      memory.push(s);
+      if (Math.floor(s.t / 30) > Math.floor((s.t - (SAMPLE_MS * MEMORY_EVERY) / 1000) / 30))
         log(
           `${Math.round(s.t)}/${durationS} s: ${t.answers.total()} answers, ${t.unexpected.total()} unexpected, ` +
             `${t.fivexx} 5xx; ` +
@@ -364,43 +416,58 @@ async function main(): Promise<number> {
     revocations(t, until),
     sampler,
   ]);
-  const end = await sample(w, started);
-  const measured = samples.filter((s) => s.t >= warmupS);
+  const totals = await Promise.all(w.relays.map(scrape));
+  const end = await memorySample(w, started);
+  const measured = memory.filter((s) => s.t >= warmupS);
 
   const failures: string[] = [];
+  const mb = (v: number) => (v / MB).toFixed(1);
+  /** `first → last (+growth)`, and a failure when the growth passes `limitMb` */
+  const judged = (who: string, what: string, g: Growth, limitMb: number) => {
+    if (!(g.growth <= limitMb * MB))
+      failures.push(`${who}: ${what} grew ${mb(g.growth)} MB after the warm-up (limit ${limitMb} MB)`);
+    return `${mb(g.first)} → ${mb(g.last)} (${g.growth >= 0 ? '+' : ''}${mb(g.growth)})`;
+  };
   const relayRows = w.relays.map((relay, i) => {
-    const rss = growth(measured, (s) => s.relays[i]!.rss);
-    const heap = growth(measured, (s) => s.relays[i]!.heap);
-    const lags = measured.map((s) => s.relays[i]!.lagP99).filter(Number.isFinite);
-    const served = end.relays[i]!.requests;
-    const errors = end.relays[i]!.errors5xx;
-    if (errors > 0) failures.push(`${relay.name} answered ${errors} 5xx`);
-    if (!(rss.growth <= THRESHOLDS.rssMb * MB))
-      failures.push(
-        `${relay.name}: RSS grew ${(rss.growth / MB).toFixed(1)} MB after the warm-up (limit ${THRESHOLDS.rssMb})`,
-      );
-    if (!(heap.growth <= THRESHOLDS.heapMb * MB))
-      failures.push(
-        `${relay.name}: heap grew ${(heap.growth / MB).toFixed(1)} MB after the warm-up (limit ${THRESHOLDS.heapMb})`,
-      );
-    const mb = (v: number) => (v / MB).toFixed(1);
+    const lagP99 = lags
+      .filter((s) => s.t >= warmupS)
+      .map((s) => s.lagP99[i]!)
+      .filter(Number.isFinite);
+    const served = totals[i] ? metricSum(totals[i], 'relay_http_requests_total') : NaN;
+    const errors = totals[i] ? metricSum(totals[i], 'relay_http_requests_total', /status="5\d\d"/) : NaN;
+    if (!(errors === 0)) failures.push(`${relay.name} answered ${errors} 5xx (its own count)`);
+    if (relay.exited()) failures.push(`${relay.name} exited during the soak`);
     return [
       relay.name,
       served,
       errors,
-      `${mb(rss.first)} → ${mb(rss.last)}`,
-      `${rss.growth >= 0 ? '+' : ''}${mb(rss.growth)}`,
-      `${mb(heap.first)} → ${mb(heap.last)}`,
-      `${heap.growth >= 0 ? '+' : ''}${mb(heap.growth)}`,
-      `${median(lags).toFixed(1)} / ${Math.max(...lags).toFixed(1)}`,
+      judged(
+        relay.name,
+        'RSS',
+        peakGrowth(measured, (s) => s.relays[i]!.rss),
+        THRESHOLDS.rssMb,
+      ),
+      judged(
+        relay.name,
+        'the live heap',
+        medianGrowth(measured, (s) => s.relays[i]!.heap),
+        THRESHOLDS.heapMb,
+      ),
+      judged(
+        relay.name,
+        'external memory',
+        medianGrowth(measured, (s) => s.relays[i]!.external),
+        THRESHOLDS.externalMb,
+      ),
+      `${median(lagP99).toFixed(1)} / ${Math.max(...lagP99).toFixed(1)}`,
     ];
   });
-  for (const relay of w.relays) if (relay.exited()) failures.push(`${relay.name} exited during the soak`);
-  const redis = growth(measured, (s) => s.redis);
-  if (!(redis.growth <= THRESHOLDS.redisMb * MB))
-    failures.push(
-      `Redis used_memory grew ${(redis.growth / MB).toFixed(1)} MB after the warm-up (limit ${THRESHOLDS.redisMb})`,
-    );
+  const redis = judged(
+    'Redis',
+    'used_memory',
+    medianGrowth(measured, (s) => s.redis),
+    THRESHOLDS.redisMb,
+  );
   if (t.fivexx > 0) failures.push(`${t.fivexx} answers with a 5xx status`);
   if (t.unexpected.total() > 0)
     failures.push(`${t.unexpected.total()} unexpected answers: ${t.unexpected.text()}`);
@@ -408,39 +475,48 @@ async function main(): Promise<number> {
     failures.push(
       `${t.survivors.length} sessions alive after sign-out or revocation: ${t.survivors.slice(0, 5).join('; ')}`,
     );
-  if (measured.length < 5) failures.push(`only ${measured.length} samples after the warm-up`);
+  if (measured.length < 3) failures.push(`only ${measured.length} memory readings after the warm-up`);
 
   say(
-    `Soak: ${durationS} s, warm-up ${warmupS} s, ${measured.length} samples after it (every ${SAMPLE_MS / 1000} s)`,
+    `Soak: ${durationS} s, warm-up ${warmupS} s; after it ${measured.length} memory readings ` +
+      `(every ${(SAMPLE_MS * MEMORY_EVERY) / 1000} s, each just after a full collection) and the ` +
+      `event-loop delay p99 every ${SAMPLE_MS / 1000} s. Memory in MB, first → last fifth (growth); RSS by its peaks.`,
   );
   say();
   say(
     table(
-      [
-        'relay',
-        'requests',
-        '5xx',
-        'RSS MB (first → last fifth)',
-        'RSS growth',
-        'heap MB',
-        'heap growth',
-        'event-loop p99 ms (median / max)',
-      ],
+      ['relay', 'requests', '5xx', 'RSS', 'live heap', 'external', 'event-loop p99 ms (median / max)'],
       relayRows,
-      [false, true, true, true, true, true, true, true],
+      [false, true, true, true, true, true, true],
     ),
   );
   say();
+  // Ten points of the whole run, the warm-up included, to show the shape.
+  const points = [
+    ...new Set(Array.from({ length: 10 }, (_, k) => Math.round(((k + 1) * memory.length) / 10) - 1)),
+  ]
+    .filter((i) => i >= 0)
+    .map((i) => memory[i]!);
   say(
-    `Redis used_memory: ${(redis.first / MB).toFixed(2)} → ${(redis.last / MB).toFixed(2)} MB ` +
-      `(${redis.growth >= 0 ? '+' : ''}${(redis.growth / MB).toFixed(2)} MB; ${(end.redis / MB).toFixed(2)} MB at the end)`,
+    table(
+      ['s', ...w.relays.flatMap((r) => [`${r.name} RSS MB`, `${r.name} live heap MB`]), 'Redis MB'],
+      points.map((p) => [
+        Math.round(p.t),
+        ...p.relays.flatMap((r) => [mb(r.rss), mb(r.heap)]),
+        (p.redis / MB).toFixed(2),
+      ]),
+      [true, ...w.relays.flatMap(() => [true, true]), true],
+    ),
   );
+  say();
+  say(`Redis used_memory: ${redis} MB; ${mb(end.redis)} MB at the end`);
   say(
     `Traffic: ${t.answers.total()} seller-API and browser answers, ${t.signIns} sign-ins, ${t.signOuts} sign-outs, ` +
       `${t.pushes} pushes, ${t.revocations} revocations checked on both relays`,
   );
   say(
-    `Thresholds: 0 5xx, no unexpected answer; growth after the warm-up ≤ ${THRESHOLDS.rssMb} MB RSS, ≤ ${THRESHOLDS.heapMb} MB heap per relay, ≤ ${THRESHOLDS.redisMb} MB Redis`,
+    `Thresholds: no 5xx, no unexpected answer; growth after the warm-up at most ${THRESHOLDS.rssMb} MB RSS, ` +
+      `${THRESHOLDS.heapMb} MB live heap and ${THRESHOLDS.externalMb} MB external memory per relay, ${THRESHOLDS.redisMb} MB Redis`,
   );
   say();
   say(failures.length ? `FAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}` : 'passed');
