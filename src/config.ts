@@ -71,6 +71,34 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+/** KIT_ACCESS_KEY and BASIC_ACCESS_KEY in production: at least this many characters. */
+export const MIN_PRODUCTION_KEY_LENGTH = 16;
+/** Each of SELLER_API_KEYS in production: at least this many bits by `estimatedKeyBits`. */
+export const MIN_PRODUCTION_API_KEY_BITS = 128;
+
+/**
+ * A conservative estimate of a key's entropy, in whole bits: its new characters × log2 of the
+ * number of distinct characters in it. The first two characters are new, and each later one is
+ * new unless the three characters ending with it occurred earlier in the key. So one repeated
+ * character gives 0, a small alphabet (digits, a 16-byte hex key missing a few digits) little,
+ * a repeated word only its first occurrence; 32 random bytes in base64 or hex give ~200–256.
+ * It cannot see a key that merely looks random (a sequence, a known string): it catches
+ * obvious mistakes, it does not replace generating keys at random.
+ */
+export function estimatedKeyBits(key: string): number {
+  const chars = [...key];
+  const seen = new Set<string>();
+  let fresh = 0;
+  chars.forEach((_, i) => {
+    if (i < 2) return void fresh++;
+    const gram = chars.slice(i - 2, i + 1).join('');
+    if (!seen.has(gram)) fresh++;
+    seen.add(gram);
+  });
+  const distinct = new Set(chars).size;
+  return distinct > 1 ? Math.floor(fresh * Math.log2(distinct)) : 0;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const generated: string[] = [];
@@ -119,6 +147,9 @@ export function loadConfig(env: Env = process.env): Config {
       'must be an absolute http(s) URL without query, e.g. https://isv.example.com',
     );
   }
+  // Cookies would lose Secure and the callback would carry codes in clear text.
+  if (production && publicUrl.protocol !== 'https:')
+    throw new ConfigError('PUBLIC_URL', 'must be https in production');
 
   const redisUrl = text('REDIS_URL');
   const clusterNodes = list('REDIS_CLUSTER_NODES');
@@ -143,11 +174,18 @@ export function loadConfig(env: Env = process.env): Config {
     if (!decoded) throw new ConfigError(name, `is not valid Base64 (${name}_BASE64=true)`);
     return decoded;
   };
-  const kitAccessKey = accessKey('KIT_ACCESS_KEY', required('KIT_ACCESS_KEY'));
+  // In production: the HMAC key itself (decoded from Base64 where asked) must be this long.
+  const longEnough = (name: 'KIT_ACCESS_KEY' | 'BASIC_ACCESS_KEY', key: string) => {
+    if (production && key.length < MIN_PRODUCTION_KEY_LENGTH)
+      throw new ConfigError(name, `must be at least ${MIN_PRODUCTION_KEY_LENGTH} characters in production`);
+    return key;
+  };
+  const kitAccessKey = longEnough('KIT_ACCESS_KEY', accessKey('KIT_ACCESS_KEY', required('KIT_ACCESS_KEY')));
   const basicKeyText = text('BASIC_ACCESS_KEY');
   if (!basicKeyText && production) throw new ConfigError('BASIC_ACCESS_KEY', 'is required in production');
   let basicAccessKey: string;
-  if (basicKeyText) basicAccessKey = accessKey('BASIC_ACCESS_KEY', basicKeyText);
+  if (basicKeyText)
+    basicAccessKey = longEnough('BASIC_ACCESS_KEY', accessKey('BASIC_ACCESS_KEY', basicKeyText));
   else {
     // Outside production a random key keeps the basic routes closed until one is configured.
     basicAccessKey = randomBytes(24).toString('base64url');
@@ -191,10 +229,22 @@ export function loadConfig(env: Env = process.env): Config {
   if (sellerApiKeys.length === 0) throw new ConfigError('SELLER_API_KEYS', 'is required');
   if (sellerApiKeys.some((k) => k.length < 16))
     throw new ConfigError('SELLER_API_KEYS', 'each key must be at least 16 characters');
+  if (production)
+    sellerApiKeys.forEach((key, i) => {
+      const bits = estimatedKeyBits(key);
+      if (bits < MIN_PRODUCTION_API_KEY_BITS)
+        // Which key, never the key: this line is printed.
+        throw new ConfigError(
+          'SELLER_API_KEYS',
+          `key ${i + 1} of ${sellerApiKeys.length} has an estimated ${bits} bits of entropy, production needs ${MIN_PRODUCTION_API_KEY_BITS}: generate each key with openssl rand -base64 32`,
+        );
+    });
 
   const unifiedLoginUrl = value('UNIFIED_LOGIN_URL');
   if (!/^https?:\/\//.test(unifiedLoginUrl) || !unifiedLoginUrl.includes('{appId}'))
     throw new ConfigError('UNIFIED_LOGIN_URL', 'must be an http(s) URL containing {appId}');
+  if (production && !unifiedLoginUrl.startsWith('https://'))
+    throw new ConfigError('UNIFIED_LOGIN_URL', 'must be https in production');
 
   const produceBasePath = value('PRODUCE_BASE_PATH').replace(/\/+$/, '');
   if (produceBasePath && !/^\/[A-Za-z0-9._~\-/]*$/.test(produceBasePath))

@@ -26,14 +26,14 @@ export const DEFAULT_UNIFIED_LOGIN_URL =
 export const VARIABLES = {
   NODE_ENV: {
     meaning:
-      '`production` turns on the production checks: secrets and Redis required, no embedded store, no plain-http identity servers',
+      '`production` turns on the production checks: secrets and Redis required, no embedded store; `PUBLIC_URL`, `UNIFIED_LOGIN_URL`, `HANDOFF_URL` and tenant identity servers https only; access keys of ≥ 16 characters and API keys of ≥ 128 estimated bits (see `SELLER_API_KEYS`)',
     shownDefault: 'unset',
   },
   PORT: { meaning: 'listen port', default: 3000, min: 0, max: 65535 },
   HOST: { meaning: 'listen address', default: '0.0.0.0' },
   PUBLIC_URL: {
     meaning:
-      "the relay's external base URL, e.g. `https://isv.example.com`; the callback is `PUBLIC_URL/sso/callback`",
+      "the relay's external base URL, e.g. `https://isv.example.com`; the callback is `PUBLIC_URL/sso/callback`. https in production",
     shownDefault: '`http://localhost:PORT`',
     required: 'production',
   },
@@ -51,7 +51,7 @@ export const VARIABLES = {
   KOO_APP_ID: { meaning: 'the appId of the app credential (应用凭证)', required: 'always' },
   KIT_ACCESS_KEY: {
     meaning:
-      'the access key bound to the 联营SaaS同步 (kit) interfaces, the HMAC key of `x-sign` and `Body-Sign`',
+      'the access key bound to the 联营SaaS同步 (kit) interfaces, the HMAC key of `x-sign` and `Body-Sign`; ≥ 16 characters (once decoded) in production',
     required: 'always',
   },
   KIT_ACCESS_KEY_BASE64: {
@@ -61,7 +61,7 @@ export const VARIABLES = {
   },
   BASIC_ACCESS_KEY: {
     meaning:
-      'the access key bound to the 基础接口 (basic instance) interfaces, the HMAC key of their `signature` and `Body-Sign`; must differ from `KIT_ACCESS_KEY`',
+      'the access key bound to the 基础接口 (basic instance) interfaces, the HMAC key of their `signature` and `Body-Sign`; must differ from `KIT_ACCESS_KEY`; ≥ 16 characters (once decoded) in production',
     shownDefault: 'random per start (basic calls then fail)',
     required: 'production',
   },
@@ -99,11 +99,12 @@ export const VARIABLES = {
     required: 'production',
   },
   SELLER_API_KEYS: {
-    meaning: 'bearer keys accepted on `/api/v1/*`, comma-separated (≥ 16 characters each)',
+    meaning:
+      'bearer keys accepted on `/api/v1/*`, comma-separated (≥ 16 characters each). In production each must have ≥ 128 bits by a conservative estimate: its new characters × log2 of its distinct characters, where the first two characters are new and a later one is new unless the three characters ending with it occurred earlier in the key. One repeated character, digits only, a repeated word and most 16-byte hex keys are refused; generate each key with `openssl rand -base64 32` (~200 bits) or `openssl rand -hex 32`',
     required: 'always',
   },
   UNIFIED_LOGIN_URL: {
-    meaning: 'login page template; `{appId}` is replaced',
+    meaning: 'login page template; `{appId}` is replaced. https in production',
     default: DEFAULT_UNIFIED_LOGIN_URL,
   },
   PRODUCE_BASE_PATH: {
@@ -158,7 +159,8 @@ export const VARIABLES = {
     max: 365,
   },
   KIT_BODY_LIMIT_BYTES: {
-    meaning: 'largest kit push accepted',
+    meaning:
+      'largest allOrgSync accepted, and a cap on the other kit interfaces (each accepts at most 64 KiB; authSync 1 MiB)',
     default: 4 * 1024 * 1024,
     min: 1024,
     max: 64 * 1024 * 1024,

@@ -158,3 +158,42 @@ describe('identity servers over plain http without ALLOW_INSECURE_IDP', () => {
     expect(line).toMatchObject({ failure: 'idp_unavailable', detail: 'the tenant domainName is not https' });
   });
 });
+
+describe('identity servers over plain http in production', () => {
+  // A production relay (issue 9 §9) behind a TLS proxy; the sandbox's identity servers are http.
+  let w: SignInWorld;
+  beforeAll(async () => {
+    w = await startSignInWorld({
+      env: {
+        NODE_ENV: 'production',
+        PUBLIC_URL: 'https://isv.example.com',
+        TRUST_PROXY: 'true',
+        // production refuses an http unified login; the test signs in at the sandbox directly
+        UNIFIED_LOGIN_URL: 'https://login.example.com/#/portal-login?appId={appId}',
+        REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+        SELLER_API_KEYS: 'kJ3v9QeZr2WmX7tYb4NcH8uLpA6sDfG1oTzRyV5wE0q',
+        ALLOW_INSECURE_IDP: undefined,
+      },
+    });
+  });
+  afterAll(() => w.close());
+
+  it('runs with ALLOW_INSECURE_IDP refused, and refuses an http domainName at sign-in (502) sending nothing to it', async () => {
+    expect(w.relay.config).toMatchObject({ production: true, allowInsecureIdp: false });
+    expect(w.world.domainName(w.acme)).toMatch(/^http:\/\//);
+    const proxied = { 'X-Forwarded-Proto': 'https' };
+    const browser = w.browser();
+    const callback = await w.unifiedLogin(browser, 'alice');
+    const before = JSON.stringify(w.sandbox.identity.stats);
+    const landed = await browser.request(callback.replace(w.relay.config.publicBase, w.relay.url), {
+      headers: proxied,
+    });
+    expect(landed.status).toBe(502);
+    expect(landed.text).toContain('data-failure="idp_unavailable"');
+    expect(browser.cookie(w.relay.url, w.relay.config.session.cookieName)).toBeUndefined();
+    // no code, client secret or token went to the identity server
+    expect(JSON.stringify(w.sandbox.identity.stats)).toBe(before);
+    const line = w.relay.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.failure);
+    expect(line).toMatchObject({ failure: 'idp_unavailable', detail: 'the tenant domainName is not https' });
+  });
+});

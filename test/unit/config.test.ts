@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from '../../src/config.js';
+import { estimatedKeyBits, loadConfig } from '../../src/config.js';
 import { DataKeyRing } from '../../src/crypto/dataKey.js';
 import { testEnv } from '../support/relay.js';
 
@@ -142,6 +142,7 @@ describe('configuration (contract §2)', () => {
       PUBLIC_URL: 'https://isv.example.com',
       REDIS_URL: 'redis://r:6379',
       ALLOW_INSECURE_IDP: undefined,
+      SELLER_API_KEYS: 'kJ3v9QeZr2WmX7tYb4NcH8uLpA6sDfG1oTzRyV5wE0q',
     };
     expect(() => loadConfig(testEnv({ ...prod, SESSION_SECRET: undefined }))).toThrow(
       'SESSION_SECRET: is required in production',
@@ -169,6 +170,105 @@ describe('configuration (contract §2)', () => {
     );
     expect(generated.generated).toEqual(['BASIC_ACCESS_KEY', 'SESSION_SECRET', 'DATA_KEY']);
     expect(generated.basicAccessKey).toMatch(/^[\w-]{32}$/);
+  });
+
+  describe('production refusals (issue 9 §9)', () => {
+    // A production environment that passes: https everywhere, long keys, a random API key.
+    const STRONG_API_KEY = 'kJ3v9QeZr2WmX7tYb4NcH8uLpA6sDfG1oTzRyV5wE0q';
+    const prod = (env: Record<string, string | undefined> = {}) =>
+      testEnv({
+        NODE_ENV: 'production',
+        PUBLIC_URL: 'https://isv.example.com',
+        REDIS_URL: 'redis://r:6379',
+        ALLOW_INSECURE_IDP: undefined,
+        SELLER_API_KEYS: STRONG_API_KEY,
+        ...env,
+      });
+    const refusal = (env: Record<string, string | undefined>) => {
+      try {
+        loadConfig(prod(env));
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+
+    it('accepts a production configuration that is https with long, random keys', () => {
+      expect(loadConfig(prod()).production).toBe(true);
+      // the default unified login is https
+      expect(loadConfig(prod()).unifiedLoginUrl).toMatch(/^https:\/\//);
+    });
+
+    it.each([
+      [{ PUBLIC_URL: 'http://isv.example.com' }, 'PUBLIC_URL: must be https in production'],
+      [
+        { UNIFIED_LOGIN_URL: 'http://login.example.com/#/portal-login?appId={appId}' },
+        'UNIFIED_LOGIN_URL: must be https in production',
+      ],
+      [{ KIT_ACCESS_KEY: 'kit-key-15chars' }, 'KIT_ACCESS_KEY: must be at least 16 characters in production'],
+      [
+        { BASIC_ACCESS_KEY: 'short-basic-key' },
+        'BASIC_ACCESS_KEY: must be at least 16 characters in production',
+      ],
+      [
+        // 16 characters once decoded from the Base64 the console showed: the key is what counts
+        { KIT_ACCESS_KEY: Buffer.from('fifteen-chars-k').toString('base64'), KIT_ACCESS_KEY_BASE64: 'true' },
+        'KIT_ACCESS_KEY: must be at least 16 characters in production',
+      ],
+    ])('refuses %j', (env, message) => {
+      expect(refusal(env)).toBe(message);
+    });
+
+    it('allows what it refuses in production everywhere else (tests, the sandbox, the demo)', () => {
+      const dev = loadConfig(
+        testEnv({
+          PUBLIC_URL: 'http://localhost:3000',
+          UNIFIED_LOGIN_URL: 'http://127.0.0.1:4000/unified-login/#/portal-login?appId={appId}',
+          KIT_ACCESS_KEY: 'k',
+          BASIC_ACCESS_KEY: 'b',
+          SELLER_API_KEYS: 'aaaaaaaaaaaaaaaa',
+        }),
+      );
+      expect(dev.production).toBe(false);
+      expect(dev.sellerApiKeys).toEqual(['aaaaaaaaaaaaaaaa']);
+    });
+
+    it.each([
+      ['one repeated character', 'a'.repeat(64)],
+      ['a short key', 'Xy7-kQ2vLm9pR4tZ'],
+      ['digits only', '1234567890123456789012345678901234'],
+      // 16 random bytes are 128 bits at best; as hex missing two of the 16 digits, ≈ 122 by the estimate
+      ['hex of 16 bytes using 14 digits', '3a9c27e4b1d08e55a7d9c3b2d1e0a4c2'],
+      ['a repeated word', 'password'.repeat(6)],
+      ['a repeated word and a digit', `${'Tr0ub4dor&3'.repeat(5)}7`],
+      ['the test suite key', 'seller-api-key-test-0000000001'],
+    ])('refuses a SELLER_API_KEYS entry with less than 128 bits of entropy: %s', (_what, key) => {
+      const message = refusal({ SELLER_API_KEYS: `${STRONG_API_KEY},${key}` });
+      expect(message).toMatch(
+        /^SELLER_API_KEYS: key 2 of 2 has an estimated \d+ bits of entropy, production needs 128: generate each key with openssl rand -base64 32$/,
+      );
+      // the key itself never appears in the message (it is printed and logged)
+      expect(message).not.toContain(key);
+    });
+
+    it('estimates a key as its new characters × log2 of its distinct characters', () => {
+      expect(estimatedKeyBits('a'.repeat(64))).toBe(0);
+      // 16 distinct characters, no three-character sequence twice: 4 bits each
+      expect(estimatedKeyBits('0123456789abcdef'.split('').reverse().join('') + '02468ace13579bdf')).toBe(
+        128,
+      );
+      // after "passwordpa", every character ends a sequence already seen: 10 × log2(7)
+      expect(estimatedKeyBits('password'.repeat(6))).toBe(Math.floor(10 * Math.log2(7)));
+      expect(estimatedKeyBits('')).toBe(0);
+    });
+
+    it.each([
+      ['openssl rand -base64 32', 'q5U0pX+9Zc3yKj2bV7mN1rT8sW4eL6hA0dF/gC3iJ9o='],
+      ['openssl rand -hex 32', '9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8'],
+      ['32 random bytes, base64url', STRONG_API_KEY],
+    ])('accepts a SELLER_API_KEYS entry made by %s', (_how, key) => {
+      expect(refusal({ SELLER_API_KEYS: key })).toBe('accepted');
+    });
   });
 
   it('decodes a Base64-displayed kit key when asked (UNCONFIRMED console behaviour)', () => {
