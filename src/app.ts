@@ -14,7 +14,7 @@ import { kitRouter } from './kit/router.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
-import { opsRoutes } from './ops/routes.js';
+import { opsApp, opsRoutes } from './ops/routes.js';
 import { sessionRoutes } from './api/sessionRoutes.js';
 import { IdentityServers } from './sso/idp.js';
 import { TokenRenewal } from './sso/renewal.js';
@@ -37,6 +37,8 @@ export interface AppDeps {
 
 export interface Relay {
   app: Express;
+  /** With OPS_PORT: `/healthz`, `/readyz` and `/metrics`, served on that port and not by `app`. */
+  ops: Express | null;
   mirror: Mirror;
   sessions: Sessions;
   renewal: TokenRenewal;
@@ -137,7 +139,9 @@ export function buildApp(deps: AppDeps): Relay {
       frameguard: { action: 'deny' },
     }),
   );
-  app.use(opsRoutes(store, metrics));
+  // With OPS_PORT the operator endpoints have their own app and port; here they are then 404.
+  const ops = config.ops ? opsApp(store, metrics, logger) : null;
+  if (!ops) app.use(opsRoutes(store, metrics));
 
   // The marketplace's signed calls: kit pushes and basic instance calls share one pipeline.
   const signedCalls = {
@@ -188,5 +192,5 @@ export function buildApp(deps: AppDeps): Relay {
   });
   app.use(apiErrorHandler(() => metrics.storeErrors.inc()));
 
-  return { app, mirror, sessions, renewal, metrics, keys };
+  return { app, ops, mirror, sessions, renewal, metrics, keys };
 }

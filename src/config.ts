@@ -23,6 +23,8 @@ export interface Config {
   production: boolean;
   port: number;
   host: string;
+  /** OPS_PORT: the operator endpoints' own listener; unset, they are served on `port`. */
+  ops?: { port: number; host: string };
   publicUrl: URL;
   /** PUBLIC_URL without its trailing slash, for building the relay's own URLs (`${publicBase}/sso/…`). */
   publicBase: string;
@@ -133,6 +135,9 @@ export function loadConfig(env: Env = process.env): Config {
 
   const port = integer('PORT');
   const host = value('HOST');
+  const opsPort = text('OPS_PORT') === undefined ? undefined : integer('OPS_PORT');
+  if (opsPort !== undefined && opsPort !== 0 && opsPort === port)
+    throw new ConfigError('OPS_PORT', 'must differ from PORT');
 
   const publicUrlText = text('PUBLIC_URL');
   if (!publicUrlText && production) throw new ConfigError('PUBLIC_URL', 'is required in production');
@@ -304,6 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
     production,
     port,
     host,
+    ...(opsPort !== undefined ? { ops: { port: opsPort, host: value('OPS_HOST') } } : {}),
     publicUrl,
     publicBase: publicUrl.href.replace(/\/+$/, ''),
     redis: {

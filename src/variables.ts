@@ -31,6 +31,18 @@ export const VARIABLES = {
   },
   PORT: { meaning: 'listen port', default: 3000, min: 0, max: 65535 },
   HOST: { meaning: 'listen address', default: '0.0.0.0' },
+  OPS_PORT: {
+    meaning:
+      'when set, `/healthz`, `/readyz` and `/metrics` are served only on this port, by a listener of their own on `OPS_HOST`, and `PORT` answers 404 for them; must differ from `PORT`',
+    shownDefault: 'unset: served on `PORT`',
+    min: 0,
+    max: 65535,
+  },
+  OPS_HOST: {
+    meaning:
+      'listen address of `OPS_PORT`: loopback by default, so the probes and metrics stay private (set `0.0.0.0` or a private address for probes or a scraper outside the container)',
+    default: '127.0.0.1',
+  },
   PUBLIC_URL: {
     meaning:
       "the relay's external base URL, e.g. `https://isv.example.com`; the callback is `PUBLIC_URL/sso/callback`. https in production",

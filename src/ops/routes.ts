@@ -1,7 +1,25 @@
 /** Operator endpoints (contract §7): liveness, readiness (the store answers) and metrics. */
-import express, { type Router } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { Store } from '../store/store.js';
+import { installRequestLog, requestLogger, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+
+/**
+ * The operator endpoints as an app of their own, for OPS_PORT (contract §2): logged and counted
+ * like the main app's requests, and nothing else is served on it.
+ */
+export function opsApp(store: Store, metrics: Metrics, logger: Logger): Express {
+  const app = express();
+  app.set('etag', false);
+  app.disable('x-powered-by');
+  installRequestLog(app.request, logger);
+  app.use(requestLogger(logger, metrics.observeHttp));
+  app.use(opsRoutes(store, metrics));
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('Not found');
+  });
+  return app;
+}
 
 export function opsRoutes(store: Store, metrics: Metrics): Router {
   const router = express.Router();

@@ -2,7 +2,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/ops/log.js';
 import { canonicalPayload, kitSign } from '../../src/sandbox/marketplace/index.js';
+import { start } from '../../src/server.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import { appFields, newTenantId, tenantFields } from '../support/data.js';
 import { freePort } from '../support/redis.js';
 import { API_KEY, KIT_KEY, startRelay, testEnv, type TestRelay } from '../support/relay.js';
@@ -160,5 +168,124 @@ describe('the relay process', () => {
     expect(JSON.parse(res.text)).toEqual({ resultCode: '000000', resultMsg: 'Success' });
     expect(await p.exited).toBe(0);
     expect(p.out()).toContain('"msg":"stopped"');
+  });
+});
+
+/** Whether something accepts TCP connections at 127.0.0.1:port. */
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+const OPS_PATHS = ['/healthz', '/readyz', '/metrics'];
+
+describe('OPS_PORT (contract §2, issue 9 §10)', () => {
+  const quiet = () =>
+    createLogger(
+      'silent',
+      new Writable({
+        write: (_c, _e, done) => done(),
+      }),
+    );
+
+  it('buildApp: with OPS_PORT the operator routes are on their own app, and the main one answers 404 for them', async () => {
+    const config = loadConfig(testEnv({ OPS_PORT: '9464' }));
+    expect(config.ops).toEqual({ port: 9464, host: '127.0.0.1' });
+    const relay = buildApp({ config, store: new MemoryStore(), logger: quiet() });
+    expect(relay.ops).not.toBeNull();
+    for (const path of OPS_PATHS) {
+      expect([path, (await request(relay.app).get(path)).status]).toEqual([path, 404]);
+      expect([path, (await request(relay.ops!).get(path)).status]).toEqual([path, 200]);
+    }
+    expect((await request(relay.ops!).get('/readyz')).body).toEqual({ status: 'ready', store: 'memory' });
+    expect((await request(relay.ops!).get('/metrics')).text).toContain('# TYPE relay_http_requests_total');
+    // the ops app serves nothing else
+    for (const path of ['/sso/login', '/api/v1/openapi.json', '/.well-known/jwks.json'])
+      expect([path, (await request(relay.ops!).get(path)).status]).toEqual([path, 404]);
+    expect((await request(relay.app).get('/sso/login')).status).toBe(302);
+  });
+
+  it('buildApp: without OPS_PORT the operator routes are on the main app, as before', async () => {
+    const config = loadConfig(testEnv({ OPS_PORT: undefined }));
+    expect(config.ops).toBeUndefined();
+    const relay = buildApp({ config, store: new MemoryStore(), logger: quiet() });
+    expect(relay.ops).toBeNull();
+    for (const path of OPS_PATHS)
+      expect([path, (await request(relay.app).get(path)).status]).toEqual([path, 200]);
+  });
+
+  it.each([
+    [{ OPS_PORT: 'metrics' }, 'OPS_PORT: must be a whole number from 0 to 65535'],
+    [{ PORT: '3000', OPS_PORT: '3000' }, 'OPS_PORT: must differ from PORT'],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadConfig(testEnv(env))).toThrow(message);
+  });
+
+  it('server: listens on both ports, binds the ops port to OPS_HOST, and stop() closes both listeners', async () => {
+    const [port, opsPort] = [await freePort(), await freePort()];
+    const config = loadConfig(testEnv({ PORT: String(port), OPS_PORT: String(opsPort) }));
+    const running = await start(config, quiet());
+    try {
+      expect(running.opsServer?.address()).toMatchObject({ address: '127.0.0.1', port: opsPort });
+      expect(await listening(port)).toBe(true);
+      expect(await listening(opsPort)).toBe(true);
+      expect((await request(`http://127.0.0.1:${opsPort}`).get('/healthz')).status).toBe(200);
+      expect((await request(`http://127.0.0.1:${port}`).get('/healthz')).status).toBe(404);
+    } finally {
+      await running.stop();
+    }
+    expect(await listening(port)).toBe(false);
+    expect(await listening(opsPort)).toBe(false);
+  });
+
+  it('a relay process with OPS_PORT serves the probes and metrics only there, and exits 0 on SIGTERM with both ports closed', async () => {
+    const [port, opsPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        PATH: process.env.PATH,
+        ...testEnv({ PORT: String(port), OPS_PORT: String(opsPort), REDIS_URL: process.env.TEST_REDIS_URL }),
+      } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      for (let i = 0; i < 100 && !out.includes('relay listening'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const lines = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.msg === 'relay listening')).toMatchObject({
+        port,
+        opsPort,
+        opsHost: '127.0.0.1',
+      });
+      const main = request(`http://127.0.0.1:${port}`);
+      const ops = request(`http://127.0.0.1:${opsPort}`);
+      for (const path of OPS_PATHS) {
+        expect([path, (await main.get(path)).status]).toEqual([path, 404]);
+        expect([path, (await ops.get(path)).status]).toEqual([path, 200]);
+      }
+      expect((await ops.get('/readyz')).body).toEqual({ status: 'ready', store: 'redis' });
+      expect((await ops.get('/sso/login')).status).toBe(404);
+      expect((await main.get('/sso/login')).status).toBe(302);
+      // the ops port's own requests are counted in its metrics, as on the main port
+      expect((await ops.get('/metrics')).text).toMatch(
+        /relay_http_requests_total\{route="\/readyz",status="200"\} [1-9]/,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(out).toContain('"msg":"stopped"');
+    expect(await listening(port)).toBe(false);
+    expect(await listening(opsPort)).toBe(false);
   });
 });
