@@ -10,6 +10,7 @@ import { mirrorRoutes } from './api/mirrorRoutes.js';
 import { openApiRouter } from './api/openapi.js';
 import type { Config } from './config.js';
 import { basicRouter } from './kit/basic.js';
+import { OffThreadVerifier } from './kit/offThread.js';
 import { kitRouter } from './kit/router.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
@@ -152,6 +153,7 @@ export function buildApp(deps: AppDeps): Relay {
     deadlineMs: config.kit.deadlineMs,
     clockWindowMs: config.kit.clockWindowMs,
     nonceTtlMs: config.kit.nonceTtlMs,
+    offThread: new OffThreadVerifier(),
   };
   app.use(
     kitRouter({

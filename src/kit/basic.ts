@@ -36,7 +36,7 @@ export function basicRouter(deps: BasicDeps): Router {
     ...signedRoute(deps, {
       scheme: basicScheme(deps.basicAccessKey),
       route: () => path,
-      bodyLimitBytes: deps.bodyLimitBytes,
+      bodyLimitBytes: () => deps.bodyLimitBytes,
       credentials: (req) => ({
         sign: query(req, 'signature'),
         timestamp: query(req, 'timestamp'),

@@ -30,7 +30,11 @@ export function canonicalPayload(text: string): string {
   if (reader.peek() !== 0x7b) reader.fail('a JSON object');
   // TreeMap: the last value of a repeated key wins; position is decided by sorting.
   const members = new Map<string, { key: string; value: string }>();
+  let count = 0;
   reader.members((name, printedName) => {
+    // Refused before any sorting: no interface has more than a few dozen members.
+    if (++count > MAX_TOP_LEVEL_MEMBERS)
+      throw new SyntaxError(`has more than ${MAX_TOP_LEVEL_MEMBERS} top-level members`);
     const start = reader.pos;
     const value = reader.value() ?? text.slice(start, reader.pos);
     members.set(name, { key: printedName, value });
@@ -48,6 +52,9 @@ export function canonicalPayload(text: string): string {
   }
   return out + '}';
 }
+
+/** More top-level members than any interface has (the largest has about 20): not signed. */
+export const MAX_TOP_LEVEL_MEMBERS = 64;
 
 /** Jackson's default StreamReadConstraints.maxNestingDepth: deeper bodies are not signed. */
 export const MAX_NESTING_DEPTH = 1000;

@@ -2,7 +2,7 @@
  * One pipeline for every signed call from the marketplace, kit pushes and basic instance calls
  * alike. The steps, in order:
  *
- *   readBody → checkContentType → parseJsonObject → verifySignedCall → claimFor → handle → writeClaim → answer
+ *   readBody → checkContentType → checkCredentials → checkSignedBody → claimFor → handle → writeClaim → answer
  *
  * Every answer is HTTP 200 with `{"resultCode","resultMsg",…}` written as exact bytes and signed
  * in `Body-Sign` with the key the call was verified with, because the marketplace treats
@@ -20,7 +20,14 @@ import { marketplaceAnswer } from '../errors.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import { claimFor, writeClaim, type CallClaim } from './replay.js';
 import { bodySignHeader } from './signature.js';
-import { verifySignedCall, type Scheme, type SignedCall } from './verify.js';
+import { OFF_THREAD_BYTES, type OffThreadVerifier } from './offThread.js';
+import {
+  checkCredentials,
+  checkSignedBody,
+  parseJsonObject,
+  type Scheme,
+  type SignedCall,
+} from './verify.js';
 
 export interface PipelineDeps {
   store: Store;
@@ -31,6 +38,8 @@ export interface PipelineDeps {
   deadlineMs: number;
   clockWindowMs: number;
   nonceTtlMs: number;
+  /** checks bodies larger than OFF_THREAD_BYTES on a worker thread */
+  offThread: OffThreadVerifier;
 }
 
 /** A call whose signature holds and whose nonce is free, or an identical replay (replay.ts). */
@@ -56,7 +65,8 @@ export interface SignedRoute {
   scheme: Scheme;
   /** the route for logs and metrics, by interface (a handful of names, not paths) */
   route: (iface: string) => string;
-  bodyLimitBytes: number;
+  /** the largest body the interface accepts; `null`: the path names none we serve */
+  bodyLimitBytes: (iface: string | null) => number;
   credentials: (req: Request) => SignedCall;
   /** the interface named by the path, or null when the path names none we serve */
   interfaceOf: (req: Request) => string | null;
@@ -67,7 +77,15 @@ export interface SignedRoute {
 /** The handlers of one signed route: body reader, the pipeline, and the reader's error answers. */
 export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHandler[] {
   // Read any content type as bytes: the type is checked here, so its refusal is a signed answer.
-  const raw = express.raw({ type: () => true, limit: route.bodyLimitBytes });
+  // Each interface has its own limit, known from the path before a byte is read; a compressed
+  // body is inflated only up to that limit (body-parser counts the inflated bytes).
+  const readers = new Map<number, RequestHandler>();
+  const raw: RequestHandler = (req, res, next) => {
+    const limit = route.bodyLimitBytes(route.interfaceOf(req));
+    let read = readers.get(limit);
+    if (!read) readers.set(limit, (read = express.raw({ type: () => true, limit })));
+    return read(req, res, next);
+  };
 
   const run: RequestHandler = async (req, res) => {
     let iface = route.interfaceOf(req);
@@ -93,7 +111,7 @@ export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHand
         res,
         iface,
         ResultCode.invalidRequest,
-        `body exceeds the ${route.bodyLimitBytes}-byte limit`,
+        `body exceeds the ${route.bodyLimitBytes(route.interfaceOf(req))}-byte limit`,
       );
     if (
       type === 'request.aborted' ||
@@ -108,7 +126,7 @@ export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHand
   return [raw, run, readFailed as unknown as RequestHandler];
 }
 
-/** checkContentType → parseJsonObject → verifySignedCall → claimFor. */
+/** checkContentType → checkCredentials → checkSignedBody (off the event loop when large) → claimFor. */
 async function admit(
   deps: PipelineDeps,
   route: SignedRoute,
@@ -119,15 +137,20 @@ async function admit(
   const started = deps.now();
   const notAfter = started + deps.deadlineMs;
   checkContentType(req.get('content-type'));
-  const { text, body } = parseJsonObject(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+  const bytes: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   const credentials = route.credentials(req);
-  const signedAt = verifySignedCall(route.scheme, credentials, text, body, started, deps.clockWindowMs);
+  const signedAt = checkCredentials(route.scheme, credentials, started, deps.clockWindowMs);
+  let checked: { text: string; body: Record<string, unknown> };
+  if (bytes.length > OFF_THREAD_BYTES) {
+    await deps.offThread.check(route.scheme, credentials, bytes);
+    // Signed by the marketplace: parsing it here is no longer anyone's lever on the event loop.
+    checked = parseJsonObject(bytes);
+  } else checked = checkSignedBody(route.scheme, credentials, bytes);
   const claim = await claimFor(deps, route.scheme, credentials.nonce!, credentials.sign!);
   const n = notes(res);
   if (claim.replay) n.fields = { ...n.fields, replay: true };
   return {
-    text,
-    body,
+    ...checked,
     signedAt,
     notAfter,
     claim,
@@ -139,28 +162,6 @@ async function admit(
 function checkContentType(value: string | undefined): void {
   if (!/^application\/json\s*(;|$)/.test((value ?? '').toLowerCase()))
     throw new KitRefusal(ResultCode.invalidRequest, 'Content-Type must be application/json');
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function parseJsonObject(bytes: Buffer): { text: string; body: Record<string, unknown> } {
-  if (bytes.length === 0)
-    throw new KitRefusal(ResultCode.invalidRequest, 'body is empty; a JSON object is required');
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid UTF-8');
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid JSON');
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new KitRefusal(ResultCode.invalidRequest, 'body must be a JSON object');
-  return { text, body: value as Record<string, unknown> };
 }
 
 /** Renders any error through `marketplaceAnswer` (src/errors.ts); logs what is not a refusal. */

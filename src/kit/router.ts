@@ -18,6 +18,7 @@ import { kitScheme } from './verify.js';
 export interface KitDeps extends PipelineDeps {
   kitAccessKey: string;
   basePath: string;
+  /** KIT_BODY_LIMIT_BYTES: allOrgSync's limit, and a cap on every other interface's */
   bodyLimitBytes: number;
   mirror: Mirror;
   privateKey: KeyObject;
@@ -25,6 +26,20 @@ export interface KitDeps extends PipelineDeps {
   /** Told about every push that was applied, e.g. to drop cached identity-server settings. */
   onApplied?: (iface: KitInterface, tenantId: string) => void;
 }
+
+const SMALL = 64 * 1024;
+
+/**
+ * The largest body of each interface. Only allOrgSync (a whole department tree) needs megabytes:
+ * KIT_BODY_LIMIT_BYTES, which also caps the others. authSync carries up to 500 users.
+ */
+const BODY_LIMITS: Record<KitInterface, number> = {
+  tenantSync: SMALL,
+  applicationSync: SMALL,
+  singleOrgSync: SMALL,
+  authSync: 1024 * 1024,
+  allOrgSync: Infinity,
+};
 
 const byLowerName = new Map(KIT_INTERFACES.map((name) => [name.toLowerCase(), name]));
 
@@ -37,7 +52,7 @@ export function kitRouter(deps: KitDeps): Router {
     ...signedRoute(deps, {
       scheme: kitScheme(deps.kitAccessKey),
       route: (iface) => `${base}/${iface}`,
-      bodyLimitBytes: deps.bodyLimitBytes,
+      bodyLimitBytes: (iface) => Math.min(deps.bodyLimitBytes, BODY_LIMITS[iface as KitInterface] ?? SMALL),
       credentials: (req) => ({
         sign: req.get('x-sign'),
         timestamp: req.get('x-timestamp'),

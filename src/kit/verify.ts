@@ -50,17 +50,10 @@ export const basicScheme = (key: string): Scheme => ({
 const NONCE = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * Verifies `call` for the body `text` (already known to be a JSON object, parsed as `body`).
- * Returns the signed time in epoch ms: the order of the marketplace's calls.
+ * The cheap half of verification, on the request's credentials alone: the timestamp in the window
+ * and a well-formed nonce (000002). Returns the signed time in epoch ms: the order of the calls.
  */
-export function verifySignedCall(
-  scheme: Scheme,
-  call: SignedCall,
-  text: string,
-  body: Record<string, unknown>,
-  nowMs: number,
-  windowMs: number,
-): number {
+export function checkCredentials(scheme: Scheme, call: SignedCall, nowMs: number, windowMs: number): number {
   const { names, where } = scheme;
   const ts = checkCallTimestamp(call.timestamp, nowMs, {
     name: names.timestamp,
@@ -75,11 +68,49 @@ export function verifySignedCall(
       ResultCode.invalidRequest,
       `${names.nonce} must be 1 to 128 printable ASCII characters`,
     );
-  if (!call.sign) throw new KitRefusal(ResultCode.authFailed, `${names.sign} ${where} is missing`);
-  const matches = (payload: string) =>
-    signaturesMatch(scheme.sign(scheme.key, call.nonce!, call.timestamp!, payload), call.sign!);
-  // Jackson's form is what the reference code signs; the older JSON.stringify form is fixed by
-  // the same body and key, so it is accepted too (computed only when the first does not match).
+  return ts.epochMs;
+}
+
+/**
+ * The costly half: the body's bytes are a JSON object (000002) and the signature matches it
+ * (000001). Pure, so it may run off the event loop (offThread.ts) for large bodies.
+ */
+export function checkSignedBody(
+  scheme: Scheme,
+  call: SignedCall,
+  bytes: Uint8Array,
+): { text: string; body: Record<string, unknown> } {
+  const text = decodeBody(bytes);
+  // The canonical scan first: it stops at the 65th top-level member or the 1,001st level, where
+  // JSON.parse would build the whole tree of a hostile body before anything could be refused.
+  let payload: string | null = null;
+  let refused = '';
+  try {
+    payload = canonicalPayload(text);
+  } catch (error) {
+    refused = (error as Error).message;
+    if (!refused.startsWith('expected ')) throw new KitRefusal(ResultCode.invalidRequest, `body ${refused}`);
+  }
+  // Not JSON at all: JSON.parse says so as cheaply, at the same position.
+  const body = parseObject(text);
+  if (payload === null) throw new KitRefusal(ResultCode.invalidRequest, `body ${refused}`);
+  checkSignature(scheme, call, payload, body);
+  return { text, body };
+}
+
+/**
+ * Verifies `call` for the body `text` (already known to be a JSON object, parsed as `body`).
+ * Returns the signed time in epoch ms.
+ */
+export function verifySignedCall(
+  scheme: Scheme,
+  call: SignedCall,
+  text: string,
+  body: Record<string, unknown>,
+  nowMs: number,
+  windowMs: number,
+): number {
+  const signedAt = checkCredentials(scheme, call, nowMs, windowMs);
   let payload: string;
   try {
     payload = canonicalPayload(text);
@@ -87,10 +118,56 @@ export function verifySignedCall(
     // JSON.parse accepted the body; only what Jackson refuses on top of JSON gets here.
     throw new KitRefusal(ResultCode.invalidRequest, `body ${(error as Error).message}`);
   }
+  checkSignature(scheme, call, payload, body);
+  return signedAt;
+}
+
+/** `payload`: the body's canonical form. */
+function checkSignature(
+  scheme: Scheme,
+  call: SignedCall,
+  payload: string,
+  body: Record<string, unknown>,
+): void {
+  const { names, where } = scheme;
+  if (!call.sign) throw new KitRefusal(ResultCode.authFailed, `${names.sign} ${where} is missing`);
+  const matches = (p: string) =>
+    signaturesMatch(scheme.sign(scheme.key, call.nonce!, call.timestamp!, p), call.sign!);
+  // Jackson's form is what the reference code signs; the older JSON.stringify form is fixed by
+  // the same body and key, so it is accepted too (computed only when the first does not match).
   if (!matches(payload) && !matches(legacyCanonicalPayload(body)))
     throw new KitRefusal(
       ResultCode.authFailed,
       `${names.sign} does not match the request (check the ${scheme.name} access key)`,
     );
-  return ts.epochMs;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeBody(bytes: Uint8Array): string {
+  if (bytes.length === 0)
+    throw new KitRefusal(ResultCode.invalidRequest, 'body is empty; a JSON object is required');
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid UTF-8');
+  }
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new KitRefusal(ResultCode.invalidRequest, 'body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** A body already verified (offThread.ts), parsed on the event loop. */
+export function parseJsonObject(bytes: Uint8Array): { text: string; body: Record<string, unknown> } {
+  const text = decodeBody(bytes);
+  return { text, body: parseObject(text) };
 }

@@ -1,0 +1,99 @@
+/**
+ * Large bodies are verified on a worker thread. Reading a call is cheap; parsing, building the
+ * canonical payload and hashing are not: a hostile 4 MiB body (hundreds of thousands of keys or
+ * decimals) costs hundreds of milliseconds, and it arrives unauthenticated. Bodies above
+ * `OFF_THREAD_BYTES` are therefore checked by one worker, so no call holds the event loop for
+ * more than a few milliseconds before its signature is known to be good; smaller ones, every
+ * usual push among them, are checked inline, where a worker's round trip would cost more.
+ *
+ * At most `maxQueued` large bodies wait for the worker; more are answered 000005 at once (the
+ * marketplace retries), so a flood cannot queue unbounded memory behind one thread.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { KitRefusal, ResultCode } from './resultCodes.js';
+import type { Scheme, SignedCall } from './verify.js';
+import type { VerifyJob, VerifyVerdict } from './verifyWorker.js';
+
+/** Bodies up to this size are checked inline: a few milliseconds at worst (bench: kit hostile). */
+export const OFF_THREAD_BYTES = 64 * 1024;
+
+/** Large bodies are rare (a full department list now and then): the worker goes when idle. */
+const IDLE_MS = 500;
+
+export class OffThreadVerifier {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, (verdict: VerifyVerdict) => void>();
+  private next = 0;
+  private idle: NodeJS.Timeout | undefined;
+
+  constructor(private readonly maxQueued = 8) {}
+
+  /** Resolves when the body is a JSON object whose signature holds; throws KitRefusal otherwise. */
+  async check(scheme: Scheme, call: SignedCall, bytes: Uint8Array): Promise<void> {
+    if (this.pending.size >= this.maxQueued)
+      throw new KitRefusal(
+        ResultCode.internalError,
+        'too many large calls are being verified; nothing was changed, please retry shortly',
+      );
+    const id = ++this.next;
+    const verdict = await new Promise<VerifyVerdict>((resolve) => {
+      this.pending.set(id, resolve);
+      const job: VerifyJob = {
+        id,
+        scheme: scheme.name,
+        key: scheme.key,
+        call: { sign: call.sign, timestamp: call.timestamp, nonce: call.nonce },
+        bytes,
+      };
+      this.start().postMessage(job);
+    });
+    if (verdict.ok) return;
+    if ('resultCode' in verdict) throw new KitRefusal(verdict.resultCode as ResultCode, verdict.message);
+    throw new Error(`off-thread verification failed: ${verdict.failed}`);
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.idle);
+    const worker = this.worker;
+    this.worker = null;
+    if (worker) await worker.terminate();
+  }
+
+  private start(): Worker {
+    clearTimeout(this.idle);
+    if (this.worker) return this.worker;
+    const worker = startWorker();
+    worker.unref();
+    worker.on('message', (verdict: VerifyVerdict) => {
+      const resolve = this.pending.get(verdict.id);
+      this.pending.delete(verdict.id);
+      resolve?.(verdict);
+      if (this.pending.size === 0) this.idle = setTimeout(() => void this.close(), IDLE_MS).unref();
+    });
+    // A worker that dies fails what it held; the next call starts a new one.
+    const fail = (why: string) => {
+      if (this.worker === worker) this.worker = null;
+      for (const [id, resolve] of this.pending) resolve({ id, ok: false, failed: why });
+      this.pending.clear();
+    };
+    worker.on('error', (error) => fail(error.message));
+    worker.on('exit', (code) => fail(`worker exited with code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/**
+ * The worker, from the built JavaScript; from the TypeScript sources (tests, `npm run dev`) it
+ * first registers tsx's loader, which a worker does not inherit.
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./verifyWorker.js', import.meta.url));
+  const tsx = createRequire(import.meta.url).resolve('tsx/cjs/api');
+  const entry = fileURLToPath(new URL('./verifyWorker.ts', import.meta.url));
+  return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(entry)});`, {
+    eval: true,
+  });
+}
