@@ -8,7 +8,16 @@
  */
 import { Pusher } from '../src/sandbox/pusher.js';
 import { startServer, type ChildServer } from './children.js';
-import { API_KEY, APP_ID, authFields, KIT_KEY, newTenantId, tenantFields } from '../test/support/fixtures.js';
+import {
+  API_KEY,
+  APP_ID,
+  appFields,
+  authFields,
+  KIT_KEY,
+  newTenantId,
+  SELLER_PUBLIC_KEY,
+  tenantFields,
+} from '../test/support/fixtures.js';
 import { benchUser, log, REDIS_URL, relayEnv, syncedAt } from './common.js';
 import {
   contender,
@@ -49,10 +58,15 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
     const relay = await startServer('relay', 'relay.ts', relayEnv(o.prefix, { LOG_LEVEL: 'warn' }));
     servers.push(relay);
     await waitReady(relay.url);
-    // Seed through the front door: the tenant, then 500 users of the app.
-    const pusher = new Pusher({ productionAddress: relay.url, kitAccessKey: KIT_KEY });
+    // Seed through the front door: the tenant, the app's credential, then 500 users of the app.
+    const pusher = new Pusher({
+      productionAddress: relay.url,
+      kitAccessKey: KIT_KEY,
+      publicKey: SELLER_PUBLIC_KEY,
+    });
     for (const result of [
       await pusher.tenantSync(tenantFields(tenantId)),
+      await pusher.applicationSync(appFields(tenantId)),
       await pusher.authSync(
         authFields(
           tenantId,

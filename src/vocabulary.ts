@@ -10,6 +10,8 @@
 export const AUTHORIZE_REASONS = [
   'ok',
   'tenant_unknown',
+  /** the tenant has no app credential for the app: never synced, or deleted (applicationSync flag 0) */
+  'app_unknown',
   'instance_frozen',
   'instance_released',
   'user_unknown',

@@ -167,13 +167,14 @@ const AuthorizeRequest = z
   })
   .meta({ id: 'AuthorizeRequest', description: 'Other properties are ignored.' });
 
-// The answer's four forms, by what its `reason` says of the user. Each reason of the mirror's one
+// The answer's five forms, by what its `reason` says of the user. Each reason of the mirror's one
 // list goes in exactly one of them: a reason added there fails to compile here until it is placed.
 const Reason = z.enum(AUTHORIZE_REASONS);
 const unknownParty = Reason.extract(['tenant_unknown', 'user_unknown']);
+const appGone = Reason.extract(['app_unknown']);
 const blocked = Reason.extract(['instance_frozen', 'instance_released']);
 const refused = Reason.extract(['not_authorized', 'user_disabled', 'role_missing']);
-type Placed = 'ok' | z.output<typeof unknownParty | typeof blocked | typeof refused>;
+type Placed = 'ok' | z.output<typeof unknownParty | typeof appGone | typeof blocked | typeof refused>;
 const _everyReasonPlaced: [AuthorizeReason] extends [Placed] ? true : never = true;
 
 const AuthorizeAnswer = z
@@ -191,6 +192,16 @@ const AuthorizeAnswer = z
     z
       .strictObject({
         allowed: z.literal(false),
+        reason: appGone,
+        user: User.optional().meta({ description: 'Present when the mirror knows the user.' }),
+      })
+      .meta({
+        description:
+          "The tenant holds no credential for the app: applicationSync never sent it, or deleted it (`flag` 0). Its users cannot sign in, and the sessions of the tenant's users end.",
+      }),
+    z
+      .strictObject({
+        allowed: z.literal(false),
         reason: blocked,
         user: User.optional().meta({ description: 'Present when the mirror knows the user.' }),
       })
@@ -205,7 +216,7 @@ const AuthorizeAnswer = z
   .meta({
     id: 'AuthorizeAnswer',
     description:
-      '`reason` is `ok` when allowed; otherwise the first failing check, in this order: unknown tenant, the tenant blocked, unknown user (for that app), authorization cancelled, user disabled, role missing. `user` is the mirrored user, whenever the mirror knows them.',
+      '`reason` is `ok` when allowed; otherwise the first failing check, in this order: unknown tenant, no credential for the app in the tenant (`app_unknown`), the tenant blocked, unknown user (for that app), authorization cancelled, user disabled, role missing. `user` is the mirrored user, whenever the mirror knows them.',
   });
 
 const InstanceStatus = z.enum(INSTANCE_STATUSES).meta({
@@ -349,7 +360,7 @@ const noStore = z.object({ 'Cache-Control': z.literal('no-store') });
 const apiKeyOnly =
   'No `Authorization: Bearer <one of SELLER_API_KEYS>` header, or a key that is not one of them (`unauthorized`).';
 const sessionGone =
-  'The session is absent, expired, ended (signed out, or its refresh token was refused) or its user lost access to the app in the mirror (`no_session`).';
+  "The session is absent, expired, ended (signed out, or its refresh token was refused) or its user lost access to the app in the mirror, the tenant's app credential included (`no_session`).";
 
 const unauthorized = reply(errorAnswer(['unauthorized'], apiKeyOnly), {
   component: 'Unauthorized',
@@ -575,7 +586,7 @@ export const operations = define({
     tags: ['mirror'],
     summary: 'May this user use the app?',
     description:
-      'Decided from the mirror alone: the tenant exists, the user is authorized for the app (`appId`, default `KOO_APP_ID`), enabled, and holds `role` when one is asked for (`admin` includes `user`). The answer is 200 whether allowed or not; `reason` says why.',
+      'Decided from the mirror alone: the tenant exists and holds the credential of the app (`appId`, default `KOO_APP_ID`; applicationSync), the user is authorized for the app, enabled, and holds `role` when one is asked for (`admin` includes `user`). The answer is 200 whether allowed or not; `reason` says why.',
     request: { body: AuthorizeRequest },
     responses: {
       200: reply(AuthorizeAnswer.meta({ description: 'The decision.' })),

@@ -50,22 +50,23 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     endedAs: 'no_session' | 'reauthenticate' = 'no_session',
   ) => {
     if (!sid) throw new NoSessionError();
-    // One round trip: the session, its user's record and its tenant's.
+    // One round trip: the session, its user's record, its tenant's and its tenant's app record.
     const found = await sessions.readWithUser(sid, appId);
     if (!found) throw new NoSessionError();
     const { current } = found;
     const { login } = current;
     if (login.ended) throw endedAs === 'reauthenticate' ? new ReauthenticateError() : new NoSessionError();
     if (login.absoluteExpiresAt <= now()) throw new NoSessionError();
-    const decision = decideAuthorization(
-      parseJson<TenantRecord>(found.tenant),
-      parseJson<UserRecord>(found.user),
-      undefined,
+    const decision = decideAuthorization({
+      tenant: parseJson<TenantRecord>(found.tenant),
+      appKnown: found.app !== null,
+      user: parseJson<UserRecord>(found.user),
       // null unless INSTANCE_GATING is on (Sessions reads the gate only then)
-      found.gate,
-    );
+      gate: found.gate,
+    });
     if (!decision.allowed) {
-      // The mirror has taken the user away (normally the push ended the session already).
+      // The mirror has taken the user or the app away (normally the push ended the session
+      // already; not a session its sign-in saved just after that push's write).
       await sessions.end(sid, login);
       throw new NoSessionError();
     }

@@ -142,8 +142,9 @@ export class Mirror {
   }
 
   /**
-   * The mirror's answer to "may this user use the app": the tenant exists, the user is
-   * authorized and enabled, and holds `role` when one is asked for (admin includes user).
+   * The mirror's answer to "may this user use the app": the tenant exists and holds the app's
+   * credential (applicationSync), the user is authorized and enabled, and holds `role` when one
+   * is asked for (admin includes user).
    */
   async authorize(
     tenantId: string,
@@ -152,23 +153,33 @@ export class Mirror {
     role?: 'user' | 'admin',
   ): Promise<AuthorizeAnswer> {
     // Issued together: one round trip to Redis.
-    const [tenant, user, gate] = await Promise.all([
+    const [tenant, app, user, gate] = await Promise.all([
       this.tenant(tenantId),
+      this.store.hGet(this.keys.apps(tenantId), appId),
       this.user(tenantId, appId, userName),
       this.gating ? this.store.get(this.keys.gate(tenantId)) : null,
     ]);
-    return decideAuthorization(tenant, user, role, gate);
+    return decideAuthorization({ tenant, appKnown: app !== null, user, gate }, role);
   }
 }
 
-/** `gate`: the tenant's gate value (gate.ts), or null where gating is off. */
+/** What the mirror holds that decides whether a user may use the app. */
+export interface AuthorizationFacts {
+  tenant: TenantRecord | null;
+  /** whether the tenant holds an app record (credential) for the app */
+  appKnown: boolean;
+  user: UserRecord | null;
+  /** the tenant's gate value (gate.ts), or null where gating is off */
+  gate?: string | null;
+}
+
 export function decideAuthorization(
-  tenant: TenantRecord | null,
-  user: UserRecord | null,
+  { tenant, appKnown, user, gate }: AuthorizationFacts,
   role?: 'user' | 'admin',
-  gate?: string | null,
 ): AuthorizeAnswer {
   if (!tenant) return { allowed: false, reason: 'tenant_unknown' };
+  // Without its credential the app cannot sign anyone in or renew a token: its users are refused.
+  if (!appKnown) return { allowed: false, reason: 'app_unknown', ...(user ? { user } : {}), tenant };
   if (isGateReason(gate)) return { allowed: false, reason: gate, ...(user ? { user } : {}), tenant };
   if (!user) return { allowed: false, reason: 'user_unknown', tenant };
   if (!user.authorized) return { allowed: false, reason: 'not_authorized', user, tenant };

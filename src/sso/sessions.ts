@@ -106,8 +106,8 @@ export class Sessions {
 
   /**
    * The session with, in the same round trip, its user's mirror record for `appId`, its
-   * tenant's record and, under INSTANCE_GATING, the tenant's gate (null otherwise): the
-   * session id names the tenant, the session names the user.
+   * tenant's record, the tenant's app record for `appId` and, under INSTANCE_GATING, the
+   * tenant's gate (null otherwise): the session id names the tenant, the session names the user.
    */
   async readWithUser(
     sid: string,
@@ -115,6 +115,7 @@ export class Sessions {
   ): Promise<{
     current: StoredSession;
     tenant: string | null;
+    app: string | null;
     user: string | null;
     gate: string | null;
   } | null> {
@@ -126,14 +127,19 @@ export class Sessions {
       this.key(sid),
       RECORD_USER_NAME_PATH,
       keys.users(tenantId, appId),
-      this.options.gating ? [keys.tenant(tenantId), keys.gate(tenantId)] : [keys.tenant(tenantId)],
+      [
+        keys.tenant(tenantId),
+        { key: keys.apps(tenantId), field: appId },
+        ...(this.options.gating ? [keys.gate(tenantId)] : []),
+      ],
     );
     const current = found.value ? this.stored(found.value, found.ttlMs) : null;
     if (!current || current.login.tenantId !== tenantId || current.login.appId !== appId) return null;
     return {
       current,
       tenant: found.also[0] ?? null,
-      gate: found.also[1] ?? null,
+      app: found.also[1] ?? null,
+      gate: found.also[2] ?? null,
       user: found.linked,
     };
   }
@@ -164,25 +170,43 @@ export class Sessions {
   /**
    * Index a new session under its user before it is saved, so it can always be found to be
    * ended; ids of the user's sessions that have since expired are dropped on the way. False
-   * when the tenant was blocked in the meantime (nothing is written then).
+   * when, in the meantime, the tenant was blocked or its app record deleted (nothing is written
+   * then).
    */
   async register(sid: string, login: SignedIn): Promise<boolean> {
     const { store, keys } = this.options;
-    const userSet = keys.userSessions(login.tenantId, login.appId, login.userName);
-    const known = await store.sMembers(userSet);
-    const ttls = await Promise.all(known.map((s) => store.pTtl(this.key(s))));
-    const dead = known.filter((_, i) => ttls[i] === -2);
-    const outcome = await store.apply(
-      [
-        { op: 'sadd', key: keys.sessionUsers(login.tenantId, login.appId), members: [login.userName] },
-        { op: 'srem', key: userSet, members: dead },
-        { op: 'sadd', key: userSet, members: [sid] },
-      ],
-      // A freeze that landed since the sign-in was authorized would not find this session: the
-      // index entry is written only while the tenant is not blocked (the gate is in its slot).
-      { guards: this.options.gating ? [{ key: keys.gate(login.tenantId), equals: null }] : [] },
-    );
-    return outcome === 'applied';
+    const { tenantId, appId } = login;
+    const userSet = keys.userSessions(tenantId, appId, login.userName);
+    const appRef = { key: keys.apps(tenantId), field: appId };
+    // A write lost to a change of the app record (a new credential) is decided again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const [known, app, gate] = await Promise.all([
+        store.sMembers(userSet),
+        store.hGet(appRef.key, appRef.field),
+        this.options.gating ? store.get(keys.gate(tenantId)) : null,
+      ]);
+      if (app === null || gate !== null) return false;
+      const ttls = await Promise.all(known.map((s) => store.pTtl(this.key(s))));
+      const dead = known.filter((_, i) => ttls[i] === -2);
+      const outcome = await store.apply(
+        [
+          { op: 'sadd', key: keys.sessionUsers(tenantId, appId), members: [login.userName] },
+          { op: 'srem', key: userSet, members: dead },
+          { op: 'sadd', key: userSet, members: [sid] },
+        ],
+        // A freeze or an application deletion that landed since the sign-in was authorized
+        // would not find this session: the index entry is written only while the tenant is not
+        // blocked and holds the app record it held a moment ago (both are in its slot).
+        {
+          guards: [
+            ...(this.options.gating ? [{ key: keys.gate(tenantId), equals: null }] : []),
+            { ...appRef, equals: app },
+          ],
+        },
+      );
+      if (outcome === 'applied') return true;
+    }
+    return false;
   }
 
   /** Ends one session: its record (tokens with it) and its index entry, in one write. */

@@ -8,6 +8,7 @@ import {
   type ApplyOptions,
   type ApplyResult,
   type RecordWithRefs,
+  type Ref,
   type Store,
   type WriteOp,
 } from './store.js';
@@ -76,11 +77,12 @@ export class MemoryStore implements Store {
     key: string,
     pointer: readonly string[],
     hash: string,
-    also: readonly string[],
+    also: readonly Ref[],
   ): Promise<RecordWithRefs> {
     const value = await this.get(key);
-    if (value === null)
-      return { value, ttlMs: -2, linked: null, also: await Promise.all(also.map((k) => this.get(k))) };
+    const others = () =>
+      Promise.all(also.map((r) => (typeof r === 'string' ? this.get(r) : this.hGet(r.key, r.field))));
+    if (value === null) return { value, ttlMs: -2, linked: null, also: await others() };
     let at: unknown;
     try {
       at = JSON.parse(value);
@@ -93,7 +95,7 @@ export class MemoryStore implements Store {
       value,
       ttlMs: await this.pTtl(key),
       linked: typeof at === 'string' ? await this.hGet(hash, at) : null,
-      also: await Promise.all(also.map((k) => this.get(k))),
+      also: await others(),
     };
   }
 

@@ -40,6 +40,9 @@ export interface ApplyOptions {
 
 export type ApplyResult = 'applied' | 'conflict';
 
+/** One of `readRecordWithRefs`'s other values: the string at a key, or a field of a hash. */
+export type Ref = string | { key: string; field: string };
+
 /** What `readRecordWithRefs` found: a JSON record, its TTL, the hash field it names, and other values. */
 export interface RecordWithRefs {
   /** the record, null when absent */
@@ -48,7 +51,7 @@ export interface RecordWithRefs {
   ttlMs: number;
   /** the hash field the record names, null when absent or the record names none */
   linked: string | null;
-  /** the other strings, in the order asked */
+  /** the other values, in the order asked */
   also: (string | null)[];
 }
 
@@ -70,14 +73,15 @@ export interface Store {
   apply(ops: readonly WriteOp[], options?: ApplyOptions): Promise<ApplyResult>;
   /**
    * One round trip for a record and what it points to: GET `key` (a JSON string) and its TTL;
-   * the string at property path `pointer` inside it names a field of `hash`, read too; and GET
-   * of each of `also`. All keys in one slot. (A session and its user and tenant, in one read.)
+   * the string at property path `pointer` inside it names a field of `hash`, read too; and each
+   * of `also`: GET of a key, HGET of a `{ key, field }`. All keys in one slot. (A session, its
+   * user, its tenant and its app, in one read.)
    */
   readRecordWithRefs(
     key: string,
     pointer: readonly string[],
     hash: string,
-    also: readonly string[],
+    also: readonly Ref[],
   ): Promise<RecordWithRefs>;
   /**
    * Writes a large hash to a private staging key, not atomically, expiring after `ttlMs`, so a

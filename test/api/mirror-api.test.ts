@@ -1,6 +1,6 @@
 // The seller API's read side of the mirror (contract §5), errors included.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { allOrgFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
+import { allOrgFields, appFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
 import { API_KEY, startRelay, type TestRelay } from '../support/relay.js';
 
 describe('seller API over the mirror', () => {
@@ -11,6 +11,8 @@ describe('seller API over the mirror', () => {
     t = await startRelay({ env: { SELLER_API_KEYS: `old-key-0000000000000,${API_KEY}` } });
     for (const r of [
       await t.pusher.tenantSync(tenantFields(tenantId)),
+      await t.pusher.applicationSync(appFields(tenantId)),
+      await t.pusher.applicationSync(appFields(tenantId, { appId: 'another-app' })),
       await t.pusher.authSync(
         authFields(tenantId, [
           user('admin1', { role: 'admin' }),
@@ -105,6 +107,8 @@ describe('seller API over the mirror', () => {
       [{ userName: 'nobody' }, false, 'user_unknown'],
       [{ userName: 'other-app-user' }, false, 'user_unknown'],
       [{ userName: 'other-app-user', appId: 'another-app' }, true, 'ok'],
+      // no applicationSync for that app in the tenant: checked before the user
+      [{ userName: 'admin1', appId: 'third-app' }, false, 'app_unknown'],
     ])('%j → allowed %s (%s)', async (body, allowed, reason) => {
       const res = await authorize({ tenantId, ...body });
       expect(res.status).toBe(200);

@@ -366,7 +366,8 @@ describe('the seller API and its OpenAPI document', () => {
       [{ tenantId, userName: 'bob', role: 'admin' }, false, 'role_missing'],
       [{ tenantId, userName: 'carol' }, false, 'user_disabled'],
       [{ tenantId, userName: 'nobody' }, false, 'user_unknown'],
-      [{ tenantId, userName: 'alice', appId: 'another-app' }, false, 'user_unknown'],
+      // no credential for that app in the tenant (applicationSync): checked before the user
+      [{ tenantId, userName: 'alice', appId: 'another-app' }, false, 'app_unknown'],
       [{ tenantId: 'no-such-tenant', userName: 'alice' }, false, 'tenant_unknown'],
     ];
     for (const [body, allowed, reason] of cases) {
@@ -399,6 +400,32 @@ describe('the seller API and its OpenAPI document', () => {
         expect(res.body).toMatchObject({ allowed: false, reason });
         expect('user' in res.body).toBe(withUser);
       }
+    }
+    // A tenant whose app credential was deleted (applicationSync flag 0), its user still mirrored.
+    const appless = w.world.addTenant({ name: 'app deleted' });
+    w.world.addUser({
+      tenantId: appless.tenantId,
+      userName: 'appless-user',
+      name: 'appless user',
+      password: 'x',
+      apps: new Set([w.relay.config.appId]),
+    });
+    await w.world.provision(w.relay.config.appId, [appless.tenantId]);
+    const deleted = await w.world.pusher(w.relay.config.appId).applicationSync({
+      instanceId: appless.instanceId,
+      tenantId: appless.tenantId,
+      appId: w.relay.config.appId,
+      flag: 0,
+    });
+    expect(deleted.resultCode).toBe('000000');
+    for (const [userName, withUser] of [
+      ['appless-user', true],
+      ['nobody', false],
+    ] as const) {
+      const res = await call('post', '/authorize').send({ tenantId: appless.tenantId, userName });
+      check('post', '/authorize', res);
+      expect(res.body).toMatchObject({ allowed: false, reason: 'app_unknown' });
+      expect('user' in res.body).toBe(withUser);
     }
     for (const [body, message] of [
       [{ tenantId }, 'userName: Invalid input: expected string, received undefined'],

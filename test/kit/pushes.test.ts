@@ -205,8 +205,12 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
         clientSecret: undefined,
         timeStamp: at(3000),
       });
+      await ok(t.pusher.tenantSync(tenantFields(id)));
+      await ok(t.pusher.authSync(authFields(id, [user('u1')])));
+      expect(await authorize(id, 'u1')).toMatchObject({ allowed: true, reason: 'ok' });
       for (let i = 0; i < 3; i++) await ok(t.pusher.applicationSync(del));
       expect(await t.relay.mirror.app(id, APP_ID)).toBeNull();
+      expect(await authorize(id, 'u1')).toMatchObject({ allowed: false, reason: 'app_unknown' });
       await ok(t.pusher.applicationSync(appFields(id, { timeStamp: at(2500) })));
       expect(await t.relay.mirror.app(id, APP_ID)).toBeNull();
     });
@@ -224,6 +228,7 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
     it('adds users with every documented field, read back as the API shows them', async () => {
       const id = newTenantId();
       await ok(t.pusher.tenantSync(tenantFields(id)));
+      await ok(t.pusher.applicationSync(appFields(id)));
       await ok(
         t.pusher.authSync(
           authFields(id, [
@@ -280,6 +285,7 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
     it('modifies (flag 2), cancels (flag 3) and deletes (flag 0) users', async () => {
       const id = newTenantId();
       await ok(t.pusher.tenantSync(tenantFields(id)));
+      await ok(t.pusher.applicationSync(appFields(id)));
       await ok(t.pusher.authSync(authFields(id, [user('u1'), user('u2')])));
       await ok(
         t.pusher.authSync(authFields(id, [user('u1', { role: 'admin', name: 'Renamed' })], { flag: 2 })),
@@ -354,11 +360,14 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
       expect((await userOf(id, 'bulk499')).status).toBe(200);
     });
 
-    it('keeps users pushed before their tenant and authorizes them once it arrives', async () => {
+    it('keeps users pushed before their tenant and app, and authorizes them once both arrive', async () => {
       const id = newTenantId();
       await ok(t.pusher.authSync(authFields(id, [user('early')])));
       expect(await authorize(id, 'early')).toMatchObject({ allowed: false, reason: 'tenant_unknown' });
       await ok(t.pusher.tenantSync(tenantFields(id)));
+      // the app's credential (applicationSync) not there yet: no one can sign in
+      expect(await authorize(id, 'early')).toMatchObject({ allowed: false, reason: 'app_unknown' });
+      await ok(t.pusher.applicationSync(appFields(id)));
       expect(await authorize(id, 'early')).toMatchObject({ allowed: true, reason: 'ok' });
     });
   });

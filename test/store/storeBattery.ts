@@ -250,6 +250,14 @@ export function storeBattery(
       linked: null,
       also: ['O'],
     });
+    // a field of a hash among the other values, with or without the record
+    const refs = [k('other'), { key: k('people'), field: 'bob' }, { key: k('people'), field: 'eve' }];
+    expect((await store.readRecordWithRefs(k('rec'), ['login', 'userName'], k('people'), refs)).also).toEqual(
+      ['O', 'B', null],
+    );
+    expect(
+      (await store.readRecordWithRefs(k('no-rec'), ['login', 'userName'], k('people'), refs)).also,
+    ).toEqual(['O', 'B', null]);
     await store.apply([{ op: 'set', key: k('not-json'), value: 'plain text' }]);
     expect(
       await store.readRecordWithRefs(k('not-json'), ['login', 'userName'], k('people'), []),

@@ -10,6 +10,8 @@ export async function authorization(ctx: CallbackContext): Promise<Answered | vo
   const { mirror, config } = ctx.deps;
   const decision = await mirror.authorize(found(ctx, 'tenantId'), config.appId, found(ctx, 'user').userName);
   if (decision.reason === 'tenant_unknown') return fail(ctx, 'unknown_tenant');
+  // deleted since the identity-server step found it
+  if (decision.reason === 'app_unknown') return fail(ctx, 'no_client');
   if (decision.reason === 'user_disabled') return fail(ctx, 'user_disabled');
   // Its own page: the user can do nothing, the administrator must renew or buy again.
   if (isGateReason(decision.reason)) return fail(ctx, decision.reason);

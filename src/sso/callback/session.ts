@@ -29,10 +29,11 @@ export async function session(ctx: CallbackContext): Promise<Answered | void> {
   await promisify((cb) => req.session.regenerate(cb));
   signedIn.tokens = sessions.sealTokens(req.sessionID, found(ctx, 'grant'), 1);
   if (!(await sessions.register(req.sessionID, signedIn))) {
-    // The tenant was blocked between the authorization step and now: no session is kept, and
-    // the page says why, as the authorization step would have.
+    // The tenant was blocked, or its app record deleted, between the authorization step and
+    // now: no session is kept, and the page says why, as the earlier steps would have.
     await promisify((cb) => req.session.destroy(cb));
     const decision = await mirror.authorize(tenantId, config.appId, user.userName);
+    if (decision.reason === 'app_unknown') return fail(ctx, 'no_client');
     return fail(ctx, isGateReason(decision.reason) ? decision.reason : 'not_authorized');
   }
   req.session.login = signedIn;

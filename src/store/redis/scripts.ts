@@ -92,22 +92,29 @@ return 1
 
 /**
  * `readRecordWithRefs`: KEYS[1] is the JSON record, KEYS[2] the hash, KEYS[3..] the other
- * strings; ARGV is the property path. Replies { record, its PTTL, the hash field, others... }.
+ * values' keys; ARGV[1] is the property path's length n, ARGV[2..n+1] the path, then one entry
+ * per other value: `s` (GET) or `h` and a field name (HGET). Replies { record, its PTTL, the
+ * hash field, others... }.
  */
 export const READ_RECORD_WITH_REFS = script(`#!lua flags=no-writes
+local n = tonumber(ARGV[1])
 local v = redis.call('GET', KEYS[1])
 local out = { v, -2, false }
 if v then
   out[2] = redis.call('PTTL', KEYS[1])
   local ok, at = pcall(cjson.decode, v)
   if ok then
-    for i = 1, #ARGV do
+    for i = 2, n + 1 do
       if type(at) == 'table' then at = at[ARGV[i]] else at = nil end
     end
     if type(at) == 'string' then out[3] = redis.call('HGET', KEYS[2], at) end
   end
 end
-for i = 3, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) end
+for i = 3, #KEYS do
+  local ref = ARGV[n + i - 1]
+  if ref == 's' then out[#out + 1] = redis.call('GET', KEYS[i])
+  else out[#out + 1] = redis.call('HGET', KEYS[i], string.sub(ref, 2)) end
+end
 return out
 `);
 

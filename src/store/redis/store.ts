@@ -15,6 +15,7 @@ import {
   type ApplyOptions,
   type ApplyResult,
   type RecordWithRefs,
+  type Ref,
   type Store,
   type WriteOp,
 } from '../store.js';
@@ -212,9 +213,16 @@ export class RedisStore implements Store {
     key: string,
     pointer: readonly string[],
     hash: string,
-    also: readonly string[],
+    also: readonly Ref[],
   ): Promise<RecordWithRefs> {
-    const options = { keys: [key, hash, ...also], arguments: [...pointer] };
+    const options = {
+      keys: [key, hash, ...also.map((r) => (typeof r === 'string' ? r : r.key))],
+      arguments: [
+        String(pointer.length),
+        ...pointer,
+        ...also.map((r) => (typeof r === 'string' ? 's' : `h${r.field}`)),
+      ],
+    };
     const reply = await this.call('a record read', () =>
       this.runScript(READ_RECORD_WITH_REFS, options, true),
     );

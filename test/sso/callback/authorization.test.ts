@@ -24,6 +24,8 @@ describe('callback step: authorization', () => {
 
   it.each([
     ['tenant_unknown', 'unknown_tenant', 400, undefined],
+    // deleted after the identity-server step found it
+    ['app_unknown', 'no_client', 400, undefined],
     ['user_disabled', 'user_disabled', 403, undefined],
     ['instance_frozen', 'instance_frozen', 403, undefined],
     ['instance_released', 'instance_released', 403, undefined],

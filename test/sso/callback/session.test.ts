@@ -63,18 +63,19 @@ describe('callback step: session', () => {
   });
 
   it.each([
-    ['instance_frozen', 'instance_frozen'],
-    ['instance_released', 'instance_released'],
-    ['not_authorized', 'not_authorized'],
-    ['ok', 'not_authorized'],
+    ['instance_frozen', 'instance_frozen', 403],
+    ['instance_released', 'instance_released', 403],
+    ['app_unknown', 'no_client', 400],
+    ['not_authorized', 'not_authorized', 403],
+    ['ok', 'not_authorized', 403],
   ] as const)(
-    'refused by the index (the tenant got blocked meanwhile), now %s: the %s page, no session kept',
-    async (reason: AuthorizeReason, page) => {
+    'refused by the index (the tenant got blocked or its app deleted meanwhile), now %s: the %s page (%d), no session kept',
+    async (reason: AuthorizeReason, page, status) => {
       const f = fake({ found });
       f.deps.sessions.register = async () => false;
       f.deps.mirror.authorize = async () => ({ allowed: reason === 'ok', reason });
       expect(await session(f.ctx)).toBe(ANSWERED);
-      expect(f.res.statusCode).toBe(403);
+      expect(f.res.statusCode).toBe(status);
       expect(failureOf(f.res)).toBe(page);
       expect(f.session.destroyed).toBe(true);
       expect(f.session.saved).toBeUndefined();
