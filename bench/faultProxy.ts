@@ -116,17 +116,25 @@ export class FaultProxy {
     server.on('close', closed(client, toClient));
   }
 
-  /** Copies `from` to `to`, each chunk held back by the delay in force when it arrived. */
+  /**
+   * Copies `from` to `to`, each chunk held back by the delay in force when it arrived, strictly
+   * in order: one queue per direction, drained by one timer at a time (timers of different
+   * lengths due at the same moment may fire in either order, and a late timer must not let a
+   * later chunk pass it when the delay shrinks).
+   */
   private forward(from: Socket, to: Socket, delayOf: 'ms' | 'answerMs'): Flow {
-    let releaseAt = 0;
+    const queue: { at: number; action: () => void }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const drain = () => {
+      timer = undefined;
+      while (queue.length && queue[0]!.at <= Date.now()) queue.shift()!.action();
+      if (queue.length) timer = setTimeout(drain, queue[0]!.at - Date.now());
+    };
     const later = (action: () => void) => {
       const mode = this.mode;
       const delay = mode.kind === 'delay' ? (mode[delayOf] ?? mode.ms) : 0;
-      // Never before an earlier chunk: a shorter delay set meanwhile must not reorder bytes.
-      releaseAt = Math.max(Date.now() + delay, releaseAt);
-      const wait = releaseAt - Date.now();
-      if (wait <= 0) action();
-      else setTimeout(action, wait);
+      queue.push({ at: Math.max(Date.now() + delay, queue.at(-1)?.at ?? 0), action });
+      if (!timer) drain();
     };
     from.on('data', (chunk: Buffer) =>
       later(() => {
