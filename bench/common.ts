@@ -172,6 +172,8 @@ export interface InProcessRelay {
   config: Config;
   relay: Relay;
   store: RedisStore;
+  /** http://127.0.0.1:<port> */
+  url: string;
   /** the sandbox Pusher, with the kit and the basic key, aimed at this relay */
   pusher: Pusher;
   /** server time in ms (request received → answer finished) by nonce: `x-nonce` or `?nonce=` */
@@ -220,6 +222,7 @@ export async function startInProcessRelay(prefix: string): Promise<InProcessRela
     config,
     relay,
     store,
+    url,
     pusher,
     serverTimes,
     close: async () => {

@@ -6,7 +6,7 @@
  *
  * REDIS_URL selects the Redis (default redis://127.0.0.1:6379). Every key lives under a prefix
  * of its own (bench:<random>:) and is deleted at the end. BENCH_QUICK=1 makes a short smoke run.
- * BENCH_ONLY=session,signin (any of kit, instances, authorize, session, signin, revocation) runs
+ * BENCH_ONLY=session,signin (any of kit, hostile, instances, authorize, session, signin, revocation) runs
  * only those.
  */
 import { execFileSync } from 'node:child_process';
@@ -26,6 +26,7 @@ import {
   waitForQuiet,
 } from './common.js';
 import { runInstanceBenchmarks, type FreezeRun, type InstanceRun, type MirrorTrace } from './instances.js';
+import { runHostileBenchmark, type HostileRow } from './hostile.js';
 import { runKitBenchmarks, type KitRun } from './kit.js';
 import type { LoadRun } from './load.js';
 import { runRevocationBenchmark, type RevocationResult } from './revocation.js';
@@ -37,7 +38,7 @@ const TARGET_PUSH_RATIO = 1.5;
 const TARGET_AUTHORIZE_RATIO = 0.8;
 const TARGET_SESSION_BARE_RATIO = 0.8;
 const TARGET_SESSION_PASSPORT_RATIO = 1.5;
-const SECTIONS = ['kit', 'instances', 'authorize', 'session', 'signin', 'revocation'] as const;
+const SECTIONS = ['kit', 'hostile', 'instances', 'authorize', 'session', 'signin', 'revocation'] as const;
 const only = (process.env.BENCH_ONLY ?? '')
   .split(',')
   .map((x) => x.trim())
@@ -70,6 +71,22 @@ function kitTable(runs: KitRun[]): string {
       `| | apply alone ÷ floor | | ${ratio(r.apply.p50, r.floor.p50)}× | ${ratio(r.apply.p95, r.floor.p95)}× |`,
     );
   }
+  return lines.join('\n');
+}
+
+function hostileTable(rows: HostileRow[]): string {
+  const lines = [
+    '| Hostile allOrgSync bodies (4 MiB, 20/s, wrong x-sign) | event-loop delay p99 ms | max ms | authorize p50 ms | p95 ms | n | hostile answers |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of rows)
+    lines.push(
+      `| ${r.setting} | ${fmt(r.loopP99)} | ${fmt(r.loopMax)} | ${fmt(r.normal.p50)} | ${fmt(r.normal.p95)} | ${r.normal.n} | ${
+        Object.entries(r.hostile)
+          .map(([k, n]) => `${k} × ${n}`)
+          .join(', ') || '—'
+      } |`,
+    );
   return lines.join('\n');
 }
 
@@ -292,6 +309,7 @@ async function main(): Promise<void> {
           departmentRounds: quick ? 4 : 25,
         })
       : [];
+    const hostile = runs('hostile') ? await runHostileBenchmark({ prefix, seconds: quick ? 3 : 10 }) : [];
     const instances = runs('instances')
       ? await runInstanceBenchmarks({
           prefix,
@@ -379,6 +397,7 @@ async function main(): Promise<void> {
         busyAfter: busyAfter === null ? null : round(busyAfter, 2),
         loadAverageBefore: loadBefore,
       },
+      hostile,
       kit: kit.map((r) => ({
         ...r,
         ratio: { p50: ratio(r.push.p50, r.floor.p50), p95: ratio(r.push.p95, r.floor.p95) },
@@ -435,6 +454,8 @@ async function main(): Promise<void> {
       '',
     ];
     if (kit.length) out.push('### Kit pushes', '', kitTable(kit), '', breakdownTable(kit), '');
+    if (hostile.length)
+      out.push('### Hostile kit bodies beside normal traffic', '', hostileTable(hostile), '');
     if (instances) {
       const both = [instances.newInstance, instances.freeze];
       out.push(
