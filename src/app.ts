@@ -17,6 +17,7 @@ import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
 import { opsApp, opsRoutes } from './ops/routes.js';
 import { sessionRoutes } from './api/sessionRoutes.js';
+import { IDP_MAX_RESPONSE_BYTES } from './sso/idpFetch.js';
 import { IdentityServers } from './sso/idp.js';
 import { TokenRenewal } from './sso/renewal.js';
 import { AssertionKeys } from './sso/assertionKeys.js';
@@ -70,6 +71,11 @@ export function buildApp(deps: AppDeps): Relay {
     appId: config.appId,
     timeoutMs: config.idpTimeoutMs,
     allowInsecure: config.allowInsecureIdp,
+    network: {
+      refusePrivateAddresses: config.production,
+      allowedHosts: config.idpAllowedHosts,
+      maxResponseBytes: IDP_MAX_RESPONSE_BYTES,
+    },
     now,
   });
   // A renewal's claim outlives the identity-server timeout, so it is never taken over mid-call.

@@ -64,6 +64,8 @@ export interface Config {
   idpTimeoutMs: number;
   /** ALLOW_INSECURE_IDP: plain-http identity servers (the sandbox); refused in production. */
   allowInsecureIdp: boolean;
+  /** IDP_ALLOWED_HOSTS: `host` or `host:port` a domainName may name at a private address in production. */
+  idpAllowedHosts: string[];
   /** Seller app on another origin: the callback hands a one-time ticket to this URL. */
   handoffUrl?: URL;
   assertion: { ttlSeconds: number; rotationDays: number };
@@ -273,6 +275,11 @@ export function loadConfig(env: Env = process.env): Config {
       'is refused in production: identity servers must be https (it is for the sandbox and tests)',
     );
 
+  const idpAllowedHosts = list('IDP_ALLOWED_HOSTS').map((h) => h.toLowerCase());
+  for (const h of idpAllowedHosts)
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(h))
+      throw new ConfigError('IDP_ALLOWED_HOSTS', 'must list hosts as host or host:port, comma-separated');
+
   const gatingText = value('INSTANCE_GATING').toLowerCase();
   if (!['on', 'off'].includes(gatingText)) throw new ConfigError('INSTANCE_GATING', 'must be on or off');
   const absoluteUrl = (name: VariableName, fallback?: string) => {
@@ -351,6 +358,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     idpTimeoutMs: integer('IDP_TIMEOUT_MS'),
     allowInsecureIdp,
+    idpAllowedHosts,
     ...(handoffUrl ? { handoffUrl } : {}),
     assertion: {
       ttlSeconds: integer('ASSERTION_TTL_SECONDS'),

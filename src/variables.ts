@@ -147,6 +147,10 @@ export const VARIABLES = {
       '`true` accepts tenant identity servers over plain http (the sandbox, tests); **refused in production**, logged as a warning at start',
     default: 'false',
   },
+  IDP_ALLOWED_HOSTS: {
+    meaning:
+      'comma-separated `host` or `host:port` a tenant `domainName` may name even when it resolves to a loopback, private, link-local or metadata address; in production such addresses are refused otherwise (checked on the address connected to)',
+  },
   IDP_TIMEOUT_MS: {
     meaning: 'deadline of each call to a tenant identity server (token, refresh, userinfo), in ms',
     default: 5000,

@@ -11,6 +11,7 @@ import type { DataKeyRing } from '../crypto/dataKey.js';
 import { RelayError } from '../errors.js';
 import type { Mirror } from '../mirror/mirror.js';
 import { clientSecretContext, type TenantRecord } from '../mirror/records.js';
+import { IdpAddressRefused, idpFetch, type IdpFetchOptions } from './idpFetch.js';
 
 /** Why a login or renewal could not use the identity server. */
 export type IdpFailure =
@@ -80,6 +81,8 @@ export interface IdpOptions {
   timeoutMs: number;
   /** http:// domainNames (sandbox, tests); refused in production */
   allowInsecure: boolean;
+  /** where connections may go, and how much of an answer is read (idpFetch.ts) */
+  network: IdpFetchOptions;
   now: () => number;
 }
 
@@ -93,7 +96,11 @@ const MAX_CACHED = 1000;
 export class IdentityServers {
   private readonly cache = new Map<string, Entry>();
 
-  constructor(private readonly options: IdpOptions) {}
+  private readonly fetch: ReturnType<typeof idpFetch>;
+
+  constructor(private readonly options: IdpOptions) {
+    this.fetch = idpFetch(options.network);
+  }
 
   /** The tenant and its client for KOO_APP_ID from the mirror, with a ready Configuration. */
   async resolve(tenantId: string): Promise<{ tenant: TenantRecord; config: oidc.Configuration }> {
@@ -118,6 +125,7 @@ export class IdentityServers {
       oidc.ClientSecretPost(secret),
     );
     config.timeout = this.options.timeoutMs / 1000;
+    config[oidc.customFetch] = this.fetch as never;
     if (base.startsWith('http:')) {
       if (!this.options.allowInsecure)
         throw new IdpError({ kind: 'unavailable', detail: 'the tenant domainName is not https' });
@@ -228,6 +236,7 @@ export function classifyIdpError(error: unknown): IdpError {
         return unavailable(error.code ?? error.message);
     }
   }
+  if (error instanceof IdpAddressRefused) return unavailable(error.message);
   // fetch could not connect: a TypeError whose cause names the system error (ECONNREFUSED, …)
   if (error instanceof TypeError) {
     const code = (error.cause as { code?: unknown } | undefined)?.code;
