@@ -2,7 +2,8 @@
  * The call claim (src/kit/replay.ts) on both stores: what is refused, what is a replay, and that
  * a claim is written with the change it rides on, or not at all.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { claimFor, writeClaim } from '../../src/kit/replay.js';
 import { KitRefusal } from '../../src/kit/resultCodes.js';
 import { kitScheme } from '../../src/kit/verify.js';
@@ -10,7 +11,9 @@ import { transactSlots } from '../../src/mirror/transaction.js';
 import { Keys } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/store.js';
+import { newTenantId, tenantFields } from '../support/data.js';
 import { connectRedisStore, dropPrefix, uniquePrefix } from '../support/redis.js';
+import { startRelay, type TestRelay } from '../support/relay.js';
 
 const scheme = kitScheme('k'.repeat(32));
 const SIGN = 'AB'.repeat(32);
@@ -143,5 +146,57 @@ describe.each(['memory', 'redis'] as const)('call claims on the %s store', (kind
     const ttl = await store.pTtl(keys.nonce('n-ttl'));
     expect(ttl).toBeGreaterThan(100_000);
     expect(ttl).toBeLessThanOrEqual(120_000);
+  });
+});
+
+describe('call claims across two relay replicas on one Redis', () => {
+  let a: TestRelay;
+  let b: TestRelay;
+  beforeAll(async () => {
+    a = await startRelay();
+    b = await startRelay({ prefix: a.prefix });
+  });
+  afterAll(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  it('a nonce used on one replica is refused on the other; a verbatim replay there changes nothing', async () => {
+    const id = newTenantId();
+    const sent = { nonce: randomBytes(32).toString('hex').toUpperCase(), timestamp: String(Date.now()) };
+    const first = await a.pusher.tenantSync(tenantFields(id, { name: 'on a' }), sent);
+    expect(first.resultCode).toBe('000000');
+
+    const reused = await b.pusher.tenantSync(tenantFields(id, { name: 'on b' }), sent);
+    expect([reused.resultCode, reused.resultMsg]).toEqual([
+      '000001',
+      'x-nonce was already used; every call needs a new nonce',
+    ]);
+    const state = await b.state();
+    const replay = await b.pusher.send('tenantSync', first.body, sent);
+    expect(replay.resultCode).toBe('000000');
+    expect(await b.state()).toEqual(state);
+    expect((await b.api(`/api/v1/tenants/${id}`)).body.name).toBe('on a');
+  });
+});
+
+describe('the embedded store', () => {
+  it('sweeps expired claims on its own, so unused nonces do not pile up', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      let now = Date.now();
+      const store = new MemoryStore(() => now);
+      const keys = new Keys('sweep:');
+      const claim = await claimFor({ store, keys, nonceTtlMs: 120_000 }, scheme, 'n-sweep', 'AA'.repeat(32));
+      await writeClaim(store, claim, now + 5_000);
+      expect(store.size).toBe(2);
+      now += 120_001;
+      expect(store.size).toBe(2); // expired, not yet swept
+      jest.advanceTimersByTime(10_000);
+      expect(store.size).toBe(0);
+      await store.close();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
