@@ -51,6 +51,12 @@ function embeddedJson(fieldName: string) {
   return (value: unknown, ctx: z.RefinementCtx): unknown => {
     if (typeof value !== 'string') return value;
     try {
+      // Plain JSON first: faster, and JSON5 writes to the console (not the log) about U+2028.
+      return JSON.parse(value);
+    } catch {
+      // JSON5 below
+    }
+    try {
       return JSON5.parse(value);
     } catch {
       ctx.addIssue({ code: 'custom', message: `is a string but not a JSON array (${fieldName})` });
