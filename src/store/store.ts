@@ -91,6 +91,12 @@ export interface Store {
   stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * One raw command, for a library that speaks Redis itself (rate-limit-redis): routed to the
+   * node of `key` on a cluster, under the store's deadline. Only the Redis store has it; without
+   * it, such a library's in-memory equivalent is used (limits/counterStore.ts).
+   */
+  sendCommand?(key: string | undefined, readOnly: boolean, args: readonly string[]): Promise<unknown>;
 }
 
 /** The store did not answer in time or refused the command; nothing can be assumed written. */

@@ -254,6 +254,14 @@ export class RedisStore implements Store {
     }
   }
 
+  /** See `Store.sendCommand`: a single server takes any command, a cluster routes it by `key`. */
+  sendCommand(key: string | undefined, readOnly: boolean, args: readonly string[]): Promise<unknown> {
+    const cluster = this.cluster;
+    return this.call(args[0] ?? 'a command', () =>
+      cluster ? cluster.sendCommand(key, readOnly, [...args]) : this.single!.sendCommand(args),
+    );
+  }
+
   /** On a cluster every master must answer: each serves a share of the tenants. */
   async ping(): Promise<void> {
     const single = this.single;
