@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { basicRouter } from './kit/basic.js';
 import { OffThreadVerifier } from './kit/offThread.js';
 import { kitRouter } from './kit/router.js';
+import { RateLimits } from './limits/rateLimits.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
@@ -87,6 +88,15 @@ export function buildApp(deps: AppDeps): Relay {
     now,
     rotationDays: config.assertion.rotationDays,
   });
+  // Per address on sign-in routes, hand-off and refused API keys; per tenant on identity servers.
+  // Never on the marketplace's routes: KooGallery's addresses are not fixed.
+  const limits = new RateLimits({
+    store,
+    prefix: config.redis.prefix,
+    limits: config.rateLimits,
+    metrics,
+    logger,
+  });
   const renewal = new TokenRenewal({
     store,
     sessions,
@@ -94,6 +104,7 @@ export function buildApp(deps: AppDeps): Relay {
     metrics,
     now,
     leaseMs: config.idpTimeoutMs + 5000,
+    idpLimit: limits.idp,
   });
 
   const app = express();
@@ -107,7 +118,7 @@ export function buildApp(deps: AppDeps): Relay {
   // The seller app's API first: it is the hot path, JSON only, for servers (no browser headers).
   const api = express.Router();
   api.use(openApiRouter());
-  api.use(requireApiKey(config.sellerApiKeys));
+  api.use(requireApiKey(config.sellerApiKeys, limits.apiKeyRefused));
   // The session routes first: GET /session is the call a seller app makes on every page.
   api.use(
     sessionRoutes({
@@ -121,6 +132,7 @@ export function buildApp(deps: AppDeps): Relay {
         audience: config.appId,
         ttlSeconds: config.assertion.ttlSeconds,
       },
+      ticketLimit: limits.ticket,
       now,
     }),
   );
@@ -189,7 +201,7 @@ export function buildApp(deps: AppDeps): Relay {
     }),
   );
 
-  app.use(ssoRouter({ config, store, mirror, sessions, idps, handoff, metrics, now }));
+  app.use(ssoRouter({ config, store, mirror, sessions, idps, handoff, metrics, limits, now }));
   app.get('/.well-known/jwks.json', async (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(await assertionKeys.jwks());

@@ -69,6 +69,15 @@ export interface Config {
   /** Seller app on another origin: the callback hands a one-time ticket to this URL. */
   handoffUrl?: URL;
   assertion: { ttlSeconds: number; rotationDays: number };
+  /** Requests (calls, for `idpCalls`) per `windowMs` each limit allows; 0 turns it off (limits/rateLimits.ts). */
+  rateLimits: {
+    windowMs: number;
+    login: number;
+    callback: number;
+    ticketFailures: number;
+    apiKeyFailures: number;
+    idpCalls: number;
+  };
   /** Non-production only: secrets generated at start because none were given. */
   generated: string[];
 }
@@ -363,6 +372,14 @@ export function loadConfig(env: Env = process.env): Config {
     assertion: {
       ttlSeconds: integer('ASSERTION_TTL_SECONDS'),
       rotationDays: integer('ASSERTION_KEY_ROTATION_DAYS'),
+    },
+    rateLimits: {
+      windowMs: 60_000,
+      login: integer('RATE_LIMIT_LOGIN_PER_MINUTE'),
+      callback: integer('RATE_LIMIT_CALLBACK_PER_MINUTE'),
+      ticketFailures: integer('RATE_LIMIT_TICKET_FAILURES_PER_MINUTE'),
+      apiKeyFailures: integer('RATE_LIMIT_API_KEY_FAILURES_PER_MINUTE'),
+      idpCalls: integer('RATE_LIMIT_IDP_CALLS_PER_MINUTE'),
     },
     generated,
   };

@@ -12,6 +12,8 @@ export interface RelayErrorOptions {
   resultCode?: string;
   expose?: boolean;
   publicMessage?: string;
+  /** For a refusal that will pass: the seller API's `Retry-After`, in seconds. */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -26,6 +28,7 @@ export class RelayError extends Error {
   /** Whether `message` may be shown to the caller; otherwise `publicMessage` is. */
   readonly expose: boolean;
   readonly publicMessage: string;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: string, message: string, options: RelayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -35,6 +38,7 @@ export class RelayError extends Error {
     this.expose = options.expose ?? false;
     this.publicMessage =
       options.publicMessage ?? (this.expose ? message : 'Something went wrong in the relay.');
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /** What the caller may read. */
@@ -46,12 +50,19 @@ export class RelayError extends Error {
 export interface ApiAnswer {
   status: number;
   body: { error: string; message: string };
+  headers?: Record<string, string>;
 }
 
 /** The seller API's answer for any error (`{"error","message"}`, contract §5). */
 export function apiAnswer(error: unknown, reqId: string): ApiAnswer {
   if (error instanceof RelayError)
-    return { status: error.status, body: { error: error.code, message: error.shownMessage } };
+    return {
+      status: error.status,
+      body: { error: error.code, message: error.shownMessage },
+      ...(error.retryAfterSeconds === undefined
+        ? {}
+        : { headers: { 'Retry-After': String(error.retryAfterSeconds) } }),
+    };
   // Express's body parsers mark their errors with a type and a 4xx status.
   const parser = error as { type?: string; status?: number };
   if (parser.type === 'entity.parse.failed')

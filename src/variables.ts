@@ -188,6 +188,40 @@ export const VARIABLES = {
     min: 100,
     max: 4500,
   },
+  RATE_LIMIT_LOGIN_PER_MINUTE: {
+    meaning:
+      '`GET /sso/login` requests per client address (`req.ip`: set `TRUST_PROXY` behind a proxy) per minute; more are answered 429 with `Retry-After` and a bilingual page. `0` turns the limit off. Every limit is shared by the relays of one Redis and `REDIS_PREFIX`',
+    default: 300,
+    min: 0,
+    max: 1_000_000,
+  },
+  RATE_LIMIT_CALLBACK_PER_MINUTE: {
+    meaning: '`GET /sso/callback` requests per client address per minute (429 page); `0`: off',
+    default: 300,
+    min: 0,
+    max: 1_000_000,
+  },
+  RATE_LIMIT_TICKET_FAILURES_PER_MINUTE: {
+    meaning:
+      'refused hand-off ticket redemptions (`POST /api/v1/session/ticket` answered 4xx) per client address per minute; past it every redemption from the address is 429 `rate_limited` until the minute ends; `0`: off',
+    default: 30,
+    min: 0,
+    max: 1_000_000,
+  },
+  RATE_LIMIT_API_KEY_FAILURES_PER_MINUTE: {
+    meaning:
+      'requests on `/api/v1/*` with a missing or wrong API key per client address per minute; past it they are 429 `rate_limited` instead of 401. A correct key is never counted nor limited; `0`: off',
+    default: 30,
+    min: 0,
+    max: 1_000_000,
+  },
+  RATE_LIMIT_IDP_CALLS_PER_MINUTE: {
+    meaning:
+      "calls to one tenant's identity server per minute (code exchange and userinfo at sign-in, token refresh; about two per sign-in); past it that tenant's sign-ins get the 429 page and its token renewals 429 `rate_limited`, other tenants are not affected; `0`: off",
+    default: 600,
+    min: 0,
+    max: 1_000_000,
+  },
   LOG_LEVEL: { meaning: 'pino level', default: 'info' },
 } satisfies Record<string, Variable>;
 

@@ -402,6 +402,18 @@ const storeUnavailable = reply(
   ),
   { component: 'StoreUnavailable' },
 );
+const retryAfter = z.object({
+  'Retry-After': z
+    .string()
+    .regex(/^[1-9]\d*$/)
+    .meta({ description: 'Seconds until the limit lets the caller through again.' }),
+});
+const keyFailures =
+  'Too many requests with a missing or wrong API key from this address this minute (`rate_limited`, `RATE_LIMIT_API_KEY_FAILURES_PER_MINUTE`); a request with a correct key is never limited.';
+const rateLimited = reply(errorAnswer(['rate_limited'], keyFailures), {
+  component: 'RateLimited',
+  headers: retryAfter,
+});
 /** Any path or method that is not an operation (after the API-key check). */
 export const unknownRoute = reply(errorAnswer(['not_found'], 'No such API route (`not_found`).'), {
   component: 'NotFound',
@@ -469,6 +481,7 @@ export const operations = define({
     responses: {
       200: sessionAnswer(Session, 'The live session.'),
       401: sessionLost,
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -484,6 +497,7 @@ export const operations = define({
     responses: {
       204: reply(z.undefined().meta({ description: 'The session is gone.' })),
       401: unauthorized,
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -521,6 +535,13 @@ export const operations = define({
       ),
       413: tooLarge,
       415: unsupportedBody,
+      429: reply(
+        errorAnswer(
+          ['rate_limited'],
+          `${keyFailures} Or: the tenant's identity server has had too many calls from the relay this minute (\`rate_limited\`, \`RATE_LIMIT_IDP_CALLS_PER_MINUTE\`); the session is kept, retry after \`Retry-After\`.`,
+        ),
+        { headers: retryAfter },
+      ),
       500: internalError,
       502: reply(
         errorAnswer(
@@ -545,6 +566,7 @@ export const operations = define({
     responses: {
       200: sessionAnswer(Assertion, 'The assertion.'),
       401: sessionLost,
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -576,6 +598,13 @@ export const operations = define({
       ),
       413: tooLarge,
       415: unsupportedBody,
+      429: reply(
+        errorAnswer(
+          ['rate_limited'],
+          `${keyFailures} Or: too many redemptions from this address were refused this minute (\`rate_limited\`, \`RATE_LIMIT_TICKET_FAILURES_PER_MINUTE\`); until \`Retry-After\` has passed every redemption from it is refused, good tickets included.`,
+        ),
+        { headers: retryAfter },
+      ),
       500: internalError,
       503: storeUnavailable,
     },
@@ -599,6 +628,7 @@ export const operations = define({
       401: unauthorized,
       413: tooLarge,
       415: unsupportedBody,
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -614,6 +644,7 @@ export const operations = define({
       400: invalidIdentifier,
       401: unauthorized,
       404: notFound('No such tenant in the mirror'),
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -633,6 +664,7 @@ export const operations = define({
       400: invalidIdentifier,
       401: unauthorized,
       404: notFound('No such instance in the mirror'),
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -650,6 +682,7 @@ export const operations = define({
       400: invalidIdentifier,
       401: unauthorized,
       404: notFound('No such user of this app in the tenant'),
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -678,6 +711,7 @@ export const operations = define({
       400: invalidIdentifier,
       401: unauthorized,
       404: notFound('No such tenant in the mirror'),
+      429: rateLimited,
       500: internalError,
       503: storeUnavailable,
     },
@@ -711,9 +745,11 @@ export const about = {
     '',
     '**Authentication.** Every call carries `Authorization: Bearer <one of SELLER_API_KEYS>`; a missing or wrong key is 401 `{"error":"unauthorized"}` with a `WWW-Authenticate: Bearer` header. Only this document (`GET /api/v1/openapi.json`) is public.',
     '',
-    '**Errors** are always JSON: `{"error":"<code>","message":"<sentence>"}`. Codes: `unauthorized`, `no_session`, `reauthenticate`, `invalid_request`, `invalid_ticket`, `not_found`, `idp_unavailable`, `store_unavailable`, `internal_error`. Any path or method not listed here answers 404 `not_found` (after the API-key check). A 500 `internal_error` message quotes the `reqId` of the relay\'s log line.',
+    '**Errors** are always JSON: `{"error":"<code>","message":"<sentence>"}`. Codes: `unauthorized`, `no_session`, `reauthenticate`, `invalid_request`, `invalid_ticket`, `not_found`, `rate_limited`, `idp_unavailable`, `store_unavailable`, `internal_error`. Any path or method not listed here answers 404 `not_found` (after the API-key check). A 500 `internal_error` message quotes the `reqId` of the relay\'s log line.',
     '',
     "**Naming a browser session.** The session routes find the signed-in browser session either from the browser's `Cookie` header, forwarded as is by the seller app (the relay's cookie, `relay.sid` unless `SESSION_COOKIE_NAME` says otherwise), or from `X-Session-Id` carrying the session id (the value the relay stores, e.g. from a ticket redemption; the signed cookie value `s:…` as the browser sent it is accepted too). When `X-Session-Id` is present it alone names the session, and the cookie is not consulted.",
+    '',
+    '**Rate limits.** 429 `rate_limited` with `Retry-After` (seconds) answers a client address that sent too many missing or wrong API keys this minute (only those requests are counted and refused: a correct key is never limited), too many refused ticket redemptions, or a token renewal for a tenant whose identity server has had too many calls. Limits are per minute and shared by every relay of one Redis; see `RATE_LIMIT_*` in the configuration.',
     '',
     '**Authorization follows the mirror at once.** Every session answer re-checks the user against the mirror: when an `authSync` removes, disables or de-authorizes the user, or the tenant or application is deleted, the session stops being valid (401 `no_session`).',
     '',

@@ -18,11 +18,12 @@ export function sendError(res: Response, status: number, code: string, message: 
 /** Renders any error through `apiAnswer` (src/errors.ts); logs what is not a refusal. */
 export function apiErrorHandler(onStoreError: () => void) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const { status, body } = apiAnswer(error, req.reqId);
+    const { status, body, headers } = apiAnswer(error, req.reqId);
     if (error instanceof StoreUnavailableError) {
       onStoreError();
       req.log.warn({ err: { name: error.name, message: error.message } }, 'store unavailable');
     } else if (status >= 500) req.log.error({ err: error }, 'api request failed');
+    if (headers) res.set(headers);
     res.status(status).json(body);
   };
 }

@@ -5,7 +5,7 @@
  * X-Session-Id. Each answer re-checks the user against the mirror, so authorization follows
  * the marketplace at once even for a session that is still stored.
  */
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { decideAuthorization, type AuthorizeAnswer } from '../mirror/mirror.js';
 import { parseJson, type TenantRecord, type UserRecord } from '../mirror/records.js';
 import { notes } from '../ops/log.js';
@@ -25,6 +25,8 @@ export interface SessionRoutesDeps {
   handoff: Handoff;
   assertionKeys: AssertionKeys;
   assertion: { issuer: string; audience: string; ttlSeconds: number };
+  /** the limit of refused ticket redemptions per address (limits/rateLimits.ts) */
+  ticketLimit: RequestHandler;
   now: () => number;
 }
 
@@ -138,17 +140,23 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     res.json({ assertion, expiresAt: new Date(expiresAt).toISOString() } satisfies Answer<'getAssertion'>);
   });
 
-  serve(router, operations.redeemTicket, express.json({ limit: '1kb' }), async (req, res, { body }) => {
-    const sid = await deps.handoff.redeem(body.ticket);
-    if (!sid)
-      throw new ApiError(400, 'invalid_ticket', 'The ticket is unknown, already used or older than 60 s.');
-    const { current, decision } = await live(sid, res);
-    res.setHeader('Cache-Control', 'no-store');
-    res.json({
-      sessionId: sid,
-      session: view(current, decision, current.ttlMs),
-    } satisfies Answer<'redeemTicket'>);
-  });
+  serve(
+    router,
+    operations.redeemTicket,
+    deps.ticketLimit,
+    express.json({ limit: '1kb' }),
+    async (req, res, { body }) => {
+      const sid = await deps.handoff.redeem(body.ticket);
+      if (!sid)
+        throw new ApiError(400, 'invalid_ticket', 'The ticket is unknown, already used or older than 60 s.');
+      const { current, decision } = await live(sid, res);
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({
+        sessionId: sid,
+        session: view(current, decision, current.ttlMs),
+      } satisfies Answer<'redeemTicket'>);
+    },
+  );
 
   serve(router, operations.endSession, async (req, res) => {
     const sid = sidOf(req);

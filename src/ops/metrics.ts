@@ -34,6 +34,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly rateLimited = new Counter({
+    name: 'relay_rate_limited_total',
+    help: 'Requests refused with 429 by a rate limit, by limit (login, callback, ticket, api_key, idp)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
   readonly storeErrors = new Counter({
     name: 'relay_store_errors_total',
     help: 'Store calls that failed or timed out',

@@ -17,7 +17,8 @@ export type Failure =
   | 'instance_released'
   | 'idp_unavailable'
   | 'cross_site'
-  | 'insecure_transport';
+  | 'insecure_transport'
+  | 'rate_limited';
 
 interface FailureText {
   status: number;
@@ -106,6 +107,14 @@ export const FAILURES: Record<Failure, FailureText> = {
     messageZh: '登录需要 HTTPS 连接，但请求没有以 HTTPS 到达。请联系应用提供商。',
     messageEn:
       'Sign-in needs HTTPS, but this request did not arrive over HTTPS. Please tell the application provider.',
+  },
+  rate_limited: {
+    status: 429,
+    titleZh: '登录请求过于频繁',
+    titleEn: 'Too many sign-in attempts',
+    messageZh: '短时间内的登录请求过多，已被暂时限制。请稍等一分钟后重新登录。',
+    messageEn:
+      'There have been too many sign-in attempts in a short time, so they are paused for a moment. Please wait a minute, then sign in again.',
   },
   cross_site: {
     status: 403,

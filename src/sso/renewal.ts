@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Metrics } from '../ops/metrics.js';
 import { RelayError } from '../errors.js';
+import { RateLimitedError, type TenantLimit } from '../limits/rateLimits.js';
 import type { Store } from '../store/store.js';
 import { IdpError, type IdentityServers } from './idp.js';
 import type { Sessions, SignedIn, StoredSession, TokenSet } from './sessions.js';
@@ -58,6 +59,8 @@ export interface RenewalOptions {
   now: () => number;
   /** how long a claim protects a renewal; must exceed the identity-server timeout */
   leaseMs: number;
+  /** the per-tenant limit of calls to identity servers: a refresh past it is refused (429) */
+  idpLimit?: Pick<TenantLimit, 'take'>;
   pollMs?: number;
 }
 
@@ -119,6 +122,7 @@ export class TokenRenewal {
     try {
       if (!refreshToken) throw new IdpError({ kind: 'rejected', error: 'invalid_grant', status: 400 });
       const { config } = await idps.resolve(login.tenantId);
+      await this.o.idpLimit?.take(login.tenantId);
       grant = await idps.refresh(config, refreshToken);
     } catch (error) {
       const failure = error instanceof IdpError ? error.failure : null;
@@ -142,7 +146,7 @@ export class TokenRenewal {
         metrics.tokenRefreshes.inc({ outcome: 'rejected' });
         throw new ReauthenticateError();
       }
-      // Unavailable: release the claim so the next call may try again.
+      // Unavailable or over the tenant's limit: release the claim so the next call may try again.
       await store
         .apply(
           [
@@ -156,7 +160,9 @@ export class TokenRenewal {
           guard,
         )
         .catch(() => undefined);
-      metrics.tokenRefreshes.inc({ outcome: 'unavailable' });
+      metrics.tokenRefreshes.inc({
+        outcome: error instanceof RateLimitedError ? 'rate_limited' : 'unavailable',
+      });
       throw error;
     }
     const tokens = sessions.sealTokens(

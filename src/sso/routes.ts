@@ -8,6 +8,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import type { Config } from '../config.js';
+import type { RateLimits } from '../limits/rateLimits.js';
 import type { Mirror } from '../mirror/mirror.js';
 import type { Metrics } from '../ops/metrics.js';
 import { notes } from '../ops/log.js';
@@ -32,6 +33,8 @@ export interface SsoDeps {
   idps: IdentityServers;
   handoff: Handoff;
   metrics: Metrics;
+  /** per address on /sso/login and the callback; per tenant on identity-server calls */
+  limits: Pick<RateLimits, 'login' | 'callback' | 'idp'>;
   now: () => number;
 }
 
@@ -67,7 +70,7 @@ export function ssoRouter(deps: SsoDeps): Router {
     res.sendFile(stylesheetPath.pathname);
   });
 
-  router.get('/sso/login', (req, res) => {
+  router.get('/sso/login', deps.limits.login, (req, res) => {
     if (!transportOk(req, config)) {
       req.log.error(INSECURE_TRANSPORT_LOG);
       return sendFailure(req, res, 'insecure_transport');
@@ -84,7 +87,8 @@ export function ssoRouter(deps: SsoDeps): Router {
     res.end();
   });
 
-  router.get('/sso/callback', sessionMiddleware, callbackHandler(deps));
+  // Limited before the session is read or anything is called.
+  router.get('/sso/callback', deps.limits.callback, sessionMiddleware, callbackHandler(deps));
 
   const signOut = async (req: Request, res: Response) => {
     const login = req.session?.login;

@@ -644,6 +644,47 @@ describe('the seller API when the store fails', () => {
   );
 });
 
+describe("the seller API's rate limits", () => {
+  let w: SignInWorld;
+  beforeAll(async () => {
+    w = await startSignInWorld({
+      env: {
+        RATE_LIMIT_API_KEY_FAILURES_PER_MINUTE: '1',
+        RATE_LIMIT_TICKET_FAILURES_PER_MINUTE: '1',
+        // a sign-in is two calls: its session's renewal is the third
+        RATE_LIMIT_IDP_CALLS_PER_MINUTE: '2',
+      },
+    });
+  });
+  afterAll(() => w.close());
+
+  it('answers 429 rate_limited with Retry-After on every operation but the document past the failed-key limit', async () => {
+    const first = await w.relay.http.get('/api/v1/session').set('Authorization', 'Bearer not-a-key-at-all');
+    expect(first.status).toBe(401);
+    for (const key of ROUTES.filter((k) => k !== 'get /openapi.json')) {
+      const [method, path] = key.split(' ') as [Method, string];
+      const res = await w.relay.http[method](`/api/v1${concrete(path)}`).set('Authorization', 'Bearer nope');
+      check(method, path, res);
+      expect([res.status, res.body.error]).toEqual([429, 'rate_limited']);
+    }
+  });
+
+  it('answers 429 to a ticket redemption past the refusal limit, and to a renewal past the tenant limit', async () => {
+    const call = (path: string, headers: Record<string, string> = {}) =>
+      w.relay.http.post(`/api/v1${path}`).set('Authorization', `Bearer ${API_KEY}`).set(headers);
+    const bogus = () => call('/session/ticket').send({ ticket: 'T'.repeat(43) });
+    expect((await bogus()).status).toBe(400);
+    const limited = await bogus();
+    check('post', '/session/ticket', limited);
+    expect([limited.status, limited.body.error]).toEqual([429, 'rate_limited']);
+
+    const { sid } = await w.signIn('alice');
+    const renewal = await call('/session/token', { 'X-Session-Id': sid }).send({ forceRefresh: true });
+    check('post', '/session/token', renewal);
+    expect([renewal.status, renewal.body.error]).toEqual([429, 'rate_limited']);
+  });
+});
+
 describe('coverage of the document by the checks above', () => {
   it('saw every documented status of every operation happen', () => {
     const documented = Object.entries(doc.paths).flatMap(([path, item]) =>

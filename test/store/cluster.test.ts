@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { PushResult } from '../../src/sandbox/pusher.js';
+import { counterStore, type CounterStore } from '../../src/limits/counterStore.js';
 import { RedisStore } from '../../src/store/redis/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { allOrgFields, appFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
@@ -23,6 +24,11 @@ let cluster: RedisCluster;
 let beforeNodes: RedisStore | undefined;
 let beforeCreate: RedisStore | undefined;
 const beforeNodesErrors: string[] = [];
+/** A rate-limit counter on `beforeNodes`, initialised (its scripts "loaded") before any node ran. */
+const COUNTER_PREFIX = `test:rl:${Date.now()}:`;
+let earlyCounter: CounterStore;
+/** How its initialisation ended: express-rate-limit starts it and does not wait for it. */
+let earlyInit: Promise<string>;
 const beforeCreateErrors: string[] = [];
 
 /** Waits until a store has reported a failed connection attempt. */
@@ -38,6 +44,11 @@ beforeAll(async () => {
   beforeNodes = RedisStore.connect(
     { clusterNodes: cluster.nodes },
     { onError: (e) => beforeNodesErrors.push(e.message) },
+  );
+  earlyCounter = counterStore(beforeNodes, COUNTER_PREFIX, 'early');
+  earlyInit = Promise.resolve(earlyCounter.init?.({ windowMs: 60_000 } as never)).then(
+    () => 'initialised',
+    (error: Error) => error.message,
   );
   await failedOnce(beforeNodesErrors);
   await cluster.startNodes();
@@ -129,6 +140,40 @@ describe('connecting to the cluster', () => {
     }
   });
 
+  it('counts rate limits on the node of each key (rate-limit-redis), from a store started before the cluster, after SCRIPT FLUSH too', async () => {
+    await beforeNodes!.ready(10_000);
+    expect(await earlyInit).toBe('initialised');
+    // client keys whose counters live on the three nodes
+    const found = new Map<number, string>();
+    for (let i = 0; found.size < 3; i++) {
+      if (i === 500) throw new Error('no client keys on every node');
+      const slot = await cluster.keySlot(`${COUNTER_PREFIX}rl:early:192.0.2.${i}`);
+      const port = await cluster.portOfSlot(slot);
+      if (!found.has(port)) found.set(port, `192.0.2.${i}`);
+    }
+    for (let round = 1; round <= 3; round++) {
+      for (const client of found.values()) {
+        const { totalHits, resetTime } = await earlyCounter.increment(client);
+        expect(totalHits).toBe(round);
+        expect(resetTime!.getTime() - Date.now()).toBeGreaterThan(50_000);
+      }
+      // every node forgets the scripts: the counter sends them again (NOSCRIPT, then EVAL)
+      for (const port of cluster.ports) {
+        const node = await cluster.nodeClient(port);
+        await node.sendCommand(['SCRIPT', 'FLUSH']);
+        node.destroy();
+      }
+    }
+    for (const [port, client] of found) {
+      const node = await cluster.nodeClient(port);
+      expect(await node.sendCommand(['GET', `${COUNTER_PREFIX}rl:early:${client}`])).toBe('3');
+      node.destroy();
+    }
+    await earlyCounter.decrement([...found.values()][0]!);
+    expect((await earlyCounter.increment([...found.values()][0]!)).totalHits).toBe(3);
+    await cluster.dropPrefix(COUNTER_PREFIX);
+  });
+
   it('refuses a write whose keys span two slots, writing nothing', async () => {
     const store = await connectClusterStore();
     try {
@@ -173,6 +218,33 @@ describe('kit pushes through a relay on the cluster', () => {
     expect(r.problem).toBeUndefined();
     expect(r.resultCode).toBe('000000');
   };
+
+  it('limits /sso/login per address with the counts on the cluster, whichever node holds them', async () => {
+    const limited = await startRelay({
+      store,
+      env: { TRUST_PROXY: 'loopback', RATE_LIMIT_LOGIN_PER_MINUTE: '2' },
+    });
+    try {
+      const found = new Map<number, string>();
+      for (let i = 0; found.size < 3; i++) {
+        if (i === 500) throw new Error('no addresses on every node');
+        const port = await cluster.portOfSlot(
+          await cluster.keySlot(`${limited.prefix}rl:login:192.0.2.${i}`),
+        );
+        if (!found.has(port)) found.set(port, `192.0.2.${i}`);
+      }
+      for (const ip of found.values()) {
+        const login = () => limited.http.get('/sso/login').set('X-Forwarded-For', ip);
+        expect([(await login()).status, (await login()).status, (await login()).status]).toEqual([
+          302, 302, 429,
+        ]);
+      }
+      expect((await limited.relay.metrics.rateLimited.get()).values[0]?.value).toBe(3);
+    } finally {
+      await limited.close();
+      await cluster.dropPrefix(limited.prefix);
+    }
+  });
 
   it('answers /readyz with 200', async () => {
     const r = await t.http.get('/readyz');

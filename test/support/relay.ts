@@ -67,6 +67,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   now?: () => number;
   pusher?: Partial<PusherOptions>;
+  /** changes what no variable sets (e.g. a rate limit's window), before the app is built */
+  configure?: (config: Config) => void;
 }
 
 export function startRelay(options: StartOptions = {}): Promise<TestRelay> {
@@ -77,6 +79,7 @@ export function startRelay(options: StartOptions = {}): Promise<TestRelay> {
 async function start(options: StartOptions, ownsPrefix: boolean): Promise<TestRelay> {
   const prefix = options.prefix ?? uniquePrefix();
   const config = loadConfig(relayEnv({ REDIS_PREFIX: prefix, ...options.env }));
+  options.configure?.(config);
   const kind = options.store ?? 'redis';
   const store =
     typeof kind === 'object' ? kind : kind === 'memory' ? new MemoryStore() : await connectRedisStore();

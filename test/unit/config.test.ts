@@ -50,6 +50,37 @@ describe('configuration (contract §2)', () => {
     expect(loadConfig(testEnv({ TRUST_PROXY: value })).trustProxy).toStrictEqual(parsed);
   });
 
+  it('reads the rate limits: per minute, 0 turns one off, bounds refused with the variable named', () => {
+    expect(loadConfig(testEnv()).rateLimits).toEqual({
+      windowMs: 60_000,
+      login: 300,
+      callback: 300,
+      ticketFailures: 30,
+      apiKeyFailures: 30,
+      idpCalls: 600,
+    });
+    const c = loadConfig(
+      testEnv({
+        RATE_LIMIT_LOGIN_PER_MINUTE: '0',
+        RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
+        RATE_LIMIT_TICKET_FAILURES_PER_MINUTE: '5',
+        RATE_LIMIT_API_KEY_FAILURES_PER_MINUTE: '7',
+        RATE_LIMIT_IDP_CALLS_PER_MINUTE: '60',
+      }),
+    );
+    expect(c.rateLimits).toMatchObject({
+      login: 0,
+      callback: 1_000_000,
+      ticketFailures: 5,
+      apiKeyFailures: 7,
+      idpCalls: 60,
+    });
+    for (const bad of ['-1', '1.5', 'lots', '1000001'])
+      expect(() => loadConfig(testEnv({ RATE_LIMIT_IDP_CALLS_PER_MINUTE: bad }))).toThrow(
+        'RATE_LIMIT_IDP_CALLS_PER_MINUTE: must be a whole number from 0 to 1000000',
+      );
+  });
+
   it('reads the instance settings: gating, what queryInstance reports', () => {
     const c = loadConfig(
       testEnv({

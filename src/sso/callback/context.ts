@@ -7,6 +7,7 @@
 import type { Request, Response } from 'express';
 import type * as oidc from 'openid-client';
 import type { Config } from '../../config.js';
+import type { TenantLimit } from '../../limits/rateLimits.js';
 import type { Mirror } from '../../mirror/mirror.js';
 import type { TenantRecord } from '../../mirror/records.js';
 import type { Metrics } from '../../ops/metrics.js';
@@ -30,6 +31,8 @@ export interface CallbackDeps {
   idps: Pick<IdentityServers, 'resolve' | 'exchangeCode' | 'userinfo'>;
   handoff: Pick<Handoff, 'issue'>;
   metrics: Pick<Metrics, 'logins'>;
+  /** the per-tenant limit of calls to identity servers */
+  limits: { idp: Pick<TenantLimit, 'take' | 'count'> };
   now: () => number;
 }
 

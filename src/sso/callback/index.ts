@@ -16,6 +16,7 @@ import { authorization } from './authorization.js';
 import { codeExchange } from './codeExchange.js';
 import { ANSWERED, type CallbackContext, type CallbackDeps, type Step } from './context.js';
 import { identityServer } from './identityServer.js';
+import { idpLimit } from './idpLimit.js';
 import { parameters } from './parameters.js';
 import { pending } from './pending.js';
 import { redirect } from './redirect.js';
@@ -29,6 +30,7 @@ export const callbackSteps: readonly Step[] = [
   parameters,
   pending,
   identityServer,
+  idpLimit,
   codeExchange,
   userinfo,
   authorization,

@@ -5,6 +5,8 @@ import { fail, found, idpFailed, type Answered, type CallbackContext } from './c
 export async function userinfo(ctx: CallbackContext): Promise<Answered | void> {
   const tenantId = found(ctx, 'tenantId');
   try {
+    // Counted, never refused: the code is spent already (idpLimit.ts refused before it was).
+    await ctx.deps.limits.idp.count(tenantId);
     ctx.user = await ctx.deps.idps.userinfo(found(ctx, 'idp'), found(ctx, 'grant').accessToken);
   } catch (error) {
     return idpFailed(ctx, error);

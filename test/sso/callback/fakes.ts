@@ -173,6 +173,7 @@ export function fake(options: FakeOptions = {}): Fake {
     },
     handoff: { issue: async () => 'ticket-1' },
     metrics,
+    limits: { idp: { take: async () => {}, count: async () => {} } },
     now: () => NOW,
     ...options.deps,
   };

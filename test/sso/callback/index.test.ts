@@ -10,6 +10,7 @@ describe('the callback as a list of steps', () => {
       'parameters',
       'pending',
       'identityServer',
+      'idpLimit',
       'codeExchange',
       'userinfo',
       'authorization',
