@@ -161,7 +161,10 @@ export class RateLimits {
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === 'string' && code.startsWith('ERR_ERL_'))
       // e.g. TRUST_PROXY=true (a client picks its own address) or X-Forwarded-For without TRUST_PROXY
-      this.o.logger.warn({ code, detail: (error as Error).message }, 'rate limit: configuration check');
+      this.o.logger.warn(
+        { check: code, detail: (error as Error).message },
+        'rate limit: configuration check',
+      );
     else if (message?.includes('from store')) this.storeError(error);
     else
       this.o.logger.warn(

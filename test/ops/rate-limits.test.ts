@@ -207,6 +207,25 @@ describe('windows and switches', () => {
     }
   });
 
+  it('warns in the log when TRUST_PROXY lets clients pick their address, or is missing behind a proxy', async () => {
+    const permissive = await startRelay({ store: 'memory', env: { TRUST_PROXY: 'true' } });
+    const unset = await startRelay({ store: 'memory' });
+    try {
+      await permissive.http.get('/sso/login');
+      await unset.http.get('/sso/login').set('X-Forwarded-For', OTHER);
+      const warned = (relay: TestRelay) =>
+        relay.logs
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .filter((l) => l.msg === 'rate limit: configuration check')
+          .map((l) => [l.level, l.check]);
+      expect(warned(permissive)).toEqual([['warn', 'ERR_ERL_PERMISSIVE_TRUST_PROXY']]);
+      expect(warned(unset)).toEqual([['warn', 'ERR_ERL_UNEXPECTED_X_FORWARDED_FOR']]);
+    } finally {
+      await permissive.close();
+      await unset.close();
+    }
+  });
+
   it('turns a limit off with 0', async () => {
     const r = await startRelay({
       store: 'memory',
