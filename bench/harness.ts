@@ -28,7 +28,7 @@ import {
 } from '../test/support/fixtures.js';
 import { freePort, RedisProcess } from '../test/support/redis.js';
 import { startRelayProcess, type RelayProcess } from './children.js';
-import type { RedisClient } from './common.js';
+import { UNTRIPPED_RATE_LIMITS, type RedisClient } from './common.js';
 import { FaultProxy } from './faultProxy.js';
 import { buildWorld, newWorldSpec, type WorldSpec } from './world.js';
 
@@ -224,6 +224,7 @@ export async function startWorld(o: WorldOptions): Promise<World> {
     PUBLIC_URL: publicUrl,
     UNIFIED_LOGIN_URL: `${sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId={appId}`,
     LOG_LEVEL: 'warn',
+    ...UNTRIPPED_RATE_LIMITS,
     ...o.env,
   });
   const relays: RelayProcess[] = [];
