@@ -95,6 +95,8 @@ class CaseRun {
   readonly signIns = new Tally();
   readonly renewals = new Tally();
   readonly sessionReads = new Tally();
+  /** sign-ins refused, yet answered with a session cookie */
+  readonly refusedWithCookie: { status: number; userName: string; cookie: string }[] = [];
   /** pushes answered only 000005 that had been applied nevertheless (the write's answer was lost) */
   refusedYetApplied = 0;
   /** pushes sent without an answer (the relay died) that had been applied */
@@ -269,8 +271,8 @@ class CaseRun {
       this.sessions.push(s);
       return s;
     }
-    // Nothing half-written: a refused sign-in sets no session cookie.
-    if (a.cookie) this.problems.push(`a sign-in answered ${a.status} but set the session cookie`);
+    // Nothing half-written: a refused sign-in must not leave the browser signed in (checked after the fault).
+    if (a.cookie) this.refusedWithCookie.push({ status: a.status, userName, cookie: a.cookie });
     tally.add(
       a.status === 502 && documented5xx(answer) === 'idp'
         ? '502 page'
@@ -651,6 +653,13 @@ async function settle(c: CaseContext): Promise<void> {
     }),
   );
 
+  // A refused sign-in that set a cookie anyway: the cookie must name no session.
+  for (const r of run.refusedWithCookie) {
+    const read = run.record('GET /api/v1/session', await sellerApi.session(run.relay, r.cookie));
+    if (read.status === 200)
+      run.problems.push(`${r.userName}: a sign-in answered ${r.status}, yet its cookie is a working session`);
+  }
+
   const again = await run.signIn(c.a.userNames[7]!, c.a.tenantId, new Tally());
   if (!again) run.problems.push('signing in after the fault failed');
   run.problems.push(...(await unindexedSessions(w)));
@@ -726,6 +735,7 @@ async function runCase(w: World, fault: FaultCase, index: number, windowMs: numb
       `${interrupted} without an answer (${run.appliedUnanswered} of them applied), ${retried} resent until acknowledged`,
     `during the fault: sign-ins ${run.signIns.text()}; renewals ${run.renewals.text()}; session reads ${run.sessionReads.text()}`,
     `after it: ${run.renewedAfter} sessions renewed, ${run.ended} ended cleanly (reauthenticate); ` +
+      `${run.refusedWithCookie.length} refused sign-ins had set a cookie (naming no session); ` +
       `requests without an answer: ${run.noAnswer.fault} during, ${run.noAnswer.after} after`,
     ...run.lost.map((l) => `LOST: ${l}`),
     ...run.outliving.map((o) => `OUTLIVED REVOCATION: ${o}`),
