@@ -39,3 +39,14 @@ export {
 } from './oaep.js';
 export { newOrder, newOrderId } from './orders.js';
 export { formatExpireTime, formatSyncTime } from './times.js';
+export {
+  encryptContact,
+  JavaSha1Prng,
+  javaUrlEncode,
+  v1AuthToken,
+  v1ContactKey,
+  v1Query,
+  v1StringToSign,
+  type EncryptType,
+  type V1Value,
+} from './v1.js';
