@@ -18,7 +18,9 @@ export type Failure =
   | 'idp_unavailable'
   | 'cross_site'
   | 'insecure_transport'
-  | 'rate_limited';
+  | 'rate_limited'
+  | 'store_unavailable'
+  | 'internal_error';
 
 interface FailureText {
   status: number;
@@ -115,6 +117,22 @@ export const FAILURES: Record<Failure, FailureText> = {
     messageZh: '短时间内的登录请求过多，已被暂时限制。请稍等一分钟后重新登录。',
     messageEn:
       'There have been too many sign-in attempts in a short time, so they are paused for a moment. Please wait a minute, then sign in again.',
+  },
+  store_unavailable: {
+    status: 503,
+    titleZh: '服务暂时不可用',
+    titleEn: 'The service is briefly unavailable',
+    messageZh: '本应用暂时无法记录您的登录状态，您尚未登录。请稍后重试。',
+    messageEn:
+      'This application could not record your sign-in just now, so you are not signed in. Please try again in a moment.',
+  },
+  internal_error: {
+    status: 500,
+    titleZh: '出现了内部错误',
+    titleEn: 'Something went wrong on our side',
+    messageZh: '处理您的请求时出错。请重试；如果问题持续，请把下面的参考编号告诉应用提供商。',
+    messageEn:
+      'Your request could not be completed. Please try again; if it keeps happening, give the reference below to the application provider.',
   },
   cross_site: {
     status: 403,

@@ -4,7 +4,13 @@
  * missing `state`), sign-out and the signed-out page.
  */
 import { randomBytes } from 'node:crypto';
-import express, { type Request, type Response, type Router } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type Response,
+  type Router,
+} from 'express';
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import type { Config } from '../config.js';
@@ -18,7 +24,7 @@ import { sendFailure, sendPage, stylesheetPath } from './pages.js';
 import { safeReturnTo } from './returnTo.js';
 import { sessionRecordSerializer } from './sessionCookie.js';
 import { storeForConnectRedis, type Sessions } from './sessions.js';
-import type { Store } from '../store/store.js';
+import { StoreUnavailableError, type Store } from '../store/store.js';
 import { callbackHandler } from './callback/index.js';
 import { promisify } from './callback/context.js';
 import { setPending } from './callback/pending.js';
@@ -129,6 +135,21 @@ export function ssoRouter(deps: SsoDeps): Router {
   router.get('/sso/logged-out', (_req, res) => {
     sendPage(res, 200, 'signed-out');
   });
+
+  // What no step answered: a store that failed mid-sign-in, or a bug. The browser gets a page,
+  // never JSON, and no cookie: express-session would otherwise send one for a session that was
+  // regenerated but never saved.
+  router.use(((error: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent || !req.path.startsWith('/sso/')) return next(error);
+    (req as { session?: unknown }).session = undefined;
+    res.setHeader('Cache-Control', 'no-store');
+    if (error instanceof StoreUnavailableError) {
+      deps.metrics.storeErrors.inc();
+      return sendFailure(req, res, 'store_unavailable', error.message);
+    }
+    req.log.error({ err: error }, 'sign-in route failed');
+    sendFailure(req, res, 'internal_error');
+  }) as ErrorRequestHandler);
 
   return router;
 }

@@ -7,6 +7,7 @@ import type { Browser, Page } from '../support/browser.js';
 import { newTenantId } from '../support/data.js';
 import { freePort } from '../support/redis.js';
 import { API_KEY, APP_ID } from '../support/relay.js';
+import { InstrumentedStore } from '../support/stores.js';
 import { startSignInWorld, type SignInWorld } from '../support/world.js';
 
 const escapeHtml = (v: string) =>
@@ -341,5 +342,28 @@ describe('a slow identity server', () => {
       idp[knob] = 0;
     }
     expect(browser.cookie(w.relay.url, w.relay.config.session.cookieName)).toBeUndefined();
+  });
+});
+
+describe('the store failing in the middle of a sign-in', () => {
+  let w: SignInWorld;
+  const store = new InstrumentedStore();
+  beforeAll(async () => {
+    w = await startSignInWorld({ store });
+  });
+  afterAll(() => w.close());
+
+  it('503 store_unavailable page, no session cookie, and the next sign-in works', async () => {
+    const browser = w.browser();
+    const callback = await w.unifiedLogin(browser, 'alice');
+    store.failNextTenantWrite = true; // the session's index, written after the session id is new
+    const page = await browser.request(callback);
+    const line = await expectFailurePage(w, page, 'store_unavailable');
+    expect(line.msg).toBe('request');
+    expect(page.headers.get('set-cookie') ?? '').not.toContain(`${w.relay.config.session.cookieName}=`);
+    expect(browser.cookie(w.relay.url, w.relay.config.session.cookieName)).toBeUndefined();
+
+    const { sid } = await w.signIn('alice');
+    expect(sid).toBeTruthy();
   });
 });
