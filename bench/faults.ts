@@ -29,7 +29,7 @@ import { APP_ID } from '../test/support/fixtures.js';
 import { httpAnswer } from './faultProxy.js';
 import {
   addTenant,
-  cleanUp,
+  runScript,
   documented5xx,
   progress,
   say,
@@ -849,12 +849,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-let status = 1;
-try {
-  status = await main();
-} catch (error) {
-  console.error(`faults: ${(error as Error).message}`);
-} finally {
-  await cleanUp();
-}
-process.exit(status);
+await runScript('faults', main);

@@ -91,6 +91,19 @@ export function cleanUp(): Promise<void> {
   return cleaning;
 }
 
+/** A script's whole life: `main`'s status (1 when it throws, with one line why), cleaned up, exited. */
+export async function runScript(name: string, main: () => Promise<number>): Promise<never> {
+  let status = 1;
+  try {
+    status = await main();
+  } catch (error) {
+    console.error(`${name}: ${(error as Error).message}`);
+  } finally {
+    await cleanUp();
+  }
+  process.exit(status);
+}
+
 process.on('exit', () => {
   // The last resort (the relays are killed by bench/children.ts): synchronous only.
   for (const hook of exitHooks) hook();

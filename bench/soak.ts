@@ -31,7 +31,7 @@ import { userForSync } from '../src/sandbox/world.js';
 import { APP_ID } from '../test/support/fixtures.js';
 import { percentile } from './common.js';
 import {
-  cleanUp,
+  runScript,
   metricSum,
   progress,
   redisUsedMemory,
@@ -523,12 +523,4 @@ async function main(): Promise<number> {
   return failures.length ? 1 : 0;
 }
 
-let status = 1;
-try {
-  status = await main();
-} catch (error) {
-  console.error(`soak: ${(error as Error).message}`);
-} finally {
-  await cleanUp();
-}
-process.exit(status);
+await runScript('soak', main);
