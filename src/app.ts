@@ -177,6 +177,7 @@ export function buildApp(deps: AppDeps): Relay {
     kitRouter({
       ...signedCalls,
       kitAccessKey: config.kitAccessKey,
+      ...(config.v1AccessKey ? { v1AccessKey: config.v1AccessKey } : {}),
       basePath: config.produceBasePath,
       bodyLimitBytes: config.kit.bodyLimitBytes,
       mirror,

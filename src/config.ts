@@ -33,6 +33,8 @@ export interface Config {
   kitAccessKey: string;
   /** HMAC key of the basic (instance) interfaces; never equal to the kit key (§3b). */
   basicAccessKey: string;
+  /** V1_ACCESS_KEY: the V1 interfaces (contract §8) are served only when it is set. */
+  v1AccessKey?: string;
   rsaPrivateKey: KeyObject;
   /**
    * SESSION_SECRET as given. Nothing in src/ uses it past this file: every use has its own key,
@@ -184,14 +186,14 @@ export function loadConfig(env: Env = process.env): Config {
 
   const appId = required('KOO_APP_ID');
   // UNCONFIRMED (spec §2.1): the EU console shows a key Base64-encoded; <NAME>_BASE64=true decodes it.
-  const accessKey = (name: 'KIT_ACCESS_KEY' | 'BASIC_ACCESS_KEY', key: string) => {
+  const accessKey = (name: 'KIT_ACCESS_KEY' | 'BASIC_ACCESS_KEY' | 'V1_ACCESS_KEY', key: string) => {
     if (text(`${name}_BASE64`) !== 'true') return key;
     const decoded = Buffer.from(key, 'base64').toString('utf8');
     if (!decoded) throw new ConfigError(name, `is not valid Base64 (${name}_BASE64=true)`);
     return decoded;
   };
   // In production: the HMAC key itself (decoded from Base64 where asked) must be this long.
-  const longEnough = (name: 'KIT_ACCESS_KEY' | 'BASIC_ACCESS_KEY', key: string) => {
+  const longEnough = (name: 'KIT_ACCESS_KEY' | 'BASIC_ACCESS_KEY' | 'V1_ACCESS_KEY', key: string) => {
     if (production && key.length < MIN_PRODUCTION_KEY_LENGTH)
       throw new ConfigError(name, `must be at least ${MIN_PRODUCTION_KEY_LENGTH} characters in production`);
     return key;
@@ -207,6 +209,11 @@ export function loadConfig(env: Env = process.env): Config {
     basicAccessKey = randomBytes(24).toString('base64url');
     generated.push('BASIC_ACCESS_KEY');
   }
+  const v1KeyText = text('V1_ACCESS_KEY');
+  // One key for everything V1 (§7.2); it may equal a V2 key: the schemes never share a route.
+  const v1AccessKey = v1KeyText
+    ? longEnough('V1_ACCESS_KEY', accessKey('V1_ACCESS_KEY', v1KeyText))
+    : undefined;
   if (basicAccessKey === kitAccessKey)
     throw new ConfigError(
       'BASIC_ACCESS_KEY',
@@ -337,6 +344,7 @@ export function loadConfig(env: Env = process.env): Config {
     appId,
     kitAccessKey,
     basicAccessKey,
+    ...(v1AccessKey ? { v1AccessKey } : {}),
     rsaPrivateKey,
     sessionSecrets,
     // Derived here, once, so nothing downstream is handed the secret itself.

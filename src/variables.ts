@@ -81,6 +81,15 @@ export const VARIABLES = {
     meaning: '`true` if the console showed the basic key Base64-encoded',
     shownDefault: 'unset',
   },
+  V1_ACCESS_KEY: {
+    meaning:
+      'the V1 "Key值" (服务商信息) of products listed before V2: when set, the V1 interfaces are served (kit pushes at `{PRODUCE_BASE_PATH}/produceAPI/{interface}`, basic calls at `{PRODUCE_BASE_PATH}` with `authToken`, see [behaviour](behaviour.md#v1-interfaces)); the key of their `authToken` (with `timeStamp`), their `Body-Sign` and their encrypted mobile numbers and e-mails; ≥ 16 characters (once decoded) in production',
+    shownDefault: 'unset: the V1 routes answer 404',
+  },
+  V1_ACCESS_KEY_BASE64: {
+    meaning: '`true` if the console showed the V1 key Base64-encoded (the EU site says it does)',
+    shownDefault: 'unset',
+  },
   INSTANCE_GATING: {
     meaning:
       '`on`: a tenant whose known instances are all frozen or released cannot sign in or be authorized, and loses its sessions; `off`: instances are only recorded',

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { KitRefusal, ResultCode } from './resultCodes.js';
-import type { Scheme, SignedCall } from './verify.js';
+import { schemeData, type AnyScheme, type SignedCall } from './verify.js';
 import type { VerifyJob, VerifyVerdict } from './verifyWorker.js';
 
 /** Bodies up to this size are checked inline: a few milliseconds at worst (bench: kit hostile). */
@@ -31,7 +31,7 @@ export class OffThreadVerifier {
   constructor(private readonly maxQueued = 8) {}
 
   /** Resolves when the body is a JSON object whose signature holds; throws KitRefusal otherwise. */
-  async check(scheme: Scheme, call: SignedCall, bytes: Uint8Array): Promise<void> {
+  async check(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array): Promise<void> {
     if (this.pending.size >= this.maxQueued)
       throw new KitRefusal(
         ResultCode.internalError,
@@ -42,9 +42,8 @@ export class OffThreadVerifier {
       this.pending.set(id, resolve);
       const job: VerifyJob = {
         id,
-        scheme: scheme.name,
-        key: scheme.key,
-        call: { sign: call.sign, timestamp: call.timestamp, nonce: call.nonce },
+        scheme: schemeData(scheme),
+        call: { sign: call.sign, timestamp: call.timestamp, nonce: call.nonce, query: call.query },
         bytes,
       };
       this.start().postMessage(job);

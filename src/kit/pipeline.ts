@@ -22,10 +22,11 @@ import { claimFor, writeClaim, type CallClaim } from './replay.js';
 import { bodySignHeader } from './signature.js';
 import { OFF_THREAD_BYTES, type OffThreadVerifier } from './offThread.js';
 import {
-  checkCredentials,
-  checkSignedBody,
-  parseJsonObject,
-  type Scheme,
+  checkCall,
+  checkCallCredentials,
+  readVerifiedCall,
+  type AnyScheme,
+  type Checked,
   type SignedCall,
 } from './verify.js';
 
@@ -62,9 +63,11 @@ export interface VerifiedCall {
 export type Extras = Record<string, unknown>;
 
 export interface SignedRoute {
-  scheme: Scheme;
+  scheme: AnyScheme;
   /** the route for logs and metrics, by interface (a handful of names, not paths) */
   route: (iface: string) => string;
+  /** the interface as logs and metrics name it (V1: `v1.tenantSync`); the interface itself by default */
+  label?: (iface: string) => string;
   /** the largest body the interface accepts; `null`: the path names none we serve */
   bodyLimitBytes: (iface: string | null) => number;
   credentials: (req: Request) => SignedCall;
@@ -136,21 +139,30 @@ async function admit(
 ): Promise<VerifiedCall> {
   const started = deps.now();
   const notAfter = started + deps.deadlineMs;
-  checkContentType(req.get('content-type'));
-  const bytes: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   const credentials = route.credentials(req);
-  const signedAt = checkCredentials(route.scheme, credentials, started, deps.clockWindowMs);
-  let checked: { text: string; body: Record<string, unknown> };
-  if (bytes.length > OFF_THREAD_BYTES) {
+  // A V1 call made with GET has its parameters in the query, and no body to type.
+  if (!credentials.query) checkContentType(req.get('content-type'));
+  const bytes: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const timed = checkCallCredentials(route.scheme, credentials, started, deps.clockWindowMs);
+  let checked: Checked;
+  if (bytes.length > OFF_THREAD_BYTES && !credentials.query) {
     await deps.offThread.check(route.scheme, credentials, bytes);
     // Signed by the marketplace: parsing it here is no longer anyone's lever on the event loop.
-    checked = parseJsonObject(bytes);
-  } else checked = checkSignedBody(route.scheme, credentials, bytes);
-  const claim = await claimFor(deps, route.scheme, credentials.nonce!, credentials.sign!);
+    checked = readVerifiedCall(route.scheme, credentials, bytes);
+  } else checked = checkCall(route.scheme, credentials, bytes);
+  // V2 calls are timed by their credentials, V1 calls by the timeStamp they signed.
+  const signedAt = timed ?? checked.signedAt!;
+  const claim = await claimFor(
+    deps,
+    route.scheme,
+    credentials.nonce ?? null,
+    checked.sign ?? credentials.sign!,
+  );
   const n = notes(res);
   if (claim.replay) n.fields = { ...n.fields, replay: true };
   return {
-    ...checked,
+    text: checked.text,
+    body: checked.body,
     signedAt,
     notAfter,
     claim,
@@ -195,12 +207,13 @@ function answer(
   extras?: Extras,
 ): void {
   const body = Buffer.from(JSON.stringify({ resultCode: code, resultMsg: message, ...extras }), 'utf8');
-  deps.metrics.kitPushes.inc({ interface: iface, resultCode: code });
+  const label = route.label ? route.label(iface) : iface;
+  deps.metrics.kitPushes.inc({ interface: label, resultCode: code });
   const n = notes(res);
   n.route = route.route(iface);
   n.fields = {
     ...n.fields,
-    interface: iface,
+    interface: label,
     resultCode: code,
     ...(code === ResultCode.success ? {} : { resultMsg: message }),
   };

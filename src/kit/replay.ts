@@ -19,7 +19,7 @@ import type { Claim } from '../mirror/transaction.js';
 import type { Keys } from '../store/keys.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
-import type { Scheme } from './verify.js';
+import type { AnyScheme } from './verify.js';
 
 export interface CallClaim extends Claim {
   /** an identical call was applied before: nothing to claim, the call only runs again */
@@ -28,14 +28,15 @@ export interface CallClaim extends Claim {
 
 /**
  * Reads what is known of the call and returns its claim, or refuses the call. `sign` is the
- * verified signature, `nonce` its nonce.
+ * verified signature, `nonce` its nonce; `null` for a V1 call, which has none.
  */
 export async function claimFor(
   deps: { store: Store; keys: Keys; nonceTtlMs: number },
-  scheme: Scheme,
-  nonce: string,
+  scheme: AnyScheme,
+  nonce: string | null,
   sign: string,
 ): Promise<CallClaim> {
+  if (nonce === null || scheme.name === 'v1') return claimByToken(deps, scheme, sign);
   const digest = createHash('sha256').update(`${scheme.name}\n${sign.toUpperCase()}`).digest('hex');
   const nonceKey = deps.keys.nonce(nonce);
   const signedKey = deps.keys.signedCall(digest);
@@ -82,4 +83,34 @@ export async function writeClaim(store: Store, claim: Claim, notAfter: number): 
     else await claim.recheck();
   }
   if (!claim.written) throw new StoreUnavailableError('the call could not be recorded as received');
+}
+
+/**
+ * A V1 call has no nonce and no clock window (§6, §7): it is claimed by its token alone, which
+ * signs every parameter and the call's `timeStamp`. Nothing can be refused by it: a call with
+ * the same token is the same call (a byte-identical replay), run again without a new claim, which
+ * changes nothing (every change is idempotent and ordered by its signed time, and a deletion
+ * leaves its time behind), and anything else has another token. The claim is kept like a nonce's
+ * (the same atomic write as the change, `nonceTtlMs`); it marks a repeat in the log (`replay`).
+ */
+async function claimByToken(
+  deps: { store: Store; keys: Keys; nonceTtlMs: number },
+  scheme: AnyScheme,
+  token: string,
+): Promise<CallClaim> {
+  // Base64 is case-sensitive: the token as it is, unlike a hex signature.
+  const digest = createHash('sha256').update(`${scheme.name}\n${token}`).digest('hex');
+  const signedKey = deps.keys.signedCall(digest);
+  const check = async (): Promise<boolean> => (await deps.store.get(signedKey)) !== null;
+  const replay = await check();
+  const claim: CallClaim = {
+    replay,
+    written: replay,
+    guards: [{ key: signedKey, equals: null }],
+    ops: [{ op: 'set', key: signedKey, value: scheme.name, ttlMs: deps.nonceTtlMs }],
+    recheck: async () => {
+      if (await check()) claim.written = true;
+    },
+  };
+  return claim;
 }

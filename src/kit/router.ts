@@ -1,6 +1,8 @@
 /**
  * The five kit routes: `POST {PRODUCE_BASE_PATH}/produceAPI/v2/{interface}` (contract §3), on
- * the shared signed-call pipeline (pipeline.ts) with the kit key and the `x-sign` headers.
+ * the shared signed-call pipeline (pipeline.ts) with the kit key and the `x-sign` headers; and,
+ * with V1_ACCESS_KEY, their V1 twins `POST {PRODUCE_BASE_PATH}/produceAPI/{interface}` (contract
+ * §8) with the `authToken` header, whose bodies are read into the same pushes (v1Schemas.ts).
  */
 import type { KeyObject } from 'node:crypto';
 import express, { type Request, type Router } from 'express';
@@ -14,9 +16,13 @@ import type { z } from 'zod';
 import { signedRoute, type PipelineDeps, type VerifiedCall } from './pipeline.js';
 import { describeIssue, KIT_INTERFACES, kitSchemas, type KitInterface } from './schemas.js';
 import { kitScheme } from './verify.js';
+import { v1KitBody } from './v1Schemas.js';
+import { v1KitScheme } from './v1Verify.js';
 
 export interface KitDeps extends PipelineDeps {
   kitAccessKey: string;
+  /** V1_ACCESS_KEY: the V1 routes exist only with it */
+  v1AccessKey?: string;
   basePath: string;
   /** KIT_BODY_LIMIT_BYTES: allOrgSync's limit, and a cap on every other interface's */
   bodyLimitBytes: number;
@@ -53,23 +59,65 @@ export function kitRouter(deps: KitDeps): Router {
       scheme: kitScheme(deps.kitAccessKey),
       route: (iface) => `${base}/${iface}`,
       bodyLimitBytes: (iface) => Math.min(deps.bodyLimitBytes, BODY_LIMITS[iface as KitInterface] ?? SMALL),
-      credentials: (req) => ({
-        sign: req.get('x-sign'),
-        timestamp: req.get('x-timestamp'),
-        nonce: req.get('x-nonce'),
-      }),
+      credentials: (req) => {
+        const call = {
+          sign: req.get('x-sign'),
+          timestamp: req.get('x-timestamp'),
+          nonce: req.get('x-nonce'),
+        };
+        if (!call.sign && !call.timestamp && !call.nonce && req.get('authToken') !== undefined)
+          throw new KitRefusal(
+            ResultCode.authFailed,
+            `authToken is the V1 scheme: V1 pushes go to ${deps.basePath}/produceAPI/{interface}; this path takes x-sign, x-timestamp and x-nonce`,
+          );
+        return call;
+      },
       interfaceOf,
       unknownInterface: `unknown kit interface; expected one of ${KIT_INTERFACES.join(', ')}`,
       handle: async (call, iface) => {
-        await handlePush(deps, iface as KitInterface, call);
+        await handlePush(deps, iface as KitInterface, call, call.body);
       },
     }),
   );
+  if (deps.v1AccessKey) router.post(`${deps.basePath}/produceAPI/:iface`, ...v1Route(deps, deps.v1AccessKey));
   return router;
 }
 
-async function handlePush(deps: KitDeps, iface: KitInterface, call: VerifiedCall): Promise<SyncOutcome> {
-  const parsed = kitSchemas[iface].safeParse(call.body);
+/** The V1 kit routes: the same interfaces, limits and pushes; the authToken scheme. */
+function v1Route(deps: KitDeps, v1Key: string) {
+  const base = `${deps.basePath}/produceAPI`;
+  return signedRoute(deps, {
+    scheme: v1KitScheme(v1Key),
+    route: (iface) => `${base}/${iface}`,
+    label: (iface) => `v1.${iface}`,
+    bodyLimitBytes: (iface) => Math.min(deps.bodyLimitBytes, BODY_LIMITS[iface as KitInterface] ?? SMALL),
+    credentials: (req) => {
+      const sign = req.get('authToken');
+      if (!sign && req.get('x-sign') !== undefined)
+        throw new KitRefusal(
+          ResultCode.authFailed,
+          `authToken header is missing: x-sign is the V2 scheme, whose pushes go to ${base}/v2/{interface}`,
+        );
+      return { sign };
+    },
+    interfaceOf: (req) => byLowerName.get(String(req.params.iface ?? '').toLowerCase()) ?? null,
+    unknownInterface: `unknown V1 kit interface; expected one of ${KIT_INTERFACES.join(', ')}`,
+    handle: async (call, iface) => {
+      const v1 = v1KitBody(iface as KitInterface, call.body as Record<string, string>, v1Key);
+      call.note({ v1: true, ...v1.notes });
+      await handlePush(deps, iface as KitInterface, call, v1.body);
+    },
+  });
+}
+
+/** `body`: the V2 body of the push (a V1 call's is read into one first). */
+async function handlePush(
+  deps: KitDeps,
+  iface: KitInterface,
+  call: VerifiedCall,
+  body: Record<string, unknown>,
+): Promise<SyncOutcome> {
+  const parsed = kitSchemas[iface].safeParse(body);
   if (!parsed.success) throw new KitRefusal(ResultCode.invalidRequest, describeIssue(parsed.error));
   const push = parsed.data;
   call.note({

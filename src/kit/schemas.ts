@@ -358,7 +358,7 @@ export const kitSchemas = {
  * control characters show as '?' and a long one is cut, keeping the answer one line of at most
  * the 255 characters the document allows (§3).
  */
-function fieldName(name: PropertyKey): string {
+export function fieldName(name: PropertyKey): string {
   // eslint-disable-next-line no-control-regex -- replacing control characters is the point
   const printable = String(name).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
   return cut(printable, 64);

@@ -9,11 +9,14 @@ import { canonicalPayload, legacyCanonicalPayload } from './canonical.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import { basicSign, kitSign, signaturesMatch } from './signature.js';
 import { checkCallTimestamp } from './timestamp.js';
+import { checkV1Call, v1BasicScheme, v1KitScheme, type V1Query, type V1Scheme } from './v1Verify.js';
 
 export interface SignedCall {
   sign?: string | undefined;
   timestamp?: string | undefined;
   nonce?: string | undefined;
+  /** V1 calls made with GET: their parameters, from the query string (v1Verify.ts) */
+  query?: V1Query | undefined;
 }
 
 /** How one kind of call is signed: with which key, by which rule, named how. */
@@ -46,6 +49,54 @@ export const basicScheme = (key: string): Scheme => ({
   sign: basicSign,
   secondsAccepted: true,
 });
+
+/** The three schemes of the signed-call pipeline: the two of V2 (above) and V1 (v1Verify.ts). */
+export type AnyScheme = Scheme | V1Scheme;
+
+/** A scheme as a worker thread can receive it (functions do not cross threads). */
+export type SchemeData = Pick<Scheme, 'name' | 'key'> | V1Scheme;
+
+export function schemeData(scheme: AnyScheme): SchemeData {
+  return scheme.name === 'v1' ? scheme : { name: scheme.name, key: scheme.key };
+}
+
+export function schemeOf(data: SchemeData): AnyScheme {
+  if (data.name === 'v1') return data.where === 'header' ? v1KitScheme(data.key) : v1BasicScheme(data.key);
+  return data.name === 'kit' ? kitScheme(data.key) : basicScheme(data.key);
+}
+
+/** A call whose body was checked: its text and body, and what the body told of its signing (V1). */
+export interface Checked {
+  text: string;
+  body: Record<string, unknown>;
+  /** V1: the signed time, from `timeStamp` (V2 calls carry theirs in their credentials) */
+  signedAt?: number;
+  /** V1 basic calls: the token, which may be among the body's members */
+  sign?: string;
+}
+
+/**
+ * `checkCredentials` for any scheme: V1 has no credentials apart from its body (no timestamp
+ * header, no nonce), so its signed time comes from `checkCall`.
+ */
+export function checkCallCredentials(
+  scheme: AnyScheme,
+  call: SignedCall,
+  nowMs: number,
+  windowMs: number,
+): number | undefined {
+  return scheme.name === 'v1' ? undefined : checkCredentials(scheme, call, nowMs, windowMs);
+}
+
+/** `checkSignedBody` for any scheme. Pure: it may run on the worker thread (offThread.ts). */
+export function checkCall(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array): Checked {
+  return scheme.name === 'v1' ? checkV1Call(scheme, call, bytes) : checkSignedBody(scheme, call, bytes);
+}
+
+/** A body the worker thread verified, read again on the event loop without the signature. */
+export function readVerifiedCall(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array): Checked {
+  return scheme.name === 'v1' ? checkV1Call(scheme, call, bytes, false) : parseJsonObject(bytes);
+}
 
 const NONCE = /^[\x21-\x7e]{1,128}$/;
 

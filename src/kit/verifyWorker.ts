@@ -4,12 +4,11 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { KitRefusal } from './resultCodes.js';
-import { basicScheme, checkSignedBody, kitScheme, type SignedCall } from './verify.js';
+import { checkCall, schemeOf, type SchemeData, type SignedCall } from './verify.js';
 
 export interface VerifyJob {
   id: number;
-  scheme: 'kit' | 'basic';
-  key: string;
+  scheme: SchemeData;
   call: SignedCall;
   bytes: Uint8Array;
 }
@@ -20,10 +19,9 @@ export type VerifyVerdict =
   | { id: number; ok: false; failed: string };
 
 parentPort?.on('message', (job: VerifyJob) => {
-  const scheme = job.scheme === 'kit' ? kitScheme(job.key) : basicScheme(job.key);
   let verdict: VerifyVerdict;
   try {
-    checkSignedBody(scheme, job.call, job.bytes);
+    checkCall(schemeOf(job.scheme), job.call, job.bytes);
     verdict = { id: job.id, ok: true };
   } catch (error) {
     verdict =

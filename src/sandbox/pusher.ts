@@ -16,13 +16,19 @@ import {
   canonicalPayload,
   checkBodySign,
   encryptClientSecret,
+  encryptContact,
+  formatExpireTime,
   formatSyncTime,
   kitSign,
   legacyCanonicalPayload,
   DEFAULT_OAEP_VARIANT,
   loadSellerPublicKey,
   newNonce,
+  v1AuthToken,
+  v1Query,
+  type EncryptType,
   type OaepVariantId,
+  type V1Value,
 } from './marketplace/index.js';
 
 // The protocol's names of its calls (kit §3, basic §4): words the relay and the sandbox share.
@@ -34,6 +40,10 @@ export interface PusherOptions {
   kitAccessKey: string;
   /** The key bound to the basic interfaces; Seller Center requires it to differ from the kit key. */
   basicAccessKey?: string;
+  /** The V1 "Key值" (§7.2): signs V1 calls' authToken and their answers' Body-Sign. */
+  v1Key?: string;
+  /** How V1 users' mobile and email are sent: encrypted with AES-256 ("1", default), AES-128 ("2"), or plain. */
+  v1Contacts?: EncryptType | 'plain';
   /** The public key uploaded with the app credential (SPKI PEM, or its Base64 body as pasted in Seller Center). */
   publicKey?: KeyObject | string;
   oaep?: string;
@@ -78,6 +88,8 @@ export interface SendOverrides {
   query?: string;
   /** The URL path after the production address instead of the call's own. */
   path?: string;
+  /** V1 basic calls: GET with the parameters in the query (the default), or POST with them as JSON. */
+  method?: 'GET' | 'POST';
 }
 
 export type Fields = Record<string, unknown>;
@@ -125,6 +137,56 @@ const KIT_ORDER: Record<KitInterface, readonly string[]> = {
     'timeStamp',
   ],
   allOrgSync: ['instanceId', 'tenantId', 'orgInfoList', 'testFlag', 'timeStamp'],
+};
+
+/** V1 kit bodies (§7.1): lists as JSON strings, allOrgSync's as `orgInfo`, no `currentSyncTime`. */
+const V1_KIT_ORDER: Record<KitInterface, readonly string[]> = {
+  ...KIT_ORDER,
+  authSync: ['instanceId', 'tenantId', 'appId', 'userList', 'flag', 'testFlag', 'timeStamp'],
+  allOrgSync: ['instanceId', 'tenantId', 'orgInfo', 'testFlag', 'timeStamp'],
+};
+
+/** The V1 basic activities (MIW guide) and their parameters, in the order of sellers' samples. */
+export const V1_ACTIVITIES = [
+  'newInstance',
+  'refreshInstance',
+  'expireInstance',
+  'releaseInstance',
+  'upgrade',
+] as const;
+export type V1Activity = (typeof V1_ACTIVITIES)[number];
+
+const V1_BASIC_ORDER: Record<V1Activity, readonly string[]> = {
+  newInstance: [
+    'activity',
+    'businessId',
+    'customerId',
+    'customerName',
+    'userId',
+    'userName',
+    'mobilePhone',
+    'email',
+    'expireTime',
+    'orderId',
+    'productId',
+    'skuCode',
+    'trialFlag',
+    'testFlag',
+    'timeStamp',
+  ],
+  refreshInstance: [
+    'activity',
+    'instanceId',
+    'orderId',
+    'productId',
+    'expireTime',
+    'trialToFormal',
+    'testFlag',
+    'timeStamp',
+  ],
+  expireInstance: ['activity', 'instanceId', 'testFlag', 'timeStamp'],
+  releaseInstance: ['activity', 'instanceId', 'testFlag', 'timeStamp'],
+  upgrade: ['activity', 'instanceId', 'orderId', 'productId', 'skuCode', 'testFlag', 'timeStamp'],
 };
 
 /** Document order of each activity's fields (§4), the marketplace's own order. */
@@ -181,17 +243,22 @@ export class Pusher {
 
   /** `clientSecret` is given in plaintext and encrypted here, unless `clientSecretEncrypted` is given. */
   applicationSync(f: Fields, overrides?: SendOverrides) {
+    return this.send(
+      'applicationSync',
+      this.kitBody('applicationSync', this.withSecretEncrypted(f)),
+      overrides,
+    );
+  }
+
+  /** `clientSecret` encrypted, unless `clientSecretEncrypted` gives the ciphertext to send. */
+  private withSecretEncrypted(f: Fields): Fields {
     const { clientSecretEncrypted, ...rest } = f;
     const encrypted =
       clientSecretEncrypted ??
       (typeof rest.clientSecret === 'string' && rest.clientSecret
         ? this.encryptSecret(rest.clientSecret)
         : rest.clientSecret);
-    return this.send(
-      'applicationSync',
-      this.kitBody('applicationSync', { ...rest, clientSecret: encrypted }),
-      overrides,
-    );
+    return { ...rest, clientSecret: encrypted };
   }
 
   authSync(f: Fields, overrides?: SendOverrides) {
@@ -285,6 +352,104 @@ export class Pusher {
     return this.post(activity, url, body, {}, basicKey, overrides);
   }
 
+  /** The V1 key; V1 calls need one. */
+  private v1Key(): string {
+    if (!this.options.v1Key) throw new Error('a V1 key is needed for the V1 interfaces');
+    return this.options.v1Key;
+  }
+
+  /**
+   * The body of a V1 kit push as the marketplace sends it (§7.1): document order, numbers for
+   * `flag`/`testFlag`, `timeStamp` in UTC+8, `clientSecret` RSA-OAEP-encrypted as in V2; `userList` given as a list is sent as a JSON string,
+   * its users' `mobile` and `email` encrypted (option `v1Contacts`); `orgInfoList` given as a
+   * list of `{orgCode, orgName, parentCode}` is sent as `orgInfo`, a JSON string with `name`.
+   */
+  v1KitBody(iface: KitInterface, fields: Fields): Fields {
+    const f: Fields = iface === 'applicationSync' ? this.withSecretEncrypted(fields) : { ...fields };
+    if (!('testFlag' in f)) f.testFlag = 0;
+    if (!('timeStamp' in f)) f.timeStamp = this.nextSyncTime();
+    if (iface === 'authSync' && Array.isArray(f.userList))
+      f.userList = JSON.stringify(f.userList.map((u) => this.v1User(u)));
+    if (iface === 'allOrgSync' && 'orgInfoList' in f) {
+      const list = f.orgInfoList;
+      delete f.orgInfoList;
+      f.orgInfo = Array.isArray(list)
+        ? JSON.stringify(
+            list.map((o: Record<string, unknown>) => {
+              const { orgName, ...rest } = o;
+              return { orgCode: rest.orgCode, name: orgName ?? rest.name, parentCode: rest.parentCode };
+            }),
+          )
+        : list;
+    }
+    return inOrder(f, V1_KIT_ORDER[iface]);
+  }
+
+  private v1User(u: unknown): unknown {
+    const mode = this.options.v1Contacts ?? '1';
+    if (mode === 'plain' || !u || typeof u !== 'object') return u;
+    const user = { ...(u as Record<string, unknown>) };
+    for (const field of ['mobile', 'email'])
+      if (typeof user[field] === 'string' && user[field])
+        user[field] = encryptContact(this.v1Key(), user[field] as string, { encryptType: mode });
+    return user;
+  }
+
+  /** A V1 kit push: the body of `v1KitBody`, its authToken in a header, to /produceAPI/{interface}. */
+  v1Push(iface: KitInterface, fields: Fields, overrides: SendOverrides = {}): Promise<PushResult> {
+    return this.sendV1(iface, this.v1KitBody(iface, fields), overrides);
+  }
+
+  /** Signs a V1 kit body exactly as given and sends it. */
+  async sendV1(iface: string, body: Fields, overrides: SendOverrides = {}): Promise<PushResult> {
+    const key = this.v1Key();
+    const token = overrides.sign ?? v1AuthToken(overrides.key ?? key, body as Record<string, V1Value>);
+    const path = overrides.path ?? `/produceAPI/${iface}`;
+    return this.post(`v1.${iface}`, `${this.base()}${path}`, body, { authToken: token }, key, overrides, {
+      v1: true,
+    });
+  }
+
+  /**
+   * The parameters of a V1 basic call (strings, sample order), with `activity`, `testFlag` "0"
+   * unless given, `timeStamp` now in UTC (§6) and, for newInstance, a fresh `businessId` and the
+   * buyer's mobile and email encrypted (`v1Contacts`).
+   */
+  v1BasicParams(activity: V1Activity | string, f: Fields): Fields {
+    const params: Fields = { activity, testFlag: '0', timeStamp: formatExpireTime(this.now(), 17), ...f };
+    if (activity === 'newInstance') {
+      params.businessId ??= randomUUID();
+      const mode = this.options.v1Contacts ?? '1';
+      if (mode !== 'plain')
+        for (const field of ['mobilePhone', 'email'])
+          if (typeof params[field] === 'string' && params[field])
+            params[field] = encryptContact(this.v1Key(), params[field] as string, { encryptType: mode });
+    }
+    return inOrder(params, V1_BASIC_ORDER[activity as V1Activity] ?? ['activity']);
+  }
+
+  /** A V1 basic call: GET with the signed parameters in the query, or POST with them as JSON. */
+  v1Basic(activity: V1Activity | string, f: Fields, overrides: SendOverrides = {}): Promise<PushResult> {
+    return this.sendV1Basic(activity, this.v1BasicParams(activity, f), overrides);
+  }
+
+  /** Signs V1 basic parameters exactly as given and sends them. */
+  async sendV1Basic(activity: string, params: Fields, overrides: SendOverrides = {}): Promise<PushResult> {
+    const key = this.v1Key();
+    const token = overrides.sign ?? v1AuthToken(overrides.key ?? key, params as Record<string, V1Value>);
+    const path = overrides.path ?? '';
+    const name = `v1.${activity}`;
+    if ((overrides.method ?? 'GET') === 'POST')
+      return this.post(name, `${this.base()}${path}`, { ...params, authToken: token }, {}, key, overrides, {
+        v1: true,
+      });
+    const query = overrides.query ?? v1Query(params as Record<string, V1Value>, token);
+    return this.post(name, `${this.base()}${path}?${query}`, params, {}, key, overrides, {
+      v1: true,
+      get: true,
+    });
+  }
+
   private base(): string {
     return this.options.productionAddress.replace(/\/+$/, '');
   }
@@ -296,9 +461,12 @@ export class Pusher {
     signing: Record<string, string>,
     answerKey: string,
     overrides: SendOverrides,
+    mode: { v1?: boolean; get?: boolean } = {},
   ): Promise<PushResult> {
     const headers: Record<string, string> = {
-      'Content-Type': overrides.contentType ?? 'application/json',
+      ...(mode.get && !overrides.contentType
+        ? {}
+        : { 'Content-Type': overrides.contentType ?? 'application/json' }),
       ...signing,
     };
     for (const [k, v] of Object.entries(overrides.headers ?? {})) {
@@ -307,20 +475,25 @@ export class Pusher {
       if (v !== undefined) headers[k] = v;
     }
     const started = performance.now();
-    const payload = overrides.rawBody ?? JSON.stringify(body);
+    const payload = mode.get ? overrides.rawBody : (overrides.rawBody ?? JSON.stringify(body));
     const response = await this.fetch(url, {
-      method: 'POST',
+      method: mode.get ? 'GET' : 'POST',
       headers,
-      body: typeof payload === 'string' ? payload : new Uint8Array(payload),
+      ...(payload === undefined
+        ? {}
+        : { body: typeof payload === 'string' ? payload : new Uint8Array(payload) }),
       signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
     });
     const bytes = Buffer.from(await response.arrayBuffer());
     const ms = performance.now() - started;
-    return judge(iface, response, bytes, answerKey, ms, body);
+    return judge(iface, response, bytes, answerKey, ms, body, mode.v1 === true);
   }
 }
 
-/** What the marketplace checks of an answer (§8.6): 200, JSON, a six-digit resultCode, 000000. */
+/**
+ * What the marketplace checks of an answer (§8.6): 200, JSON, a six-digit resultCode, 000000;
+ * for V1 (`v1`) a Body-Sign too, which it requires (§7.3).
+ */
 function judge(
   iface: string,
   response: Response,
@@ -328,6 +501,7 @@ function judge(
   key: string,
   ms: number,
   body: Fields,
+  v1: boolean,
 ): PushResult {
   const contentType = response.headers.get('content-type');
   const answer = parseAnswer(bytes);
@@ -335,16 +509,19 @@ function judge(
   const bodySignValid = header === null ? null : checkBodySign(header, key, bytes);
   const resultCode = typeof answer?.resultCode === 'string' ? answer.resultCode : null;
   const resultMsg = typeof answer?.resultMsg === 'string' ? answer.resultMsg : null;
+  const isNewInstance = iface === 'newInstance' || iface === 'v1.newInstance';
   let problem: string | undefined;
   if (response.status !== 200) problem = `HTTP ${response.status} (the marketplace needs 200)`;
   else if (!contentType?.toLowerCase().startsWith('application/json'))
     problem = `Content-Type ${contentType ?? 'missing'} (needs application/json)`;
   else if (!answer) problem = 'the answer is not JSON';
   else if (!resultCode || !/^\d{6}$/.test(resultCode)) problem = 'resultCode is missing or not six digits';
-  else if (resultCode !== '000000' && !(iface === 'newInstance' && resultCode === '000004'))
+  else if (resultCode !== '000000' && !(isNewInstance && resultCode === '000004'))
     problem = `resultCode ${resultCode}: ${resultMsg ?? ''}`;
   else if (bodySignValid === false) problem = 'Body-Sign does not match the answer bytes';
-  else if (iface === 'newInstance' && resultCode === '000000' && typeof answer.instanceId !== 'string')
+  else if (v1 && bodySignValid === null)
+    problem = 'http header->bodySign is empty (V1 answers must carry Body-Sign)';
+  else if (isNewInstance && resultCode === '000000' && typeof answer.instanceId !== 'string')
     problem = 'newInstance answered 000000 without an instanceId';
   return {
     interface: iface,

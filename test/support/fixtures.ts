@@ -16,6 +16,8 @@ export const OTHER_PUBLIC_KEY = readFileSync(fixture('other-rsa-3072.pub.pem'), 
 
 export const KIT_KEY = 'test-kit-access-key-5f1c9a';
 export const BASIC_KEY = 'test-basic-access-key-93ad07';
+/** The V1 key (V1_ACCESS_KEY): set only by the tests of the V1 interfaces. */
+export const V1_KEY = 'test-v1-access-key-7c20e4';
 export const APP_ID = 'app-test-0001';
 export const API_KEY = 'seller-api-key-test-0000000001';
 export const DATA_KEY = Buffer.alloc(32, 7).toString('base64');

@@ -23,6 +23,7 @@ export {
   OTHER_PUBLIC_KEY,
   SELLER_PRIVATE_KEY,
   SELLER_PUBLIC_KEY,
+  V1_KEY,
 } from './fixtures.js';
 export { relayEnv as testEnv };
 

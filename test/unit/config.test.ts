@@ -246,8 +246,24 @@ describe('configuration (contract §2)', () => {
         { KIT_ACCESS_KEY: Buffer.from('fifteen-chars-k').toString('base64'), KIT_ACCESS_KEY_BASE64: 'true' },
         'KIT_ACCESS_KEY: must be at least 16 characters in production',
       ],
+      [{ V1_ACCESS_KEY: 'v1-key-15-chars' }, 'V1_ACCESS_KEY: must be at least 16 characters in production'],
     ])('refuses %j', (env, message) => {
       expect(refusal(env)).toBe(message);
+    });
+
+    it('serves V1 only with V1_ACCESS_KEY, decoded from Base64 when asked', () => {
+      expect(loadConfig(prod()).v1AccessKey).toBeUndefined();
+      expect(loadConfig(prod({ V1_ACCESS_KEY: 'v1-key-of-16-chars' })).v1AccessKey).toBe(
+        'v1-key-of-16-chars',
+      );
+      const b64 = Buffer.from('v1-key-of-16-chars').toString('base64');
+      expect(loadConfig(testEnv({ V1_ACCESS_KEY: b64, V1_ACCESS_KEY_BASE64: 'true' })).v1AccessKey).toBe(
+        'v1-key-of-16-chars',
+      );
+      // the V1 key is the 服务商 key, not bound to an interface type: it may equal a V2 key
+      expect(loadConfig(testEnv({ V1_ACCESS_KEY: 'test-kit-access-key-5f1c9a' })).v1AccessKey).toBe(
+        'test-kit-access-key-5f1c9a',
+      );
     });
 
     it('allows what it refuses in production everywhere else (tests, the sandbox, the demo)', () => {
