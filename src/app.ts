@@ -192,6 +192,7 @@ export function buildApp(deps: AppDeps): Relay {
     basicRouter({
       ...signedCalls,
       basicAccessKey: config.basicAccessKey,
+      ...(config.v1AccessKey ? { v1AccessKey: config.v1AccessKey } : {}),
       basePath: config.produceBasePath,
       bodyLimitBytes: config.instances.bodyLimitBytes,
       mirror,

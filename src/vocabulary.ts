@@ -42,6 +42,19 @@ export const BASIC_ACTIVITIES = [
 ] as const;
 export type BasicActivity = (typeof BASIC_ACTIVITIES)[number];
 
+/**
+ * The V1 basic activities (MIW guide imc_01_0005; kit-sync-and-signing.md §4): `expireInstance`
+ * is V2's FREEZE, `upgrade` V2's upgradeInstance; V1 has no query and no UNFREEZE.
+ */
+export const V1_ACTIVITIES = [
+  'newInstance',
+  'refreshInstance',
+  'expireInstance',
+  'releaseInstance',
+  'upgrade',
+] as const;
+export type V1Activity = (typeof V1_ACTIVITIES)[number];
+
 /** An instance's state: `frozen` after FREEZE (until UNFREEZE), `released` for good. */
 export const INSTANCE_STATUSES = ['active', 'frozen', 'released'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];

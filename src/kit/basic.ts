@@ -1,19 +1,35 @@
 /**
  * The basic instance interfaces: `POST {PRODUCE_BASE_PATH}?signature=…&timestamp=…&nonce=…`
  * with the operation in the body's `activity` (contract §3b; kit-sync-and-signing.md §2.3, §4),
- * on the shared signed-call pipeline with the basic key.
+ * on the shared signed-call pipeline with the basic key; and, with V1_ACCESS_KEY, the V1 basic
+ * calls at the same path (contract §8): GET with `activity` and `authToken` in the query, or
+ * POST with them as JSON, read into the same instance operations (v1Schemas.ts).
+ *
+ * One path, two schemes, never confused: a call with `signature`, `timestamp` or `nonce` in its
+ * query is V2; otherwise one with `authToken` in its query or its JSON body is V1 (a plain 404
+ * when V1 is not served); anything else is V2, and refused as such.
  */
-import express, { type Request, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
 import type { Mirror } from '../mirror/mirror.js';
 import type { InstanceOutcome } from '../mirror/instances.js';
 import { BASIC_ACTIVITIES, basicSchemas, type BasicActivity } from './basicSchemas.js';
-import { signedRoute, type Extras, type PipelineDeps, type VerifiedCall } from './pipeline.js';
+import {
+  signedRouteParts,
+  type Extras,
+  type PipelineDeps,
+  type SignedRoute,
+  type VerifiedCall,
+} from './pipeline.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import { describeIssue } from './schemas.js';
 import { basicScheme } from './verify.js';
+import { v1BasicBody } from './v1Schemas.js';
+import { v1BasicScheme, v1Query } from './v1Verify.js';
 
 export interface BasicDeps extends PipelineDeps {
   basicAccessKey: string;
+  /** V1_ACCESS_KEY: the V1 basic calls are served only with it */
+  v1AccessKey?: string;
   basePath: string;
   bodyLimitBytes: number;
   mirror: Mirror;
@@ -28,27 +44,89 @@ const query = (req: Request, name: string): string | undefined => {
   return Array.isArray(v) ? v.join(',') : String(v);
 };
 
+/** The query string as sent, for V1's own decoding (v1Verify.ts). */
+const rawQuery = (req: Request): string => {
+  const i = req.originalUrl.indexOf('?');
+  return i < 0 ? '' : req.originalUrl.slice(i + 1);
+};
+
+const has = (req: Request, name: string) => Object.hasOwn(req.query as object, name);
+/** A V2 call names its credentials in the query. */
+const isV2Query = (req: Request) => has(req, 'signature') || has(req, 'timestamp') || has(req, 'nonce');
+/** A V1 call with its parameters in the query (GET, or a POST made like one). */
+const isV1Query = (req: Request) => !isV2Query(req) && has(req, 'authToken');
+
+/** A JSON body with a top-level `authToken` member: a V1 call made with POST. */
+function hasTokenMember(body: unknown): boolean {
+  if (!Buffer.isBuffer(body) || body.length === 0) return false;
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return (
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      Object.hasOwn(value, 'authToken')
+    );
+  } catch {
+    return false;
+  }
+}
+
 export function basicRouter(deps: BasicDeps): Router {
   const router = express.Router();
   const path = deps.basePath || '/';
-  router.post(
-    path,
-    ...signedRoute(deps, {
-      scheme: basicScheme(deps.basicAccessKey),
-      route: () => path,
-      bodyLimitBytes: () => deps.bodyLimitBytes,
-      credentials: (req) => ({
-        sign: query(req, 'signature'),
-        timestamp: query(req, 'timestamp'),
-        nonce: query(req, 'nonce'),
-      }),
-      // The activity is in the body; until it is read the call is just "basic".
-      interfaceOf: () => 'basic',
-      unknownInterface: '',
-      handle: (call) => handleActivity(deps, call),
+  const v2 = signedRouteParts(deps, {
+    scheme: basicScheme(deps.basicAccessKey),
+    route: () => path,
+    bodyLimitBytes: () => deps.bodyLimitBytes,
+    credentials: (req) => ({
+      sign: query(req, 'signature'),
+      timestamp: query(req, 'timestamp'),
+      nonce: query(req, 'nonce'),
     }),
-  );
+    // The activity is in the body; until it is read the call is just "basic".
+    interfaceOf: () => 'basic',
+    unknownInterface: '',
+    handle: (call) => handleActivity(deps, call),
+  });
+  const v1 = deps.v1AccessKey ? signedRouteParts(deps, v1Route(deps, path, deps.v1AccessKey)) : null;
+  if (v1) router.get(path, v1.read, v1.run, v1.readFailed);
+  const read: RequestHandler = (req, res, next) => (v1 && isV1Query(req) ? v1.read : v2.read)(req, res, next);
+  const run: RequestHandler = (req, res, next) => {
+    if (isV2Query(req) || !(has(req, 'authToken') || hasTokenMember(req.body))) return v2.run(req, res, next);
+    // A V1 call where V1 is not served: not found, as every V1 route then is.
+    return v1 ? v1.run(req, res, next) : next();
+  };
+  const readFailed: ErrorRequestHandler = (error, req, res, next) =>
+    (v1 && isV1Query(req) ? v1.readFailed : v2.readFailed)(error, req, res, next);
+  router.post(path, read, run, readFailed);
   return router;
+}
+
+/** The V1 basic calls: parameters from the query or the JSON body, the authToken scheme. */
+function v1Route(deps: BasicDeps, path: string, v1Key: string): SignedRoute {
+  return {
+    scheme: v1BasicScheme(v1Key),
+    route: () => path,
+    label: (iface) => `v1.${iface}`,
+    bodyLimitBytes: () => deps.bodyLimitBytes,
+    credentials: (req) =>
+      req.method === 'GET' || has(req, 'authToken') ? { query: v1Query(rawQuery(req)) } : {},
+    interfaceOf: () => 'basic',
+    unknownInterface: '',
+    handle: (call) => {
+      let reading;
+      try {
+        reading = v1BasicBody(call.body as Record<string, string>);
+      } catch (error) {
+        call.name('unknown');
+        throw error;
+      }
+      call.name(reading.v1);
+      call.note({ v1: true });
+      return applyActivity(deps, call, reading.activity, reading.body, { v1: true });
+    },
+  };
 }
 
 const isActivity = (v: unknown): v is BasicActivity =>
@@ -66,7 +144,21 @@ async function handleActivity(deps: BasicDeps, call: VerifiedCall): Promise<Extr
     );
   }
   call.name(activity);
-  const parsed = basicSchemas[activity].safeParse(call.body);
+  return applyActivity(deps, call, activity, call.body, { v1: false });
+}
+
+/**
+ * One activity's body parsed and applied. `v1`: a V1 call, whose renewal also opens a frozen
+ * instance (V1 has no UNFREEZE) and whose purchase is answered with the app's addresses too.
+ */
+async function applyActivity(
+  deps: BasicDeps,
+  call: VerifiedCall,
+  activity: BasicActivity,
+  body: Record<string, unknown>,
+  { v1 }: { v1: boolean },
+): Promise<Extras | void> {
+  const parsed = basicSchemas[activity].safeParse(body);
   if (!parsed.success) throw new KitRefusal(ResultCode.invalidRequest, describeIssue(parsed.error));
   const mirror = deps.mirror.claiming(call.claim);
   const { signedAt: at, notAfter } = call;
@@ -94,7 +186,10 @@ async function handleActivity(deps: BasicDeps, call: VerifiedCall): Promise<Extr
     case 'newInstance': {
       const outcome = noted(await mirror.newInstance(p, at, notAfter));
       call.note({ orderId: p.orderId });
-      return { instanceId: outcome.instanceId };
+      if (!v1) return { instanceId: outcome.instanceId };
+      // V1 has no queryInstance: its purchase answer carries the app's addresses (appInfo).
+      const { frontEndUrl, adminUrl } = deps.appInfo;
+      return { instanceId: outcome.instanceId, appInfo: { frontEndUrl, ...(adminUrl ? { adminUrl } : {}) } };
     }
     case 'queryInstance': {
       const records = await mirror.instances(p.instanceId);
@@ -110,7 +205,7 @@ async function handleActivity(deps: BasicDeps, call: VerifiedCall): Promise<Extr
       };
     }
     case 'refreshInstance':
-      return known(noted(await mirror.refreshInstance(p, at, notAfter)));
+      return known(noted(await mirror.refreshInstance(p, at, notAfter, { unfreeze: v1 })));
     case 'updateInstanceStatus':
       return known(noted(await mirror.updateInstanceStatus(p, at, notAfter)));
     case 'upgradeInstance':

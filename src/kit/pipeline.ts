@@ -79,6 +79,18 @@ export interface SignedRoute {
 
 /** The handlers of one signed route: body reader, the pipeline, and the reader's error answers. */
 export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHandler[] {
+  const { read, run, readFailed } = signedRouteParts(deps, route);
+  return [read, run, readFailed as unknown as RequestHandler];
+}
+
+export interface SignedRouteParts {
+  read: RequestHandler;
+  run: RequestHandler;
+  readFailed: (error: unknown, req: Request, res: Response, next: NextFunction) => void;
+}
+
+/** The same handlers apart, for a path shared by two schemes (the base path: V2 and V1 basic calls). */
+export function signedRouteParts(deps: PipelineDeps, route: SignedRoute): SignedRouteParts {
   // Read any content type as bytes: the type is checked here, so its refusal is a signed answer.
   // Each interface has its own limit, known from the path before a byte is read; a compressed
   // body is inflated only up to that limit (body-parser counts the inflated bytes).
@@ -126,7 +138,7 @@ export function signedRoute(deps: PipelineDeps, route: SignedRoute): RequestHand
     next(error);
   };
 
-  return [raw, run, readFailed as unknown as RequestHandler];
+  return { read: raw, run, readFailed };
 }
 
 /** checkContentType → checkCredentials → checkSignedBody (off the event loop when large) → claimFor. */

@@ -9,11 +9,12 @@
  * - authSync's `userList` is a JSON string; its `mobile` and `email` may be encrypted (AES with a
  *   key derived from the V1 key, crypto/v1Aes.ts) and are decrypted here; without V2's
  *   `currentSyncTime`, the users are ordered by `timeStamp`;
- * - allOrgSync's departments are `orgInfo`, a JSON string of `[{orgCode, name, parentCode}]`.
+ * - allOrgSync's departments are `orgInfo`, a JSON string of `[{orgCode, name, parentCode}]`;
+ * - the basic activities have other names and no order lines (`v1BasicBody`).
  */
 import JSON5 from 'json5';
 import { readV1Field, type V1AesBits } from '../crypto/v1Aes.js';
-import type { KitInterface } from '../vocabulary.js';
+import { V1_ACTIVITIES, type BasicActivity, type KitInterface, type V1Activity } from '../vocabulary.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 
 const refuse = (message: string) => new KitRefusal(ResultCode.invalidRequest, message);
@@ -114,4 +115,79 @@ function decryptContacts(users: unknown[], v1Key: string, notes: Record<string, 
     notes.contactAes = [...used].sort().map((b) => `aes-${b}`);
   }
   return out;
+}
+
+/** A V1 basic call as the V2 basic call it amounts to. */
+export interface V1BasicReading {
+  /** the activity as V1 named it, for logs and metrics */
+  v1: V1Activity;
+  /** the V2 activity whose schema reads `body` */
+  activity: BasicActivity;
+  body: Record<string, unknown>;
+}
+
+const isV1Activity = (v: string | undefined): v is V1Activity =>
+  v !== undefined && (V1_ACTIVITIES as readonly string[]).includes(v);
+
+/**
+ * The V1 basic activities onto the V2 instance operations (§4; the MIW guide's names):
+ *
+ * - `newInstance`: a purchase, idempotent on its order; V1 has no order lines, so the order is
+ *   its own line (`orderLineId` = `orderId`);
+ * - `refreshInstance`: a renewal (`trialToFormal` "1": a trial made formal), which also opens an
+ *   instance frozen before it (V1 has no UNFREEZE);
+ * - `expireInstance`: a freeze (V2's `updateInstanceStatus` FREEZE): the tenant is gated, its
+ *   records stay;
+ * - `releaseInstance`: a release, final;
+ * - `upgrade`: V2's `upgradeInstance`.
+ *
+ * Parameters a V1 call carries that the relay does not use (customerId, mobilePhone, skuCode…)
+ * are signed and otherwise ignored. Refusals are 000002.
+ */
+export function v1BasicBody(params: Record<string, string>): V1BasicReading {
+  const v1 = params.activity;
+  if (!isV1Activity(v1))
+    throw refuse(
+      v1 === undefined
+        ? 'activity is required'
+        : `unknown V1 activity; expected one of ${V1_ACTIVITIES.join(', ')}`,
+    );
+  const { instanceId, orderId, productId, expireTime, testFlag } = params;
+  const order = orderId === undefined ? {} : { orderId, orderLineId: orderId };
+  const common = { instanceId, testFlag };
+  switch (v1) {
+    case 'newInstance':
+      return {
+        v1,
+        activity: 'newInstance',
+        body: { activity: v1, businessId: params.businessId, ...order, productId, expireTime, testFlag },
+      };
+    case 'refreshInstance':
+      return {
+        v1,
+        activity: 'refreshInstance',
+        body: {
+          activity: v1,
+          ...common,
+          ...order,
+          scene: params.trialToFormal === '1' ? 'TRIAL_TO_FORMAL' : 'RENEWAL',
+          expireTime,
+          productId,
+        },
+      };
+    case 'expireInstance':
+      return {
+        v1,
+        activity: 'updateInstanceStatus',
+        body: { activity: 'updateInstanceStatus', ...common, status: 'FREEZE' },
+      };
+    case 'releaseInstance':
+      return { v1, activity: 'releaseInstance', body: { activity: v1, ...common, ...order } };
+    case 'upgrade':
+      return {
+        v1,
+        activity: 'upgradeInstance',
+        body: { activity: 'upgradeInstance', ...common, ...order, productId },
+      };
+  }
 }

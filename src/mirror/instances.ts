@@ -222,28 +222,45 @@ function productChange(r: InstanceRecord, productId: string | undefined, at: num
   return { change: { productId }, record: { productId, productAt: at } };
 }
 
-/** refreshInstance: a renewal, a trial made formal, or a renewal period given back (`scene`). */
+/**
+ * refreshInstance: a renewal, a trial made formal, or a renewal period given back (`scene`).
+ * `unfreeze`: the call also says the instance is active as of its signed time, which ends a
+ * freeze signed before it and outranks one that arrives later but was signed before. V1 has no
+ * UNFREEZE: its `expireInstance` freezes, and the renewal that follows is what opens the instance
+ * again.
+ */
 export function applyRefreshInstance(
   ctx: MirrorContext,
   call: RefreshInstance,
   at: number,
   notAfter: number,
+  options: { unfreeze?: boolean } = {},
 ) {
   return applyChange(ctx, call.instanceId, notAfter, (r) => {
-    if (r.status === 'released' || seen(r, call.orderId, call.orderLineId) || at < r.expireAt) return null;
-    const product = productChange(r, call.productId, at);
+    if (r.status === 'released') return null;
+    const renews = !seen(r, call.orderId, call.orderLineId) && at >= r.expireAt;
+    const activates = options.unfreeze === true && at >= r.statusAt;
+    const thaws = activates && r.status === 'frozen';
+    if (!renews && !thaws) return null;
+    const product = renews ? productChange(r, call.productId, at) : { change: {}, record: {} };
     return withChange(
       r,
       {
         activity: 'refreshInstance',
         at,
-        orderId: call.orderId,
-        orderLineId: call.orderLineId,
+        // a renewal seen before that only thaws adds no order
+        ...(renews
+          ? { orderId: call.orderId, orderLineId: call.orderLineId, expireTime: call.expireTime }
+          : {}),
         scene: call.scene,
-        expireTime: call.expireTime,
+        ...(thaws ? { status: 'active' as const } : {}),
         ...product.change,
       },
-      { expireTime: call.expireTime, expireAt: at, ...product.record },
+      {
+        ...(renews ? { expireTime: call.expireTime, expireAt: at } : {}),
+        ...(activates ? { status: 'active' as const, statusAt: at } : {}),
+        ...product.record,
+      },
     );
   });
 }

@@ -32,7 +32,7 @@ import {
 } from './marketplace/index.js';
 
 // The protocol's names of its calls (kit §3, basic §4): words the relay and the sandbox share.
-import type { BasicActivity, KitInterface } from '../vocabulary.js';
+import type { BasicActivity, KitInterface, V1Activity } from '../vocabulary.js';
 
 export interface PusherOptions {
   /** The registered production address, e.g. https://isv.example.com/isv/produce */
@@ -146,16 +146,7 @@ const V1_KIT_ORDER: Record<KitInterface, readonly string[]> = {
   allOrgSync: ['instanceId', 'tenantId', 'orgInfo', 'testFlag', 'timeStamp'],
 };
 
-/** The V1 basic activities (MIW guide) and their parameters, in the order of sellers' samples. */
-export const V1_ACTIVITIES = [
-  'newInstance',
-  'refreshInstance',
-  'expireInstance',
-  'releaseInstance',
-  'upgrade',
-] as const;
-export type V1Activity = (typeof V1_ACTIVITIES)[number];
-
+/** The V1 basic activities' parameters, in the order of sellers' samples. */
 const V1_BASIC_ORDER: Record<V1Activity, readonly string[]> = {
   newInstance: [
     'activity',
@@ -439,10 +430,10 @@ export class Pusher {
     const token = overrides.sign ?? v1AuthToken(overrides.key ?? key, params as Record<string, V1Value>);
     const path = overrides.path ?? '';
     const name = `v1.${activity}`;
-    if ((overrides.method ?? 'GET') === 'POST')
-      return this.post(name, `${this.base()}${path}`, { ...params, authToken: token }, {}, key, overrides, {
-        v1: true,
-      });
+    if ((overrides.method ?? 'GET') === 'POST') {
+      const url = `${this.base()}${path}${overrides.query ? `?${overrides.query}` : ''}`;
+      return this.post(name, url, { ...params, authToken: token }, {}, key, overrides, { v1: true });
+    }
     const query = overrides.query ?? v1Query(params as Record<string, V1Value>, token);
     return this.post(name, `${this.base()}${path}?${query}`, params, {}, key, overrides, {
       v1: true,
