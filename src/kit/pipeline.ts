@@ -108,8 +108,17 @@ export function signedRouteParts(deps: PipelineDeps, route: SignedRoute): Signed
       return answer(deps, route, res, 'unknown', ResultCode.invalidRequest, route.unknownInterface);
     try {
       const call = await admit(deps, route, req, res, (named) => (iface = named));
-      const extras = await route.handle(call, iface);
-      if (!call.claim.written) await writeClaim(deps.store, call.claim, call.notAfter);
+      let extras: Extras | void;
+      try {
+        extras = await route.handle(call, iface);
+        if (!call.claim.written) await writeClaim(deps.store, call.claim, call.notAfter);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError) || !(await landed(deps, call))) throw error;
+        // The store applied the write but its reply was lost: the call is done. Run it again as
+        // its own replay (it changes nothing more) to answer what it would have answered.
+        call.note({ replyLost: true });
+        extras = await route.handle(call, iface);
+      }
       answer(deps, route, res, iface, ResultCode.success, 'Success', extras ?? undefined);
     } catch (error) {
       answerError(deps, route, req, res, iface, error);
@@ -139,6 +148,21 @@ export function signedRouteParts(deps: PipelineDeps, route: SignedRoute): Signed
   };
 
   return { read: raw, run, readFailed };
+}
+
+/**
+ * After a store failure: whether the call's claim is in the store nevertheless, which it is only
+ * when the write that carried it was applied (or, on a cluster, every write before it). A store
+ * still failing, or a deadline already past, says no: the call is answered 000005 as before.
+ */
+async function landed(deps: PipelineDeps, call: VerifiedCall): Promise<boolean> {
+  if (call.claim.replay || deps.now() >= call.notAfter) return false;
+  try {
+    await call.claim.recheck();
+    return call.claim.written;
+  } catch {
+    return false;
+  }
 }
 
 /** checkContentType → checkCredentials → checkSignedBody (off the event loop when large) → claimFor. */

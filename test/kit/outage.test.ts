@@ -18,8 +18,10 @@ const waitFor = async (check: () => Promise<boolean>, ms: number) => {
 
 /** Called once, just before the next `apply` is sent to the real Redis, then cleared. */
 let pauseAtNextWrite: (() => void) | null = null;
+/** Once: the next `apply` reaches Redis and is applied, but its reply is lost on the way back. */
+let loseNextReply = false;
 
-/** The same store, with a hook before its next write (no behaviour of Redis is imitated). */
+/** The same store, with hooks around its next write (no behaviour of Redis is imitated). */
 function pausingAtWrite(store: RedisStore): RedisStore {
   return new Proxy(store, {
     get(target, prop) {
@@ -28,7 +30,11 @@ function pausingAtWrite(store: RedisStore): RedisStore {
           const hook = pauseAtNextWrite;
           pauseAtNextWrite = null;
           hook?.();
-          return target.apply(...args);
+          if (!loseNextReply) return target.apply(...args);
+          loseNextReply = false;
+          return target.apply(...args).then(() => {
+            throw new StoreUnavailableError('the connection was lost before the reply (test)');
+          });
         };
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -112,6 +118,19 @@ describe('when the store goes away', () => {
     const retry = await t.pusher.send('authSync', r.body, sent);
     expect(retry.resultCode).toBe('000000');
     expect((await t.api(`/api/v1/tenants/${tenantId}/users/${name}`)).status).toBe(200);
+  });
+
+  it('a push whose write was applied but whose reply was lost: 000000, as the replay it now is', async () => {
+    const name = 'reply-lost';
+    loseNextReply = true;
+    const reqId = `reply-lost-${Date.now()}`;
+    const r = await t.pusher.authSync(authFields(tenantId, [user(name)]), {
+      headers: { 'X-Request-Id': reqId },
+    });
+    expect(loseNextReply).toBe(false);
+    expect([r.resultCode, r.resultMsg]).toEqual(['000000', 'Success']);
+    expect((await t.api(`/api/v1/tenants/${tenantId}/users/${name}`)).status).toBe(200);
+    expect(await t.logLine(reqId)).toMatchObject({ replyLost: true, resultCode: '000000' });
   });
 
   it('skips, on the server, a write that reaches Redis after its deadline', async () => {
