@@ -376,6 +376,11 @@ export class Pusher {
     return inOrder(f, V1_KIT_ORDER[iface]);
   }
 
+  /** A mobile number or e-mail address encrypted as V1 sends it (`encryptType` "1": AES-256, "2": AES-128). */
+  v1Contact(plaintext: string, encryptType: EncryptType = '1'): string {
+    return encryptContact(this.v1Key(), plaintext, { encryptType });
+  }
+
   private v1User(u: unknown): unknown {
     const mode = this.options.v1Contacts ?? '1';
     if (mode === 'plain' || !u || typeof u !== 'object') return u;

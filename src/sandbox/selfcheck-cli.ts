@@ -6,10 +6,13 @@
  *       --public-key seller-public.pem [--basic-key KEY]
  *       [--oaep sha256-mgf1sha1|sha256-mgf1sha256|sha1-mgf1sha1]
  *       [--timeout-ms 5000] [--tenant-id ID] [--app-id ID] [--json]
+ *   npm run selfcheck -- --v1 --url https://isv.example.com/isv/produce --v1-key KEY
+ *       --public-key seller-public.pem [--timeout-ms 5000] [--tenant-id ID] [--app-id ID] [--json]
  *
  * `--kit-key` and `--basic-key` may be left out when KIT_ACCESS_KEY / BASIC_ACCESS_KEY are set in
  * the environment (keeps the keys out of shell history); without a basic key the basic-interface
- * cases are SKIP lines. Prints one PASS/WARN/SKIP/FAIL line per case; exit status 0 only if no
+ * cases are SKIP lines. `--v1` replays the V1 cases instead (the authToken scheme; `--v1-key`, or
+ * V1_ACCESS_KEY in the environment). Prints one PASS/WARN/SKIP/FAIL line per case; exit status 0 only if no
  * case failed (WARN and SKIP lines do not fail), 1 if one failed, 2 for bad usage.
  */
 import { readFileSync } from 'node:fs';
@@ -27,12 +30,15 @@ const USAGE = `usage:
   npm run selfcheck -- --url PRODUCTION_ADDRESS --kit-key KEY --public-key FILE [--basic-key KEY]
                        [--oaep ${OAEP_VARIANT_IDS.join('|')}] [--timeout-ms ${PRODUCTION_TIMEOUT_MS}]
                        [--tenant-id ID] [--app-id ID] [--json]
+  npm run selfcheck -- --v1 --url PRODUCTION_ADDRESS --v1-key KEY --public-key FILE [--timeout-ms …] […]
 
   --url          the production address registered in Seller Center, e.g. https://isv.example.com/isv/produce
   --kit-key      the access key bound to the kit (联营SaaS同步) interfaces (default: $KIT_ACCESS_KEY)
   --public-key   the public key uploaded with the app credential (PEM, or the Base64 body pasted in Seller Center)
   --basic-key    the access key bound to the basic (基础接口) interfaces (default: $BASIC_ACCESS_KEY);
                  without it the basic-interface cases are skipped
+  --v1           replay the V1 (联营SaaS V1.0, authToken) debugging cases instead of the V2 ones
+  --v1-key       the V1 Key值 (服务商信息) the relay has as V1_ACCESS_KEY (default: $V1_ACCESS_KEY)
   --oaep         OAEP variant of the main applicationSync case (default ${DEFAULT_OAEP_VARIANT}); all are tried as well
   --timeout-ms   per-answer timeout: ${PRODUCTION_TIMEOUT_MS} as in production, ${DEBUG_TOOL_TIMEOUT_MS} as Seller Center's debug tool
   --tenant-id    debug tenant to use (default: a fresh random one); it is deleted at the end
@@ -64,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
         'kit-key': { type: 'string' },
         'public-key': { type: 'string' },
         'basic-key': { type: 'string' },
+        v1: { type: 'boolean', default: false },
+        'v1-key': { type: 'string' },
         oaep: { type: 'string', default: DEFAULT_OAEP_VARIANT },
         'timeout-ms': { type: 'string', default: String(PRODUCTION_TIMEOUT_MS) },
         'tenant-id': { type: 'string' },
@@ -85,9 +93,12 @@ async function main(argv: string[]): Promise<number> {
   } catch {
     usage(`--url "${values.url}" is not a URL`);
   }
-  const kitKey = values['kit-key'] ?? process.env.KIT_ACCESS_KEY;
-  if (!kitKey) usage('--kit-key is required (or set KIT_ACCESS_KEY)');
-  const basicKey = values['basic-key'] ?? process.env.BASIC_ACCESS_KEY;
+  const v1 = values.v1 === true;
+  const v1Key = values['v1-key'] ?? process.env.V1_ACCESS_KEY;
+  if (v1 && !v1Key) usage('--v1-key is required with --v1 (or set V1_ACCESS_KEY)');
+  const kitKey = values['kit-key'] ?? process.env.KIT_ACCESS_KEY ?? '';
+  if (!kitKey && !v1) usage('--kit-key is required (or set KIT_ACCESS_KEY)');
+  const basicKey = v1 ? undefined : (values['basic-key'] ?? process.env.BASIC_ACCESS_KEY);
   if (basicKey && basicKey === kitKey)
     usage(
       '--basic-key must differ from the kit key: Seller Center binds a different key to each interface type',
@@ -111,11 +122,16 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', () => {});
   const out = (text: string) => process.stdout.write(`${text}\n`);
   if (!values.json) {
-    out(`KooGallery self-check of ${values.url}: kit interfaces${basicKey ? ' and basic interfaces' : ''}`);
+    out(
+      `KooGallery self-check of ${values.url}: ` +
+        (v1
+          ? 'V1 kit and basic interfaces (authToken)'
+          : `kit interfaces${basicKey ? ' and basic interfaces' : ''}`),
+    );
     out(
       `debug tenant ${tenantId}, appId ${appId}, testFlag 1, timeout ${timeoutMs} ms` +
         (timeoutMs === PRODUCTION_TIMEOUT_MS ? ' (production)' : '') +
-        (basicKey ? '' : '; no --basic-key, so the basic-interface cases are skipped') +
+        (basicKey || v1 ? '' : '; no --basic-key, so the basic-interface cases are skipped') +
         '\n',
     );
   }
@@ -124,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
     url: values.url,
     kitKey,
     ...(basicKey ? { basicKey } : {}),
+    ...(v1 ? { v1, v1Key: v1Key! } : {}),
     publicKey,
     oaep: values.oaep!,
     timeoutMs,

@@ -24,6 +24,7 @@ import {
 } from './marketplace/index.js';
 import { describeError } from './describeError.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
+import { V1_SELF_CHECK_CASES } from './selfcheckV1.js';
 
 /** KooGallery's production timeout (接口要求) and its debug tool's (接口调试 FAQ). */
 export const PRODUCTION_TIMEOUT_MS = 5000;
@@ -32,8 +33,12 @@ export const DEBUG_TOOL_TIMEOUT_MS = 20_000;
 export interface SelfCheckOptions {
   /** The registered production address, e.g. https://isv.example.com/isv/produce */
   url: string;
-  /** The access key bound to the kit (联营SaaS同步) interfaces. */
+  /** The access key bound to the kit (联营SaaS同步) interfaces (not needed with `v1`). */
   kitKey: string;
+  /** Run the V1 cases (selfcheckV1.ts) instead of the V2 ones, with `v1Key`. */
+  v1?: boolean;
+  /** The V1 "Key值" (V1_ACCESS_KEY): signs the V1 cases' authToken and verifies their Body-Sign. */
+  v1Key?: string;
   /** The access key bound to the basic (基础接口) interfaces; without it those cases are skipped. */
   basicKey?: string;
   /** The public key uploaded with the app credential: SPKI PEM, or its bare Base64 body. */
@@ -100,7 +105,7 @@ export async function runSelfCheck(options: SelfCheckOptions): Promise<CaseResul
 }
 
 /** Which access key signs a call, and so which one its answer's Body-Sign must verify with. */
-export type CallKind = 'kit' | 'basic';
+export type CallKind = 'kit' | 'basic' | 'v1';
 
 /** One request's outcome: an HTTP answer judged by the Pusher, or the error that prevented one. */
 export interface Attempt {
@@ -122,6 +127,8 @@ export interface CaseContext {
   /** The production address, as given. */
   url: string;
   kitKey: string;
+  /** The V1 key, in a V1 run. */
+  v1Key?: string;
   /** The OAEP variant of the main applicationSync case. */
   oaep: string;
   timeoutMs: number;
@@ -719,7 +726,8 @@ function configProblem(options: SelfCheckOptions): string | undefined {
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     return `the production address must be http(s), not ${url.protocol}`;
   if (url.search || url.hash) return 'the production address must not have a query or fragment';
-  if (!options.kitKey) return 'the kit access key (--kit-key) is required';
+  if (options.v1 && !options.v1Key) return 'the V1 key (--v1-key) is required with --v1';
+  if (!options.v1 && !options.kitKey) return 'the kit access key (--kit-key) is required';
   // A relay refuses to start with one key for both; the same key here can only be a mix-up.
   if (options.basicKey && options.basicKey === options.kitKey)
     return 'the basic access key (--basic-key) must differ from the kit key: Seller Center binds a different key to each interface type';
@@ -742,6 +750,7 @@ function newPusher(options: SelfCheckOptions): Pusher | string {
       productionAddress: options.url,
       kitAccessKey: options.kitKey,
       ...(options.basicKey ? { basicAccessKey: options.basicKey } : {}),
+      ...(options.v1Key ? { v1Key: options.v1Key } : {}),
       publicKey: options.publicKey,
       oaep: options.oaep ?? DEFAULT_OAEP_VARIANT,
       timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
@@ -773,6 +782,7 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
     p: pusher,
     url: options.url,
     kitKey: options.kitKey,
+    ...(options.v1Key ? { v1Key: options.v1Key } : {}),
     oaep: options.oaep ?? DEFAULT_OAEP_VARIANT,
     timeoutMs: options.timeoutMs ?? PRODUCTION_TIMEOUT_MS,
     now: options.now ?? Date.now,
@@ -802,7 +812,7 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
   let failure: { error: unknown } | undefined;
 
   report(addressCase(options.url));
-  for (const entry of SELF_CHECK_CASES) {
+  for (const entry of options.v1 ? V1_SELF_CHECK_CASES : SELF_CHECK_CASES) {
     try {
       if (held && entry.batch !== held.batch) settle();
       if (failure && !cleansUp(entry)) continue;
@@ -841,7 +851,7 @@ async function run(options: SelfCheckOptions, report: (r: CaseResult) => void): 
   if (failure) throw failure.error;
 
   // 11, 12: properties of every answer.
-  for (const summary of summaries(attempts, c.timeoutMs, !!options.basicKey)) report(summary);
+  for (const summary of summaries(attempts, c.timeoutMs, !!options.basicKey, !!options.v1)) report(summary);
 }
 
 async function send(entry: SelfCheckCase, name: string, c: CaseContext): Promise<Attempt> {
@@ -903,9 +913,11 @@ function evaluate(spec: SelfCheckCase, name: string, attempt: Attempt, c: CaseCo
   const kind = spec.kind ?? 'kit';
   if (push.status === 404 || push.status === 405)
     problems.push(
-      kind === 'basic'
-        ? `HTTP ${push.status}: no basic route here; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH? (KooGallery posts the basic calls to that address itself, with ?signature=…&timestamp=…&nonce=…)`
-        : `HTTP ${push.status}: no kit route here; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH? (KooGallery appends /produceAPI/v2/… itself)`,
+      kind === 'v1'
+        ? `HTTP ${push.status}: no V1 route here; the relay serves V1 only with V1_ACCESS_KEY set; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH?`
+        : kind === 'basic'
+          ? `HTTP ${push.status}: no basic route here; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH? (KooGallery posts the basic calls to that address itself, with ?signature=…&timestamp=…&nonce=…)`
+          : `HTTP ${push.status}: no kit route here; is --url the registered production address, including the relay’s PRODUCE_BASE_PATH? (KooGallery appends /produceAPI/v2/… itself)`,
     );
   else if (push.status !== 200)
     problems.push(`HTTP ${push.status}: KooGallery needs HTTP 200 for every answer, refusals included`);
@@ -931,6 +943,12 @@ function evaluate(spec: SelfCheckCase, name: string, attempt: Attempt, c: CaseCo
     if (seen.problem) problems.push(seen.problem);
     if (seen.note) notes.push(seen.note);
     if (seen.warn) warn = true;
+  }
+  if (kind === 'v1' && push.bodySignValid === null && push.status === 200) {
+    codeOnly = false;
+    problems.push(
+      'no Body-Sign header: V1 answers must carry it (§7.3: "http header->bodySign is empty"), or KooGallery fails the call',
+    );
   }
   if (push.bodySignValid === false) {
     codeOnly = false;
@@ -972,6 +990,8 @@ function codeProblem(spec: SelfCheckCase, push: PushResult, c: CaseContext): str
   const extra = spec.hint?.(push, c);
   const basic = spec.kind === 'basic';
   if (spec.expected === '000000' || (basic && code === '000001' && spec.expected !== '000001')) {
+    if (code === '000001' && spec.kind === 'v1')
+      return `${base}: the relay refused the authToken; check that --v1-key is the V1 Key值 (服务商信息) and that the relay's V1_ACCESS_KEY is the same (V1_ACCESS_KEY_BASE64 if the console showed it Base64-encoded)`;
     if (code === '000001')
       return basic
         ? `${base}: the relay refused the signature; check that --basic-key is the access key bound to the basic (基础接口) interfaces (not the kit key) and that the relay's BASIC_ACCESS_KEY is the same`
@@ -1015,7 +1035,12 @@ function addressCase(address: string): CaseResult {
   };
 }
 
-function summaries(attempts: readonly Attempt[], timeoutMs: number, basicRan: boolean): CaseResult[] {
+function summaries(
+  attempts: readonly Attempt[],
+  timeoutMs: number,
+  basicRan: boolean,
+  v1: boolean,
+): CaseResult[] {
   const answered = attempts.filter((a): a is Attempt & { push: PushResult } => !!a.push);
   const maxMs = Math.round(Math.max(0, ...answered.map((a) => a.push.ms)));
   const list = (items: readonly Attempt[]) =>
@@ -1089,6 +1114,21 @@ function summaries(attempts: readonly Attempt[], timeoutMs: number, basicRan: bo
         ms: 0,
         why: BASIC_SKIPPED_WHY,
       };
+  if (v1) {
+    // Mandatory in V1 (§7.3): a missing header fails the call as an invalid one does.
+    const mine = answered.filter((a) => a.kind === 'v1');
+    const bad = mine.filter((a) => a.push.bodySignValid !== true);
+    const v1Sign: CaseResult = {
+      name: 'every V1 answer: Body-Sign present and valid with the V1 key',
+      pass: bad.length === 0 && mine.length > 0,
+      expected: `${mine.length} valid`,
+      got: `${mine.length - bad.length} valid, ${bad.length} missing or invalid`,
+      ms: Math.round(Math.max(0, ...mine.map((a) => a.push.ms))),
+    };
+    if (bad.length)
+      v1Sign.why = `Body-Sign missing or not valid (Base64 HMAC-SHA256 of the exact answer bytes, keyed with the V1 key alone, never key + timeStamp; mandatory in V1): ${list(bad)}`;
+    return [timing, format, v1Sign];
+  }
   return [
     timing,
     format,
