@@ -24,6 +24,7 @@ import {
 } from './marketplace/index.js';
 import { describeError } from './describeError.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
+import { auth, DEBUG, org, theInstance, USERS } from './selfcheckFields.js';
 import { V1_SELF_CHECK_CASES } from './selfcheckV1.js';
 
 /** KooGallery's production timeout (接口要求) and its debug tool's (接口调试 FAQ). */
@@ -213,7 +214,6 @@ const OK = '000000';
 const DAY_MS = 24 * 3600 * 1000;
 const PRODUCT_ID = 'selfcheck-product';
 /** Basic calls carry testFlag as a string, as Seller Center's debugging sends it. */
-const DEBUG = { testFlag: '1' };
 const BASIC_CALL = { kind: 'basic', section: 'basic' } as const;
 const BASIC_BODY_SIGN = 'every basic answer: Body-Sign present and valid with the basic key';
 const BASIC_SKIPPED_WHY =
@@ -250,40 +250,6 @@ const app = (c: CaseContext, extra: Fields = {}): Fields => ({
   flag: 1,
   testFlag: 1,
   ...extra,
-});
-const USERS = [
-  {
-    userName: 'selfcheck.admin',
-    name: '自检管理员',
-    orgCode: 'sc-100',
-    role: 'admin',
-    enable: 'true',
-    email: 'selfcheck.admin@example.com',
-  },
-  { userName: 'selfcheck.user', name: '自检用户', orgCode: 'sc-110', role: 'user', enable: 'false' },
-] as const;
-const auth = (c: CaseContext, flag: number, userList: unknown = USERS): Fields => ({
-  instanceId: '',
-  tenantId: c.tenantId,
-  appId: c.appId,
-  userList,
-  flag,
-  testFlag: 1,
-});
-const org = (c: CaseContext, extra: Fields): Fields => ({
-  instanceId: '',
-  tenantId: c.tenantId,
-  orgCode: 'sc-120',
-  orgName: '自检测试部',
-  parentCode: 'sc-100',
-  testFlag: 1,
-  ...extra,
-});
-/** A basic call's fields for the debug instance (cases that send it need the purchase). */
-const theInstance = (c: CaseContext, extra: Fields = {}): Fields => ({
-  instanceId: c.made.instanceId,
-  ...extra,
-  ...DEBUG,
 });
 /** The debug instance, or one the relay never created when the purchase failed: for the refusals. */
 const someInstance = (c: CaseContext): Fields => ({

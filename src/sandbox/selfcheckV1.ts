@@ -16,12 +16,12 @@ import {
 } from './marketplace/index.js';
 import type { Fields } from './pusher.js';
 import type { CaseContext, Need, Outcome, SelfCheckCase } from './selfcheck.js';
+import { auth as v2Auth, DEBUG, org, theInstance } from './selfcheckFields.js';
 
 const OK = '000000';
 const DAY_MS = 24 * 3600 * 1000;
 const V1_CALL = { kind: 'v1' } as const;
 /** V1 basic calls carry testFlag as a string; kit bodies as a number. */
-const DEBUG = { testFlag: '1' };
 
 const V1_AUTH_ADD =
   'V1 authSync add (flag 1): userList as a JSON string, mobile and email encrypted (AES-256)';
@@ -52,28 +52,8 @@ const USERS = [
   },
   { userName: 'selfcheck.user', name: '自检用户', orgCode: 'sc-110', role: 'user', enable: 'false' },
 ] as const;
-const auth = (c: CaseContext, flag: number, userList: unknown = USERS): Fields => ({
-  instanceId: '',
-  tenantId: c.tenantId,
-  appId: c.appId,
-  userList,
-  flag,
-  testFlag: 1,
-});
-const org = (c: CaseContext, extra: Fields): Fields => ({
-  instanceId: '',
-  tenantId: c.tenantId,
-  orgCode: 'sc-120',
-  orgName: '自检测试部',
-  parentCode: 'sc-100',
-  testFlag: 1,
-  ...extra,
-});
-const theInstance = (c: CaseContext, extra: Fields = {}): Fields => ({
-  instanceId: c.made.instanceId,
-  ...extra,
-  ...DEBUG,
-});
+/** The V2 cases' fields, with V1's users (their `extension`). */
+const auth = (c: CaseContext, flag: number, userList: unknown = USERS): Fields => v2Auth(c, flag, userList);
 const unknownInstanceId = () => `selfcheck-unknown-${randomBytes(8).toString('hex')}`;
 const noInstance = (purchase: Outcome) =>
   `not tested: the V1 purchase (newInstance) was not accepted (${purchase.result.got}), so there is no instance to call`;
