@@ -24,7 +24,8 @@ const IDLE_MS = 500;
 
 export class OffThreadVerifier {
   private worker: Worker | null = null;
-  private readonly pending = new Map<number, (verdict: VerifyVerdict) => void>();
+  /** jobs waiting, each with the worker it was given to (one going idle may still be exiting) */
+  private readonly pending = new Map<number, { worker: Worker; resolve: (verdict: VerifyVerdict) => void }>();
   private next = 0;
   private idle: NodeJS.Timeout | undefined;
 
@@ -39,14 +40,15 @@ export class OffThreadVerifier {
       );
     const id = ++this.next;
     const verdict = await new Promise<VerifyVerdict>((resolve) => {
-      this.pending.set(id, resolve);
+      const worker = this.start();
+      this.pending.set(id, { worker, resolve });
       const job: VerifyJob = {
         id,
         scheme: schemeData(scheme),
         call: { sign: call.sign, timestamp: call.timestamp, nonce: call.nonce, query: call.query },
         bytes,
       };
-      this.start().postMessage(job);
+      worker.postMessage(job);
     });
     if (verdict.ok) return;
     if ('resultCode' in verdict) throw new KitRefusal(verdict.resultCode as ResultCode, verdict.message);
@@ -66,16 +68,20 @@ export class OffThreadVerifier {
     const worker = startWorker();
     worker.unref();
     worker.on('message', (verdict: VerifyVerdict) => {
-      const resolve = this.pending.get(verdict.id);
+      const job = this.pending.get(verdict.id);
       this.pending.delete(verdict.id);
-      resolve?.(verdict);
+      job?.resolve(verdict);
       if (this.pending.size === 0) this.idle = setTimeout(() => void this.close(), IDLE_MS).unref();
     });
     // A worker that dies fails what it held; the next call starts a new one.
     const fail = (why: string) => {
       if (this.worker === worker) this.worker = null;
-      for (const [id, resolve] of this.pending) resolve({ id, ok: false, failed: why });
-      this.pending.clear();
+      // Only its own jobs: a worker closed when idle exits while the next one may already work.
+      for (const [id, job] of this.pending)
+        if (job.worker === worker) {
+          this.pending.delete(id);
+          job.resolve({ id, ok: false, failed: why });
+        }
     };
     worker.on('error', (error) => fail(error.message));
     worker.on('exit', (code) => fail(`worker exited with code ${code}`));

@@ -101,6 +101,20 @@ describe('large and hostile kit bodies', () => {
 });
 
 describe('the off-thread verifier', () => {
+  it('a worker going idle and exiting never fails the job just given to its successor', async () => {
+    const verifier = new OffThreadVerifier();
+    const scheme = kitScheme(KIT_KEY);
+    const call = { sign: 'A'.repeat(64), timestamp: String(Date.now()), nonce: 'n' };
+    const body = Buffer.from(JSON.stringify({ orgInfoList: departments(5_000) }));
+    await expect(verifier.check(scheme, call, body)).rejects.toMatchObject({ resultCode: '000001' });
+    for (let i = 0; i < 5; i++) {
+      const closing = verifier.close(); // as the idle timer does
+      await expect(verifier.check(scheme, call, body)).rejects.toMatchObject({ resultCode: '000001' });
+      await closing;
+    }
+    await verifier.close();
+  });
+
   it('answers 000005 at once when more large bodies wait than it queues', async () => {
     const verifier = new OffThreadVerifier(1);
     const call = { sign: 'A'.repeat(64), timestamp: String(Date.now()), nonce: 'n' };
