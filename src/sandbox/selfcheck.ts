@@ -24,7 +24,7 @@ import {
 } from './marketplace/index.js';
 import { describeError } from './describeError.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
-import { auth, DEBUG, org, theInstance, USERS } from './selfcheckFields.js';
+import { auth, DEBUG, org, PURCHASE_ANSWER, SAME_INSTANCE, theInstance, USERS } from './selfcheckFields.js';
 import { V1_SELF_CHECK_CASES } from './selfcheckV1.js';
 
 /** KooGallery's production timeout (接口要求) and its debug tool's (接口调试 FAQ). */
@@ -491,19 +491,7 @@ export const SELF_CHECK_CASES: readonly SelfCheckCase[] = [
       };
       return c.p.newInstance(c.made.purchase);
     },
-    inspect: (push) => {
-      const id = push.answer?.instanceId;
-      if (typeof id !== 'string' || !id)
-        return {
-          problem:
-            'answered 000000 without an instanceId: KooGallery needs it to bind tenants and to send every later call',
-        };
-      if (id.length > 64) return { problem: `instanceId has ${id.length} characters; KooGallery allows 64` };
-      return { note: `instanceId ${id}` };
-    },
-    keep: (push, c) => {
-      c.made.instanceId = push.answer!.instanceId as string;
-    },
+    ...PURCHASE_ANSWER,
   },
   {
     // The marketplace resends a purchase it got no answer to, with a new businessId (§4).
@@ -512,12 +500,7 @@ export const SELF_CHECK_CASES: readonly SelfCheckCase[] = [
     ...BASIC_CALL,
     needs: [HAS_INSTANCE],
     send: (c) => c.p.newInstance(c.made.purchase!),
-    inspect: (push, c) =>
-      push.answer?.instanceId === c.made.instanceId
-        ? { note: `instanceId ${c.made.instanceId} again` }
-        : {
-            problem: `answered instanceId ${JSON.stringify(push.answer?.instanceId)}, not ${c.made.instanceId}: a purchase resent with a new businessId must answer the instance of its order (orderId + orderLineId), or the buyer gets two`,
-          },
+    ...SAME_INSTANCE,
   },
   {
     name: 'queryInstance of that instance: info with appInfo.frontEndUrl',

@@ -3,7 +3,7 @@
  * and the V1 ones (selfcheckV1.ts): the debug tenant's users, departments and instance.
  */
 import type { Fields } from './pusher.js';
-import type { CaseContext } from './selfcheck.js';
+import type { CaseContext, SelfCheckCase } from './selfcheck.js';
 
 /** Seller Center's debugging marks every call as a test. */
 export const DEBUG = { testFlag: '1' };
@@ -42,3 +42,30 @@ export const theInstance = (c: CaseContext, extra: Fields = {}): Fields => ({
   ...extra,
   ...DEBUG,
 });
+
+/** What a purchase (newInstance, V2 or V1) must answer, and where the instance is kept. */
+export const PURCHASE_ANSWER: Pick<SelfCheckCase, 'inspect' | 'keep'> = {
+  inspect: (push) => {
+    const id = push.answer?.instanceId;
+    if (typeof id !== 'string' || !id)
+      return {
+        problem:
+          'answered 000000 without an instanceId: KooGallery needs it to bind tenants and to send every later call',
+      };
+    if (id.length > 64) return { problem: `instanceId has ${id.length} characters; KooGallery allows 64` };
+    return { note: `instanceId ${id}` };
+  },
+  keep: (push, c) => {
+    c.made.instanceId = push.answer!.instanceId as string;
+  },
+};
+
+/** A purchase resent with a new businessId must answer the instance of its order. */
+export const SAME_INSTANCE: Pick<SelfCheckCase, 'inspect'> = {
+  inspect: (push, c) =>
+    push.answer?.instanceId === c.made.instanceId
+      ? { note: `instanceId ${c.made.instanceId} again` }
+      : {
+          problem: `answered instanceId ${JSON.stringify(push.answer?.instanceId)}, not ${c.made.instanceId}: a purchase resent with a new businessId must answer the instance of its order (orderId + orderLineId), or the buyer gets two`,
+        },
+};

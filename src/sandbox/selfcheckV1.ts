@@ -16,7 +16,14 @@ import {
 } from './marketplace/index.js';
 import type { Fields } from './pusher.js';
 import type { CaseContext, Need, Outcome, SelfCheckCase } from './selfcheck.js';
-import { auth as v2Auth, DEBUG, org, theInstance } from './selfcheckFields.js';
+import {
+  auth as v2Auth,
+  DEBUG,
+  org,
+  PURCHASE_ANSWER,
+  SAME_INSTANCE,
+  theInstance,
+} from './selfcheckFields.js';
 
 const OK = '000000';
 const DAY_MS = 24 * 3600 * 1000;
@@ -224,15 +231,7 @@ export const V1_SELF_CHECK_CASES: readonly SelfCheckCase[] = [
       };
       return c.p.v1Basic('newInstance', c.made.purchase);
     },
-    inspect: (push) => {
-      const id = push.answer?.instanceId;
-      if (typeof id !== 'string' || !id)
-        return { problem: 'answered 000000 without an instanceId: KooGallery needs it for every later call' };
-      return { note: `instanceId ${id}` };
-    },
-    keep: (push, c) => {
-      c.made.instanceId = push.answer!.instanceId as string;
-    },
+    ...PURCHASE_ANSWER,
   },
   {
     name: 'V1 newInstance retry: the same order with a new businessId answers the same instanceId',
@@ -240,12 +239,7 @@ export const V1_SELF_CHECK_CASES: readonly SelfCheckCase[] = [
     ...V1_CALL,
     needs: [HAS_INSTANCE],
     send: (c) => c.p.v1Basic('newInstance', { ...c.made.purchase!, businessId: undefined }),
-    inspect: (push, c) =>
-      push.answer?.instanceId === c.made.instanceId
-        ? { note: `instanceId ${c.made.instanceId} again` }
-        : {
-            problem: `answered instanceId ${JSON.stringify(push.answer?.instanceId)}, not ${c.made.instanceId}`,
-          },
+    ...SAME_INSTANCE,
   },
   {
     name: 'V1 refreshInstance: a later expireTime under a new order',
