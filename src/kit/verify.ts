@@ -149,30 +149,6 @@ export function checkSignedBody(
   return { text, body };
 }
 
-/**
- * Verifies `call` for the body `text` (already known to be a JSON object, parsed as `body`).
- * Returns the signed time in epoch ms.
- */
-export function verifySignedCall(
-  scheme: Scheme,
-  call: SignedCall,
-  text: string,
-  body: Record<string, unknown>,
-  nowMs: number,
-  windowMs: number,
-): number {
-  const signedAt = checkCredentials(scheme, call, nowMs, windowMs);
-  let payload: string;
-  try {
-    payload = canonicalPayload(text);
-  } catch (error) {
-    // JSON.parse accepted the body; only what Jackson refuses on top of JSON gets here.
-    throw new KitRefusal(ResultCode.invalidRequest, `body ${(error as Error).message}`);
-  }
-  checkSignature(scheme, call, payload, body);
-  return signedAt;
-}
-
 /** `payload`: the body's canonical form. */
 function checkSignature(
   scheme: Scheme,

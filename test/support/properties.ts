@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { KitRefusal } from '../../src/kit/resultCodes.js';
-import { verifySignedCall, type Scheme, type SignedCall } from '../../src/kit/verify.js';
+import { checkCredentials, checkSignedBody, type Scheme, type SignedCall } from '../../src/kit/verify.js';
 import { canonicalPayload, javaUtf8, legacyCanonicalPayload } from '../../src/sandbox/marketplace/index.js';
 
 // ---- JSON as text ---------------------------------------------------------------------------
@@ -197,26 +197,15 @@ export function signsTheSame(bytes: Buffer, payload: string): boolean {
 
 // ---- the relay's verdict ----------------------------------------------------------------------
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * What the relay answers a signed call with these credentials and body bytes, up to its
- * signature check: the body must be UTF-8 JSON holding an object (else 000002, as the pipeline
- * answers before verifying), then `verifySignedCall` decides: 000000 when it holds, otherwise
- * the result code it refuses with.
+ * signature check, by the pipeline's own inline check (credentials, then the body's bytes):
+ * 000000 when it holds, otherwise the result code it refuses with.
  */
 export function verdict(scheme: Scheme, call: SignedCall, bytes: Buffer, nowMs: number): string {
-  let text: string;
-  let body: unknown;
   try {
-    text = utf8.decode(bytes);
-    body = JSON.parse(text);
-  } catch {
-    return '000002';
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return '000002';
-  try {
-    verifySignedCall(scheme, call, text, body as Record<string, unknown>, nowMs, 60_000);
+    checkCredentials(scheme, call, nowMs, 60_000);
+    checkSignedBody(scheme, call, bytes);
     return '000000';
   } catch (error) {
     if (error instanceof KitRefusal) return error.resultCode;
