@@ -87,9 +87,9 @@ export interface Config {
 type Env = Record<string, string | undefined>;
 
 /** KIT_ACCESS_KEY and BASIC_ACCESS_KEY in production: at least this many characters. */
-export const MIN_PRODUCTION_KEY_LENGTH = 16;
+const MIN_PRODUCTION_KEY_LENGTH = 16;
 /** Each of SELLER_API_KEYS in production: at least this many bits by `estimatedKeyBits`. */
-export const MIN_PRODUCTION_API_KEY_BITS = 128;
+const MIN_PRODUCTION_API_KEY_BITS = 128;
 
 /**
  * A conservative estimate of a key's entropy, in whole bits: its new characters × log2 of the

@@ -20,7 +20,7 @@ export interface Variable {
   with?: string[];
 }
 
-export const DEFAULT_UNIFIED_LOGIN_URL =
+const DEFAULT_UNIFIED_LOGIN_URL =
   'https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={appId}';
 
 export const VARIABLES = {

@@ -35,7 +35,7 @@ export function counterStore(store: Store, prefix: string, name: string): Counte
 type Send = NonNullable<Store['sendCommand']>;
 
 /** rate-limit-redis's commands over the relay's connection (see above). */
-export function redisCommands(send: Send): (details: SendCommandClusterDetails) => Promise<RedisReply> {
+function redisCommands(send: Send): (details: SendCommandClusterDetails) => Promise<RedisReply> {
   const scripts = new Map<string, string>();
   return async ({ key, isReadOnly, command }) => {
     const [name, ...args] = command;

@@ -57,7 +57,7 @@ export class RateLimitedError extends RelayError {
 }
 
 /** Whole seconds until `resetTime`, at least 1. */
-export function secondsUntil(resetTime: Date | undefined, windowMs: number): number {
+function secondsUntil(resetTime: Date | undefined, windowMs: number): number {
   const ms = resetTime ? resetTime.getTime() - Date.now() : windowMs;
   return Math.max(1, Math.ceil(ms / 1000));
 }

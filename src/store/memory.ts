@@ -226,12 +226,12 @@ export class MemoryStore implements Store {
     clearInterval(this.sweeper);
   }
 
-  /** Test and demo helper: every live key (never used by the relay itself). */
   /** Entries held, expired ones included until they are swept (every 10 s, or when read). */
   get size(): number {
     return this.data.size;
   }
 
+  /** Test and demo helper: every live key (never used by the relay itself). */
   keys(): string[] {
     this.sweep();
     return [...this.data.keys()];

@@ -14,7 +14,7 @@ export const PENDING_COOKIE = 'relay.pending';
 export const PENDING_MAX_AGE_MS = 10 * 60 * 1000;
 
 /** Scoped to /sso: only the callback needs it. */
-export function pendingCookieOptions(config: Config): CookieOptions {
+function pendingCookieOptions(config: Config): CookieOptions {
   return relayCookie(config, '/sso');
 }
 
