@@ -92,7 +92,7 @@ export function buildApp(deps: AppDeps): Relay {
   // Never on the marketplace's routes: KooGallery's addresses are not fixed.
   const limits = new RateLimits({
     store,
-    prefix: config.redis.prefix,
+    keys,
     limits: config.rateLimits,
     metrics,
     logger,

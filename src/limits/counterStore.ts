@@ -25,11 +25,11 @@ import type { Store } from '../store/store.js';
 
 export type { CounterStore };
 
-/** `prefix`: the relay's REDIS_PREFIX; each limit counts under `<prefix>rl:<name>:`. */
-export function counterStore(store: Store, prefix: string, name: string): CounterStore {
+/** `prefix`: where the limit's counters live (`Keys.rateLimit`). */
+export function counterStore(store: Store, prefix: string): CounterStore {
   const send = store.sendCommand?.bind(store);
   if (!send) return new MemoryStore();
-  return new RedisStore({ prefix: `${prefix}rl:${name}:`, sendCommandCluster: redisCommands(send) });
+  return new RedisStore({ prefix, sendCommandCluster: redisCommands(send) });
 }
 
 type Send = NonNullable<Store['sendCommand']>;

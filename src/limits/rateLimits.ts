@@ -33,6 +33,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { sendFailure } from '../sso/pages.js';
 import { keyPart } from '../store/keys.js';
 import type { Store } from '../store/store.js';
+import type { Keys } from '../store/keys.js';
 import { counterStore, type CounterStore } from './counterStore.js';
 
 export type LimitName = 'login' | 'callback' | 'ticket' | 'api_key' | 'idp';
@@ -64,8 +65,8 @@ function secondsUntil(resetTime: Date | undefined, windowMs: number): number {
 
 export interface RateLimitsOptions {
   store: Store;
-  /** REDIS_PREFIX: relays sharing it share their counts */
-  prefix: string;
+  /** the relay's key layout: relays sharing its REDIS_PREFIX share their counts */
+  keys: Keys;
   limits: Config['rateLimits'];
   metrics: Pick<Metrics, 'rateLimited' | 'storeErrors'>;
   logger: Logger;
@@ -107,7 +108,7 @@ export class RateLimits {
   }
 
   private counter(name: LimitName): CounterStore {
-    return counterStore(this.o.store, this.o.prefix, name);
+    return counterStore(this.o.store, this.o.keys.rateLimit(name));
   }
 
   /** An express-rate-limit middleware for `name`, or undefined when its limit is 0 (off). */

@@ -119,6 +119,10 @@ export class Keys {
   signedCall(digest: string) {
     return `${this.prefix}{calls}:signed:${keyPart(digest)}`;
   }
+  /** rate-limit-redis prefix: one limit's counters (limits/counterStore.ts). */
+  rateLimit(name: string) {
+    return `${this.prefix}rl:${name}:`;
+  }
   /** connect-redis prefix; session ids carry the tenant's hash tag (sso/sessions.ts). */
   sessionPrefix() {
     return `${this.prefix}sess:`;

@@ -45,7 +45,7 @@ beforeAll(async () => {
     { clusterNodes: cluster.nodes },
     { onError: (e) => beforeNodesErrors.push(e.message) },
   );
-  earlyCounter = counterStore(beforeNodes, COUNTER_PREFIX, 'early');
+  earlyCounter = counterStore(beforeNodes, `${COUNTER_PREFIX}rl:early:`);
   earlyInit = Promise.resolve(earlyCounter.init?.({ windowMs: 60_000 } as never)).then(
     () => 'initialised',
     (error: Error) => error.message,
