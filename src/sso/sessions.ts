@@ -10,7 +10,8 @@
 import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import type { DataKeyRing } from '../crypto/dataKey.js';
 import { fromKeyPart, keyPart, type Keys } from '../store/keys.js';
-import type { Store, WriteOp } from '../store/store.js';
+import { isGateReason, type GateReason } from '../mirror/gate.js';
+import { StoreUnavailableError, type Store, type WriteOp } from '../store/store.js';
 import type { TokenGrant } from './idp.js';
 import {
   decodeSessionRecord,
@@ -169,11 +170,11 @@ export class Sessions {
 
   /**
    * Index a new session under its user before it is saved, so it can always be found to be
-   * ended; ids of the user's sessions that have since expired are dropped on the way. False
-   * when, in the meantime, the tenant was blocked or its app record deleted (nothing is written
-   * then).
+   * ended; ids of the user's sessions that have since expired are dropped on the way. When, in
+   * the meantime, the tenant was blocked or its app record deleted, nothing is written and the
+   * answer says which.
    */
-  async register(sid: string, login: SignedIn): Promise<boolean> {
+  async register(sid: string, login: SignedIn): Promise<'registered' | 'app_unknown' | GateReason> {
     const { store, keys } = this.options;
     const { tenantId, appId } = login;
     const userSet = keys.userSessions(tenantId, appId, login.userName);
@@ -185,7 +186,8 @@ export class Sessions {
         store.hGet(appRef.key, appRef.field),
         this.options.gating ? store.get(keys.gate(tenantId)) : null,
       ]);
-      if (app === null || gate !== null) return false;
+      if (app === null) return 'app_unknown';
+      if (gate !== null) return isGateReason(gate) ? gate : 'instance_frozen';
       const ttls = await Promise.all(known.map((s) => store.pTtl(this.key(s))));
       const dead = known.filter((_, i) => ttls[i] === -2);
       const outcome = await store.apply(
@@ -204,9 +206,9 @@ export class Sessions {
           ],
         },
       );
-      if (outcome === 'applied') return true;
+      if (outcome === 'applied') return 'registered';
     }
-    return false;
+    throw new StoreUnavailableError("the tenant's records kept changing while the session was indexed");
   }
 
   /** Ends one session: its record (tokens with it) and its index entry, in one write. */

@@ -7,10 +7,10 @@ import { SessionCookie } from '../../src/sso/sessionCookie.js';
 import { Sessions } from '../../src/sso/sessions.js';
 
 /** Sessions keyed from `secrets` (SESSION_SECRET's list), on a fresh MemoryStore (`options.store`). */
-export function sessionsWith(secrets: string[]): Sessions {
+export function sessionsWith(secrets: string[], options: { store?: MemoryStore } = {}): Sessions {
   const keys = deriveSessionKeys(secrets);
   return new Sessions({
-    store: new MemoryStore(),
+    store: options.store ?? new MemoryStore(),
     keys: new Keys('unit:'),
     dataKeys: new DataKeyRing([Buffer.alloc(32, 1)]),
     cookie: new SessionCookie('relay.sid', keys.sessionCookie),

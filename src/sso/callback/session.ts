@@ -3,13 +3,13 @@
  * (sessions.ts), tokens sealed to that id, indexed under its user before it is saved so it can
  * always be found to be ended.
  */
-import { isGateReason } from '../../mirror/gate.js';
 import type { SignedIn } from '../sessions.js';
+import { refusalPage } from './authorization.js';
 import { fail, found, promisify, type Answered, type CallbackContext } from './context.js';
 
 export async function session(ctx: CallbackContext): Promise<Answered | void> {
   const { req, deps } = ctx;
-  const { config, sessions, metrics, mirror } = deps;
+  const { config, sessions, metrics } = deps;
   const tenantId = found(ctx, 'tenantId');
   const tenant = found(ctx, 'tenant');
   const user = found(ctx, 'user');
@@ -28,13 +28,12 @@ export async function session(ctx: CallbackContext): Promise<Answered | void> {
   req.signInTenant = tenantId;
   await promisify((cb) => req.session.regenerate(cb));
   signedIn.tokens = sessions.sealTokens(req.sessionID, found(ctx, 'grant'), 1);
-  if (!(await sessions.register(req.sessionID, signedIn))) {
+  const registered = await sessions.register(req.sessionID, signedIn);
+  if (registered !== 'registered') {
     // The tenant was blocked, or its app record deleted, between the authorization step and
-    // now: no session is kept, and the page says why, as the earlier steps would have.
+    // now: no session is kept, and the page says why, as the authorization step would have.
     await promisify((cb) => req.session.destroy(cb));
-    const decision = await mirror.authorize(tenantId, config.appId, user.userName);
-    if (decision.reason === 'app_unknown') return fail(ctx, 'no_client');
-    return fail(ctx, isGateReason(decision.reason) ? decision.reason : 'not_authorized');
+    return fail(ctx, refusalPage(registered));
   }
   req.session.login = signedIn;
   await promisify((cb) => req.session.save(cb));

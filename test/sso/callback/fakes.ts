@@ -164,7 +164,7 @@ export function fake(options: FakeOptions = {}): Fake {
     mirror: { authorize: async () => allowed },
     sessions: {
       sealTokens: (sid, g, v) => ({ v, access: `sealed:${sid}:${g.accessToken}`, expiresAt: g.expiresAt }),
-      register: async () => true,
+      register: async () => 'registered' as const,
     },
     idps: {
       resolve: async () => ({ tenant: tenantRecord(), config: idpConfig }),

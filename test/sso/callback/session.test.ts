@@ -1,5 +1,4 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AuthorizeReason } from '../../../src/mirror/mirror.js';
 import { ANSWERED } from '../../../src/sso/callback/context.js';
 import { session } from '../../../src/sso/callback/session.js';
 import type { SignedIn } from '../../../src/sso/sessions.js';
@@ -37,7 +36,7 @@ describe('callback step: session', () => {
       // indexed before the record is saved, so a revocation can always find it
       expect(f.session.saved).toBeUndefined();
       registered.push([sid, structuredClone(login)]);
-      return true;
+      return 'registered';
     };
     expect(await session(f.ctx)).toBeUndefined();
     expect(f.session.regenerated).toBe(1);
@@ -66,14 +65,14 @@ describe('callback step: session', () => {
     ['instance_frozen', 'instance_frozen', 403],
     ['instance_released', 'instance_released', 403],
     ['app_unknown', 'no_client', 400],
-    ['not_authorized', 'not_authorized', 403],
-    ['ok', 'not_authorized', 403],
   ] as const)(
-    'refused by the index (the tenant got blocked or its app deleted meanwhile), now %s: the %s page (%d), no session kept',
-    async (reason: AuthorizeReason, page, status) => {
+    'refused by the index (the tenant got blocked or its app deleted meanwhile: %s): the %s page (%d), no session kept, the mirror not asked again',
+    async (reason, page, status) => {
       const f = fake({ found });
-      f.deps.sessions.register = async () => false;
-      f.deps.mirror.authorize = async () => ({ allowed: reason === 'ok', reason });
+      f.deps.sessions.register = async () => reason;
+      f.deps.mirror.authorize = async () => {
+        throw new Error('the index already said why');
+      };
       expect(await session(f.ctx)).toBe(ANSWERED);
       expect(f.res.statusCode).toBe(status);
       expect(failureOf(f.res)).toBe(page);
