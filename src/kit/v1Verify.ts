@@ -13,6 +13,8 @@
  * so a blank field added to a captured call can change nothing; and every value is the string
  * that was signed (a number `1` and a string `"1"` sign alike, so they must mean the same).
  */
+import { decodeBody, parseObject } from './body.js';
+import { MAX_TOP_LEVEL_MEMBERS } from './canonical.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import { fieldName } from './schemas.js';
 import { parseExpireTime, parseSyncTime } from './timestamp.js';
@@ -50,7 +52,7 @@ export interface V1Query {
 }
 
 /** At most this many parameters, as the V2 canonical scan allows top-level members. */
-export const MAX_V1_PARAMETERS = 64;
+export const MAX_V1_PARAMETERS = MAX_TOP_LEVEL_MEMBERS;
 
 const refuse = (message: string) => new KitRefusal(ResultCode.invalidRequest, message);
 
@@ -91,8 +93,6 @@ export interface V1Checked {
   /** the token that was verified */
   sign: string;
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Checks a V1 call and returns its parameters. `verify` false: the token was already checked (on
@@ -150,27 +150,10 @@ function utcTime(value: string): number | null {
   return /^\d{17}$/.test(value) ? parseExpireTime(value) : null;
 }
 
-function decodeBody(bytes: Uint8Array): string {
-  if (bytes.length === 0) throw refuse('body is empty; a JSON object is required');
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw refuse('body is not valid UTF-8');
-  }
-}
-
 /** A JSON body's members as the reference code's map holds them: each value's `toString()`. */
 function bodyParameters(text: string): V1Params {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw refuse('body is not valid JSON');
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw refuse('body must be a JSON object');
   const params: [string, string][] = [];
-  for (const [name, v] of Object.entries(value)) {
+  for (const [name, v] of Object.entries(parseObject(text))) {
     if (v === null) params.push([name, '']);
     else if (typeof v === 'string') params.push([name, v]);
     else if (typeof v === 'number' || typeof v === 'boolean') params.push([name, String(v)]);

@@ -6,6 +6,7 @@
  * The nonce is remembered afterwards, by the pipeline, only for calls whose signature holds.
  */
 import { canonicalPayload, legacyCanonicalPayload } from './canonical.js';
+import { decodeBody, parseObject } from './body.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import { basicSign, kitSign, signaturesMatch } from './signature.js';
 import { checkCallTimestamp } from './timestamp.js';
@@ -167,30 +168,6 @@ function checkSignature(
       ResultCode.authFailed,
       `${names.sign} does not match the request (check the ${scheme.name} access key)`,
     );
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function decodeBody(bytes: Uint8Array): string {
-  if (bytes.length === 0)
-    throw new KitRefusal(ResultCode.invalidRequest, 'body is empty; a JSON object is required');
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid UTF-8');
-  }
-}
-
-function parseObject(text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new KitRefusal(ResultCode.invalidRequest, 'body is not valid JSON');
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new KitRefusal(ResultCode.invalidRequest, 'body must be a JSON object');
-  return value as Record<string, unknown>;
 }
 
 /** A body already verified (offThread.ts), parsed on the event loop. */
