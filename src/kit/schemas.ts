@@ -46,18 +46,22 @@ export function normalizeDomainName(value: string): string | null {
   }
 }
 
+/** JSON, or JSON5 with unquoted keys (§3.5); throws when it is neither. */
+export function parseEmbeddedJson(text: string): unknown {
+  try {
+    // Plain JSON first: faster, and JSON5 writes to the console (not the log) about U+2028.
+    return JSON.parse(text);
+  } catch {
+    return JSON5.parse(text);
+  }
+}
+
 /** A JSON value that may arrive as a string holding JSON, even JSON5 with unquoted keys (§3.5). */
 function embeddedJson(fieldName: string) {
   return (value: unknown, ctx: z.RefinementCtx): unknown => {
     if (typeof value !== 'string') return value;
     try {
-      // Plain JSON first: faster, and JSON5 writes to the console (not the log) about U+2028.
-      return JSON.parse(value);
-    } catch {
-      // JSON5 below
-    }
-    try {
-      return JSON5.parse(value);
+      return parseEmbeddedJson(value);
     } catch {
       ctx.addIssue({ code: 'custom', message: `is a string but not a JSON array (${fieldName})` });
       return z.NEVER;

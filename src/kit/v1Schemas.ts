@@ -12,7 +12,7 @@
  * - allOrgSync's departments are `orgInfo`, a JSON string of `[{orgCode, name, parentCode}]`;
  * - the basic activities have other names and no order lines (`v1BasicBody`).
  */
-import JSON5 from 'json5';
+import { parseEmbeddedJson } from './schemas.js';
 import { readV1Field, type V1AesBits } from '../crypto/v1Aes.js';
 import { V1_ACTIVITIES, type BasicActivity, type KitInterface, type V1Activity } from '../vocabulary.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
@@ -72,12 +72,7 @@ function number(value: string, allowed: readonly number[], name: string): number
 function jsonText(value: string | undefined, name: string, what: string): unknown {
   if (value === undefined) throw refuse(`${name} is required`);
   try {
-    return JSON.parse(value);
-  } catch {
-    // JSON5 below
-  }
-  try {
-    return JSON5.parse(value);
+    return parseEmbeddedJson(value);
   } catch {
     throw refuse(`${name} must be a JSON string holding ${what}; it is not valid JSON`);
   }

@@ -298,6 +298,15 @@ describe.each<StoreKind>(['redis', 'memory'])('V1 kit pushes on the %s store', (
       expect(await departments(id)).toEqual([{ orgCode: 'c', orgName: 'C', parentCode: null }]);
     });
 
+    it('takes orgInfo holding one department as an object rather than a list of one', async () => {
+      const id = newTenantId();
+      await v1('tenantSync', tenantFields(id));
+      const body = t.pusher.v1KitBody('allOrgSync', allOrgFields(id, [], { timeStamp: at(2000) }));
+      body.orgInfo = '{"orgCode":"solo","name":"独立部","parentCode":""}';
+      await ok(t.pusher.sendV1('allOrgSync', body));
+      expect(await departments(id)).toEqual([{ orgCode: 'solo', orgName: '独立部', parentCode: null }]);
+    });
+
     it('takes a list above 64 KiB (checked off the event loop)', async () => {
       const id = newTenantId();
       const many = Array.from({ length: 3000 }, (_, i) => ({
