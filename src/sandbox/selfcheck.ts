@@ -24,7 +24,20 @@ import {
 } from './marketplace/index.js';
 import { describeError } from './describeError.js';
 import { Pusher, type Fields, type PushResult } from './pusher.js';
-import { auth, DEBUG, org, PURCHASE_ANSWER, SAME_INSTANCE, theInstance, USERS } from './selfcheckFields.js';
+import {
+  auth,
+  DAY_MS,
+  DEBUG,
+  hasInstance,
+  OK,
+  org,
+  PURCHASE_ANSWER,
+  SAME_INSTANCE,
+  tenant,
+  theInstance,
+  unknownInstanceId,
+  USERS,
+} from './selfcheckFields.js';
 import { V1_SELF_CHECK_CASES } from './selfcheckV1.js';
 
 /** KooGallery's production timeout (接口要求) and its debug tool's (接口调试 FAQ). */
@@ -210,8 +223,6 @@ export interface SelfCheckCase {
   batch?: Batch;
 }
 
-const OK = '000000';
-const DAY_MS = 24 * 3600 * 1000;
 const PRODUCT_ID = 'selfcheck-product';
 /** Basic calls carry testFlag as a string, as Seller Center's debugging sends it. */
 const BASIC_CALL = { kind: 'basic', section: 'basic' } as const;
@@ -226,18 +237,6 @@ const PURCHASE = 'newInstance: a new purchase (testFlag "1", a fresh order) answ
 const NONCE_KIT = 'tenantSync modify (flag 2): the kit call whose nonce the next case reuses';
 const OAEP_CASE = 'applicationSync clientSecret with OAEP ';
 
-// Debug data as Seller Center sends it: testFlag 1, instanceId and orderId empty.
-const tenant = (c: CaseContext, extra: Fields = {}): Fields => ({
-  instanceId: '',
-  orderId: '',
-  tenantId: c.tenantId,
-  tenantCode: 'selfcheck',
-  name: 'Relay self-check (debug data)',
-  domainName: 'https://selfcheck.example.com',
-  flag: 1,
-  testFlag: 1,
-  ...extra,
-});
 /** An edit of the debug tenant: the security cases touch nothing else, in case they are accepted. */
 const tenantEdit = (c: CaseContext, what: string) =>
   tenant(c, { flag: 2, name: `Relay self-check (${what})` });
@@ -256,7 +255,6 @@ const someInstance = (c: CaseContext): Fields => ({
   instanceId: c.made.instanceId ?? unknownInstanceId(),
   ...DEBUG,
 });
-const unknownInstanceId = () => `selfcheck-unknown-${randomBytes(8).toString('hex')}`;
 const renewal = (c: CaseContext, instanceId: unknown): Fields => ({
   instanceId,
   ...newOrder(),
@@ -268,9 +266,7 @@ const releaseOrder = (c: CaseContext) => (c.made.release ??= theInstance(c, newO
 
 /** An accepted answer (000000), whatever else is wrong with it: what a replay or a reuse needs. */
 const accepted = (o: Outcome) => o.push?.resultCode === OK;
-const noInstance = (purchase: Outcome) =>
-  `not tested: the purchase (newInstance) was not accepted (${purchase.result.got}), so there is no instance to call`;
-const HAS_INSTANCE: Need = { case: PURCHASE, why: noInstance };
+const HAS_INSTANCE = hasInstance(PURCHASE);
 
 const secretHint = (push: PushResult, c: CaseContext) =>
   /clientSecret|decrypt/i.test(push.resultMsg ?? '')
@@ -595,7 +591,7 @@ export const SELF_CHECK_CASES: readonly SelfCheckCase[] = [
       {
         case: PURCHASE,
         why: (purchase) =>
-          `${noInstance(purchase)}: a refusal would prove nothing while correctly signed basic calls are refused too`,
+          `${HAS_INSTANCE.why(purchase)}: a refusal would prove nothing while correctly signed basic calls are refused too`,
       },
       {
         case: NONCE_KIT,

@@ -3,10 +3,35 @@
  * and the V1 ones (selfcheckV1.ts): the debug tenant's users, departments and instance.
  */
 import type { Fields } from './pusher.js';
-import type { CaseContext, SelfCheckCase } from './selfcheck.js';
+import { randomBytes } from 'node:crypto';
+import type { CaseContext, Need, Outcome, SelfCheckCase } from './selfcheck.js';
 
 /** Seller Center's debugging marks every call as a test. */
 export const DEBUG = { testFlag: '1' };
+export const OK = '000000';
+export const DAY_MS = 24 * 3600 * 1000;
+
+/** Debug data as Seller Center sends it: testFlag 1, instanceId and orderId empty. */
+export const tenant = (c: CaseContext, extra: Fields = {}): Fields => ({
+  instanceId: '',
+  orderId: '',
+  tenantId: c.tenantId,
+  tenantCode: 'selfcheck',
+  name: 'Relay self-check (debug data)',
+  domainName: 'https://selfcheck.example.com',
+  flag: 1,
+  testFlag: 1,
+  ...extra,
+});
+
+export const unknownInstanceId = () => `selfcheck-unknown-${randomBytes(8).toString('hex')}`;
+
+/** What the cases that call the debug instance need: the purchase case `purchase`, accepted. */
+export const hasInstance = (purchase: string, what = 'the purchase'): Need => ({
+  case: purchase,
+  why: (o: Outcome) =>
+    `not tested: ${what} (newInstance) was not accepted (${o.result.got}), so there is no instance to call`,
+});
 
 export const USERS = [
   {

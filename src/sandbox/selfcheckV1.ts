@@ -15,18 +15,21 @@ import {
   type V1Value,
 } from './marketplace/index.js';
 import type { Fields } from './pusher.js';
-import type { CaseContext, Need, Outcome, SelfCheckCase } from './selfcheck.js';
+import type { CaseContext, SelfCheckCase } from './selfcheck.js';
 import {
   auth as v2Auth,
+  DAY_MS,
   DEBUG,
+  hasInstance,
+  OK,
   org,
   PURCHASE_ANSWER,
   SAME_INSTANCE,
+  tenant,
   theInstance,
+  unknownInstanceId,
 } from './selfcheckFields.js';
 
-const OK = '000000';
-const DAY_MS = 24 * 3600 * 1000;
 const V1_CALL = { kind: 'v1' } as const;
 /** V1 basic calls carry testFlag as a string; kit bodies as a number. */
 
@@ -35,17 +38,6 @@ const V1_AUTH_ADD =
 const V1_PURCHASE =
   'V1 newInstance (GET): a new purchase (testFlag "1", a fresh order) answers an instanceId';
 
-const tenant = (c: CaseContext, extra: Fields = {}): Fields => ({
-  instanceId: '',
-  orderId: '',
-  tenantId: c.tenantId,
-  tenantCode: 'selfcheck',
-  name: 'Relay self-check V1 (debug data)',
-  domainName: 'https://selfcheck.example.com',
-  flag: 1,
-  testFlag: 1,
-  ...extra,
-});
 const USERS = [
   {
     userName: 'selfcheck.admin',
@@ -61,10 +53,7 @@ const USERS = [
 ] as const;
 /** The V2 cases' fields, with V1's users (their `extension`). */
 const auth = (c: CaseContext, flag: number, userList: unknown = USERS): Fields => v2Auth(c, flag, userList);
-const unknownInstanceId = () => `selfcheck-unknown-${randomBytes(8).toString('hex')}`;
-const noInstance = (purchase: Outcome) =>
-  `not tested: the V1 purchase (newInstance) was not accepted (${purchase.result.got}), so there is no instance to call`;
-const HAS_INSTANCE: Need = { case: V1_PURCHASE, why: noInstance };
+const HAS_INSTANCE = hasInstance(V1_PURCHASE, 'the V1 purchase');
 const v1Key = (c: CaseContext) => c.v1Key!;
 
 /**
@@ -77,7 +66,7 @@ export const V1_SELF_CHECK_CASES: readonly SelfCheckCase[] = [
     name: 'V1 tenantSync add: debug data (flag 1, testFlag 1, instanceId and orderId empty)',
     expected: OK,
     ...V1_CALL,
-    send: (c) => c.p.v1Push('tenantSync', tenant(c)),
+    send: (c) => c.p.v1Push('tenantSync', tenant(c, { name: 'Relay self-check V1 (debug data)' })),
     gate: (attempt, c) =>
       !attempt.push
         ? 'the relay did not answer the first request, so nothing else was sent (and nothing needs cleaning up)'
