@@ -10,19 +10,30 @@ import {
   type RecordWithRefs,
   type Ref,
   type Store,
+  type StreamEntry,
   type WriteOp,
 } from './store.js';
+import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from './streamIds.js';
+
+/** A stream's entries in id order, and the last id it gave (ids never go back, as in Redis). */
+interface Stream {
+  entries: { id: StreamId; value: string }[];
+  last: StreamId;
+}
 
 type Entry =
   | { type: 'string'; value: string; expiresAt?: number }
   | { type: 'hash'; value: Map<string, string>; expiresAt?: number }
-  | { type: 'set'; value: Set<string>; expiresAt?: number };
+  | { type: 'set'; value: Set<string>; expiresAt?: number }
+  | { type: 'stream'; value: Stream; expiresAt?: number };
 
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly atomicAcrossSlots: boolean = true;
   private readonly data = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
+  /** waitStream's callers, woken by every append. */
+  private readonly appended = new Set<() => void>();
 
   constructor(private readonly now: () => number = Date.now) {
     this.sweeper = setInterval(() => this.sweep(), 10_000);
@@ -71,6 +82,40 @@ export class MemoryStore implements Store {
 
   async sMembers(key: string): Promise<string[]> {
     return [...(this.typed(key, 'set')?.value ?? [])];
+  }
+
+  async xRange(key: string, after: string | null, count: number): Promise<StreamEntry[]> {
+    const entries = this.typed(key, 'stream')?.value.entries ?? [];
+    const from = after === null ? null : parseStreamId(after);
+    if (after !== null && !from)
+      throw new Error(`ERR Invalid stream ID specified as stream command argument`);
+    const out: StreamEntry[] = [];
+    for (const e of entries) {
+      if (out.length >= count) break;
+      if (from && compareStreamIds(e.id, from) <= 0) continue;
+      out.push({ id: formatStreamId(e.id), value: e.value });
+    }
+    return out;
+  }
+
+  async waitStream(key: string, after: string, ms: number): Promise<boolean> {
+    const has = async () => (await this.xRange(key, after, 1)).length > 0;
+    if (await has()) return true;
+    return new Promise<boolean>((resolve) => {
+      const wake = () => {
+        void has().then((yes) => {
+          if (!yes) return;
+          done(true);
+        });
+      };
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        this.appended.delete(wake);
+        resolve(value);
+      };
+      const timer = setTimeout(() => done(false), ms);
+      this.appended.add(wake);
+    });
   }
 
   async readRecordWithRefs(
@@ -131,6 +176,12 @@ export class MemoryStore implements Store {
       case 'sadd':
       case 'srem':
         this.typed(op.key, 'set');
+        break;
+      case 'xadd':
+      case 'xtrim':
+        this.typed(op.key, 'stream');
+        if (op.minId !== undefined && !parseStreamId(op.minId))
+          throw new Error('ERR Invalid stream ID specified as stream command argument');
         break;
       case 'incr': {
         const v = this.typed(op.key, 'string')?.value;
@@ -202,6 +253,23 @@ export class MemoryStore implements Store {
         if (e) e.expiresAt = this.now() + op.ttlMs;
         return;
       }
+      case 'xadd': {
+        let e = this.typed(op.key, 'stream');
+        if (!e) this.data.set(op.key, (e = { type: 'stream', value: { entries: [], last: [0, 0] } }));
+        const now = this.now();
+        const [lastMs, lastSeq] = e.value.last;
+        const id: StreamId = now > lastMs ? [now, 0] : [lastMs, lastSeq + 1];
+        e.value.last = id;
+        e.value.entries.push({ id, value: op.value });
+        if (op.minId !== undefined) this.trim(e.value, parseStreamId(op.minId)!);
+        for (const wake of this.appended) wake();
+        return;
+      }
+      case 'xtrim': {
+        const e = this.typed(op.key, 'stream');
+        if (e) this.trim(e.value, parseStreamId(op.minId)!);
+        return;
+      }
       case 'move': {
         const e = this.entry(op.key);
         if (e) this.data.set(op.to, { type: e.type, value: e.value } as Entry);
@@ -210,6 +278,12 @@ export class MemoryStore implements Store {
         return;
       }
     }
+  }
+
+  /** Drops the entries below `minId`; an emptied stream stays, as in Redis, keeping its last id. */
+  private trim(stream: Stream, minId: StreamId): void {
+    const keep = stream.entries.findIndex((e) => compareStreamIds(e.id, minId) >= 0);
+    stream.entries.splice(0, keep === -1 ? stream.entries.length : keep);
   }
 
   async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {

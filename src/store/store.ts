@@ -19,7 +19,20 @@ export type WriteOp =
   | { op: 'incr'; key: string }
   | { op: 'pexpire'; key: string; ttlMs: number }
   /** `to` becomes the hash staged at `key` (nothing staged: `to` is deleted), without expiry. */
-  | { op: 'move'; key: string; to: string };
+  | { op: 'move'; key: string; to: string }
+  /**
+   * Appends `value` to the stream at `key` under a new id (Redis XADD *); with `minId`, entries
+   * older than it may be trimmed (XADD MINID ~: by age, never by count).
+   */
+  | { op: 'xadd'; key: string; value: string; minId?: string }
+  /** Removes the stream entries with ids below `minId` (XTRIM MINID, exact). */
+  | { op: 'xtrim'; key: string; minId: string };
+
+/** One stream entry: its id (`<ms>-<seq>`, streamIds.ts) and the value appended with it. */
+export interface StreamEntry {
+  id: string;
+  value: string;
+}
 
 /** The string at `key` (or hash field `field`) must equal `equals`; `null` means absent. */
 export interface Guard {
@@ -70,6 +83,14 @@ export interface Store {
   hLen(key: string): Promise<number>;
   sMembers(key: string): Promise<string[]>;
   pTtl(key: string): Promise<number>;
+  /** At most `count` entries of the stream at `key` with ids after `after` (null: from the first). */
+  xRange(key: string, after: string | null, count: number): Promise<StreamEntry[]>;
+  /**
+   * Resolves true once the stream at `key` holds an entry after `after`, or false after `ms`.
+   * A blocking read: the Redis store serves it on one connection of its own, so callers (the
+   * change feed's one watcher per process) must not call it concurrently.
+   */
+  waitStream(key: string, after: string, ms: number): Promise<boolean>;
   apply(ops: readonly WriteOp[], options?: ApplyOptions): Promise<ApplyResult>;
   /**
    * One round trip for a record and what it points to: GET `key` (a JSON string) and its TTL;

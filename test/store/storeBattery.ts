@@ -274,4 +274,50 @@ export function storeBattery(
     ).rejects.toBeInstanceOf(StoreDeadlineError);
     expect(await store.get(k('late'))).toBeNull();
   });
+
+  it('appends to a stream in order, reads after an id, and trims by id', async () => {
+    expect(await store.xRange(k('feed'), null, 10)).toEqual([]);
+    await store.apply([
+      { op: 'xadd', key: k('feed'), value: 'a' },
+      { op: 'xadd', key: k('feed'), value: 'b' },
+      { op: 'set', key: k('with-feed'), value: '1' },
+    ]);
+    await store.apply([{ op: 'xadd', key: k('feed'), value: 'c' }]);
+    const all = await store.xRange(k('feed'), null, 10);
+    expect(all.map((e) => e.value)).toEqual(['a', 'b', 'c']);
+    for (const e of all) expect(e.id).toMatch(/^\d+-\d+$/);
+    // ids grow: reading after one returns exactly what follows it, `count` at most
+    expect((await store.xRange(k('feed'), all[0]!.id, 10)).map((e) => e.value)).toEqual(['b', 'c']);
+    expect((await store.xRange(k('feed'), all[0]!.id, 1)).map((e) => e.value)).toEqual(['b']);
+    expect(await store.xRange(k('feed'), all[2]!.id, 10)).toEqual([]);
+    // exact trim below an id keeps that id and what follows
+    await store.apply([{ op: 'xtrim', key: k('feed'), minId: all[1]!.id }]);
+    expect((await store.xRange(k('feed'), null, 10)).map((e) => e.value)).toEqual(['b', 'c']);
+    // an append with minId never trims entries at or above it
+    await store.apply([{ op: 'xadd', key: k('feed'), value: 'd', minId: all[2]!.id }]);
+    expect((await store.xRange(k('feed'), all[1]!.id, 10)).map((e) => e.value)).toEqual(['c', 'd']);
+  });
+
+  it('appends nothing to a stream when the batch is refused by its guard', async () => {
+    expect(
+      await store.apply([{ op: 'xadd', key: k('feed-guarded'), value: 'x' }], {
+        guards: [{ key: k('feed-guard'), equals: 'never' }],
+      }),
+    ).toBe('conflict');
+    expect(await store.xRange(k('feed-guarded'), null, 10)).toEqual([]);
+  });
+
+  it('wakes a stream wait when an entry arrives, and times out without one', async () => {
+    await store.apply([{ op: 'xadd', key: k('wait'), value: 'first' }]);
+    const [first] = await store.xRange(k('wait'), null, 1);
+    // already there: at once
+    expect(await store.waitStream(k('wait'), '0-0', 1000)).toBe(true);
+    // nothing after `first`: false when the time is up
+    expect(await store.waitStream(k('wait'), first!.id, 50)).toBe(false);
+    const waiting = store.waitStream(k('wait'), first!.id, 5000);
+    setTimeout(() => void store.apply([{ op: 'xadd', key: k('wait'), value: 'second' }]), 30);
+    const started = Date.now();
+    expect(await waiting).toBe(true);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
 }

@@ -67,6 +67,12 @@ for o = 1, nops do
     redis.call('INCR', key)
   elseif code == 'pexpire' then
     redis.call('PEXPIRE', key, ARGV[i])
+  elseif code == 'xadd' then
+    -- MINID ~ trims by age only, in whole macro nodes (cheap); '0' means no trimming
+    if ARGV[i] ~= '0' then redis.call('XADD', key, 'MINID', '~', ARGV[i], '*', 'e', ARGV[i + 1])
+    else redis.call('XADD', key, '*', 'e', ARGV[i + 1]) end
+  elseif code == 'xtrim' then
+    redis.call('XTRIM', key, 'MINID', ARGV[i])
   elseif code == 'move' then
     local to = KEYS[tonumber(ARGV[i])]
     if redis.call('EXISTS', key) == 1 then
@@ -173,6 +179,12 @@ export function encodeApply(
         break;
       case 'move':
         payload = [keyRef(op.to)];
+        break;
+      case 'xadd':
+        payload = [op.minId ?? '0', op.value];
+        break;
+      case 'xtrim':
+        payload = [op.minId];
         break;
       case 'hset':
         payload = [];

@@ -17,6 +17,7 @@ import {
   type RecordWithRefs,
   type Ref,
   type Store,
+  type StreamEntry,
   type WriteOp,
 } from '../store.js';
 import {
@@ -164,6 +165,52 @@ export class RedisStore implements Store {
     return this.call('PTTL', () => this.client.pTTL(key));
   }
 
+  async xRange(key: string, after: string | null, count: number): Promise<StreamEntry[]> {
+    // '(' makes the start exclusive (Redis >= 6.2)
+    const reply = await this.call('XRANGE', () =>
+      this.client.xRange(key, after === null ? '-' : `(${after}`, '+', { COUNT: count }),
+    );
+    return (reply ?? []).map((e) => ({
+      id: e.id,
+      value: String((e.message as Record<string, unknown>).e ?? ''),
+    }));
+  }
+
+  /**
+   * XREAD BLOCK on a connection of its own (opened on first use), so a wait never holds up the
+   * store's other commands; on a cluster, a second cluster client routes it to the key's node.
+   */
+  async waitStream(key: string, after: string, ms: number): Promise<boolean> {
+    const args = ['XREAD', 'COUNT', '1', 'BLOCK', String(Math.max(1, Math.round(ms))), 'STREAMS', key, after];
+    const blocking = await this.blockingClient();
+    const reply = await withDeadline(
+      blocking.single ? blocking.single.sendCommand(args) : blocking.cluster.sendCommand(key, true, args),
+      ms + this.timeoutMs,
+      'a blocking read',
+    );
+    return reply !== null && reply !== undefined;
+  }
+
+  private blocking: Promise<Connection> | undefined;
+
+  private blockingClient(): Promise<Connection> {
+    this.blocking ??= (async (): Promise<Connection> => {
+      const connection: Connection = this.single
+        ? { single: this.single.duplicate() }
+        : { cluster: this.cluster!.duplicate() };
+      const onError = (error: Error) => this.options.onError?.(error);
+      const connecting = connection.single
+        ? connection.single.on('error', onError).connect()
+        : connection.cluster.on('error', onError).connect();
+      await withDeadline<unknown>(connecting, this.timeoutMs, 'connecting for blocking reads');
+      return connection;
+    })().catch((error: unknown) => {
+      this.blocking = undefined;
+      throw error;
+    });
+    return this.blocking;
+  }
+
   async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
     const notAfter = options.notAfter ?? Date.now() + this.timeoutMs;
     if (Date.now() > notAfter)
@@ -277,6 +324,9 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.closing.abort();
     clearInterval(this.clockTimer);
+    const blocking = this.blocking;
+    this.blocking = undefined;
+    if (blocking) void blocking.then((c) => (c.single ?? c.cluster).destroy()).catch(() => undefined);
     try {
       await withDeadline(this.client.close(), 2000, 'close');
     } catch {
