@@ -51,6 +51,8 @@ export interface Config {
   /** TRUST_PROXY as Express's `trust proxy` setting takes it: false when unset. */
   trustProxy: boolean | number | string;
   logLevel: string;
+  /** The change feed (contract §5b): how long events are kept, and where they are also POSTed. */
+  events: { retentionMs: number; webhook?: { url: URL; secret: string } };
   kit: { bodyLimitBytes: number; deadlineMs: number; clockWindowMs: number; nonceTtlMs: number };
   /** The basic instance interfaces (contract §3b). */
   instances: {
@@ -312,6 +314,8 @@ export function loadConfig(env: Env = process.env): Config {
   const frontEndUrl = absoluteUrl('APP_FRONTEND_URL', new URL(postLoginPath, publicUrl).href)!;
   const adminUrl = absoluteUrl('APP_ADMIN_URL');
 
+  const webhook = webhookSettings(text('WEBHOOK_URL'), text('WEBHOOK_SECRET'), production);
+
   let handoffUrl: URL | undefined;
   const handoffText = text('HANDOFF_URL');
   if (handoffText) {
@@ -356,6 +360,10 @@ export function loadConfig(env: Env = process.env): Config {
     postLoginPath,
     trustProxy,
     logLevel: value('LOG_LEVEL'),
+    events: {
+      retentionMs: integer('EVENTS_RETENTION_HOURS') * 3_600_000,
+      ...(webhook ? { webhook } : {}),
+    },
     kit: {
       bodyLimitBytes: integer('KIT_BODY_LIMIT_BYTES'),
       deadlineMs: integer('KIT_DEADLINE_MS'),
@@ -391,6 +399,38 @@ export function loadConfig(env: Env = process.env): Config {
     },
     generated,
   };
+}
+
+/** WEBHOOK_URL and WEBHOOK_SECRET: both or neither; the secret as Standard Webhooks writes it. */
+function webhookSettings(
+  urlText: string | undefined,
+  secret: string | undefined,
+  production: boolean,
+): { url: URL; secret: string } | undefined {
+  if (urlText === undefined) {
+    if (secret !== undefined) throw new ConfigError('WEBHOOK_SECRET', 'is set but WEBHOOK_URL is not');
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(urlText);
+    if (!['http:', 'https:'].includes(url.protocol)) throw new Error();
+  } catch {
+    throw new ConfigError('WEBHOOK_URL', 'must be an absolute http(s) URL');
+  }
+  // Events carry users' names, e-mails and mobile numbers: never in clear text off the machine.
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (production && url.protocol !== 'https:' && !loopback)
+    throw new ConfigError('WEBHOOK_URL', 'must be https in production (or a loopback address)');
+  if (secret === undefined) throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URL');
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
+  const bytes = match ? Buffer.from(match[1]!, 'base64').length : 0;
+  if (bytes < 24 || bytes > 64)
+    throw new ConfigError(
+      'WEBHOOK_SECRET',
+      'must be whsec_ followed by the Base64 of 24 to 64 random bytes (Standard Webhooks)',
+    );
+  return { url, secret };
 }
 
 /**

@@ -231,6 +231,23 @@ export const VARIABLES = {
     min: 0,
     max: 1_000_000,
   },
+  EVENTS_RETENTION_HOURS: {
+    meaning:
+      'how long the change feed (`GET /api/v1/events`, webhooks) keeps events; a cursor older than this is answered 410 `cursor_expired`',
+    default: 168,
+    min: 1,
+    max: 8760,
+  },
+  WEBHOOK_URL: {
+    meaning:
+      'where every change-feed event is also POSTed, signed per the Standard Webhooks spec, retried until a 2xx, by one replica at a time; https in production (loopback excepted)',
+    shownDefault: 'unset: no webhooks',
+  },
+  WEBHOOK_SECRET: {
+    meaning:
+      "the webhooks' signing secret, `whsec_` and the Base64 of 24 to 64 random bytes; required with `WEBHOOK_URL`",
+    shownDefault: 'unset',
+  },
   LOG_LEVEL: { meaning: 'pino level', default: 'info' },
 } satisfies Record<string, Variable>;
 

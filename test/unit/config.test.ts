@@ -344,4 +344,34 @@ describe('configuration (contract §2)', () => {
       'RSA_PRIVATE_KEY: is 2048-bit; KooGallery requires RSA of at least 3072 bits',
     );
   });
+
+  describe('the change feed (EVENTS_RETENTION_HOURS, WEBHOOK_URL, WEBHOOK_SECRET)', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+    it('keeps events 168 h by default, and no webhooks', () => {
+      expect(loadConfig(testEnv({})).events).toEqual({ retentionMs: 168 * 3_600_000 });
+      expect(loadConfig(testEnv({ EVENTS_RETENTION_HOURS: '2' })).events.retentionMs).toBe(7_200_000);
+      expect(() => loadConfig(testEnv({ EVENTS_RETENTION_HOURS: '0' }))).toThrow(
+        'EVENTS_RETENTION_HOURS: must be a whole number from 1 to 8760',
+      );
+    });
+
+    it('takes the webhook URL with its whsec_ secret, both or neither', () => {
+      const c = loadConfig(testEnv({ WEBHOOK_URL: 'https://app.example.com/hooks', WEBHOOK_SECRET: secret }));
+      expect(c.events.webhook).toEqual({ url: new URL('https://app.example.com/hooks'), secret });
+      expect(() => loadConfig(testEnv({ WEBHOOK_URL: 'https://app.example.com/hooks' }))).toThrow(
+        'WEBHOOK_SECRET: is required with WEBHOOK_URL',
+      );
+      expect(() => loadConfig(testEnv({ WEBHOOK_SECRET: secret }))).toThrow(
+        'WEBHOOK_SECRET: is set but WEBHOOK_URL is not',
+      );
+      for (const bad of ['plain-secret', `whsec_${Buffer.alloc(8).toString('base64')}`, 'whsec_!!'])
+        expect(() =>
+          loadConfig(testEnv({ WEBHOOK_URL: 'https://app.example.com/h', WEBHOOK_SECRET: bad })),
+        ).toThrow('WEBHOOK_SECRET: must be whsec_');
+      expect(() => loadConfig(testEnv({ WEBHOOK_URL: 'ftp://x', WEBHOOK_SECRET: secret }))).toThrow(
+        'WEBHOOK_URL: must be an absolute http(s) URL',
+      );
+    });
+  });
 });
