@@ -119,6 +119,39 @@ export class Keys {
   signedCall(digest: string) {
     return `${this.prefix}{calls}:signed:${keyPart(digest)}`;
   }
+  /**
+   * The change feed (feed/): one stream in the `{events}` slot holds every event in the order the
+   * API serves it. Where one write may span slots (a single server, the embedded store) events
+   * are appended to it directly; on a Redis Cluster each write appends to the outbox of its own
+   * slot, and the outbox is moved to the stream right after (feed/outbox.ts).
+   */
+  events() {
+    return `${this.prefix}{events}:stream`;
+  }
+  /** Stream: events written with the tenant's changes, waiting to be moved to `events()`. */
+  tenantOutbox(tenantId: string) {
+    return `${this.t(tenantId)}:outbox`;
+  }
+  /** Stream: the same, for changes of the `{inst}` slot. */
+  instanceOutbox() {
+    return `${this.i()}:outbox`;
+  }
+  /** Hash outbox key -> id of its last entry moved to `events()`: a move is guarded on it. */
+  outboxMoved() {
+    return `${this.prefix}{events}:moved`;
+  }
+  /** Set of outbox keys ever written, so a sweep finds what a crashed relay left unmoved. */
+  outboxes() {
+    return `${this.prefix}{events}:outboxes`;
+  }
+  /** String: the replica delivering webhooks and until when (feed/webhooks.ts). */
+  webhookLease() {
+    return `${this.prefix}{events}:webhook:lease`;
+  }
+  /** String: id of the last event the webhook receiver acknowledged. */
+  webhookCursor() {
+    return `${this.prefix}{events}:webhook:cursor`;
+  }
   /** rate-limit-redis prefix: one limit's counters (limits/counterStore.ts). */
   rateLimit(name: string) {
     return `${this.prefix}rl:${name}:`;

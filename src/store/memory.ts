@@ -11,6 +11,7 @@ import {
   type Ref,
   type Store,
   type StreamEntry,
+  type StreamInfo,
   type WriteOp,
 } from './store.js';
 import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from './streamIds.js';
@@ -19,6 +20,7 @@ import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from '
 interface Stream {
   entries: { id: StreamId; value: string }[];
   last: StreamId;
+  trimmed: boolean;
 }
 
 type Entry =
@@ -96,6 +98,16 @@ export class MemoryStore implements Store {
       out.push({ id: formatStreamId(e.id), value: e.value });
     }
     return out;
+  }
+
+  async xInfo(key: string): Promise<StreamInfo> {
+    const s = this.typed(key, 'stream')?.value;
+    const first = s?.entries[0];
+    return {
+      lastId: formatStreamId(s?.last ?? [0, 0]),
+      firstId: first ? formatStreamId(first.id) : null,
+      trimmed: s?.trimmed ?? false,
+    };
   }
 
   async waitStream(key: string, after: string, ms: number): Promise<boolean> {
@@ -255,7 +267,11 @@ export class MemoryStore implements Store {
       }
       case 'xadd': {
         let e = this.typed(op.key, 'stream');
-        if (!e) this.data.set(op.key, (e = { type: 'stream', value: { entries: [], last: [0, 0] } }));
+        if (!e)
+          this.data.set(
+            op.key,
+            (e = { type: 'stream', value: { entries: [], last: [0, 0], trimmed: false } }),
+          );
         const now = this.now();
         const [lastMs, lastSeq] = e.value.last;
         const id: StreamId = now > lastMs ? [now, 0] : [lastMs, lastSeq + 1];
@@ -283,7 +299,8 @@ export class MemoryStore implements Store {
   /** Drops the entries below `minId`; an emptied stream stays, as in Redis, keeping its last id. */
   private trim(stream: Stream, minId: StreamId): void {
     const keep = stream.entries.findIndex((e) => compareStreamIds(e.id, minId) >= 0);
-    stream.entries.splice(0, keep === -1 ? stream.entries.length : keep);
+    const gone = stream.entries.splice(0, keep === -1 ? stream.entries.length : keep);
+    if (gone.length) stream.trimmed = true;
   }
 
   async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {
