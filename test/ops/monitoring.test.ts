@@ -148,15 +148,18 @@ describe('monitoring files', () => {
   });
 
   it('the exposition has the relay metrics and the process metrics', () => {
-    expect(relayMetrics.sort()).toEqual([
-      'relay_http_request_duration_seconds',
-      'relay_http_requests_total',
-      'relay_kit_pushes_total',
-      'relay_logins_total',
-      'relay_rate_limited_total',
-      'relay_store_errors_total',
-      'relay_token_refreshes_total',
-    ]);
+    // At least these (a new metric is welcome; the dashboard test below asks it for a panel).
+    expect(relayMetrics).toEqual(
+      expect.arrayContaining([
+        'relay_http_request_duration_seconds',
+        'relay_http_requests_total',
+        'relay_kit_pushes_total',
+        'relay_logins_total',
+        'relay_rate_limited_total',
+        'relay_store_errors_total',
+        'relay_token_refreshes_total',
+      ]),
+    );
     for (const name of ['process_start_time_seconds', 'nodejs_eventloop_lag_p99_seconds'])
       expect(series.has(name)).toBe(true);
   });
@@ -184,7 +187,8 @@ describe('monitoring files', () => {
     const used = new Set(
       dashboardQueries().flatMap(([, expr]) => metricNames(expr).map((n) => series.get(n))),
     );
-    for (const name of relayMetrics) expect([name, used.has(name)]).toEqual([name, true]);
+    // A relay metric no panel shows: add a panel for it to deploy/grafana-dashboard.json.
+    expect(relayMetrics.filter((name) => !used.has(name))).toEqual([]);
     const panels = allPanels(dashboard().panels);
     expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
     for (const p of panels)
