@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,17 +125,35 @@ export class RedisProcess {
   }
 }
 
+/** How a RedisCluster is laid out and run. */
+export interface ClusterOptions {
+  /** masters, each serving a share of the slots (3, the fewest Redis accepts) */
+  masters?: number;
+  /** replicas of each master (0) */
+  replicas?: number;
+  /** `cluster-node-timeout` in ms: how long a node may not answer before it is failed over (Redis: 15,000) */
+  nodeTimeoutMs?: number;
+  /** more `redis-server` options for every node (later options win) */
+  args?: readonly string[];
+  /** the nodes' directory (configs, logs); a new temporary one by default */
+  dir?: string;
+  /** the nodes outlive this process (`npm run cluster`): started in their own process group, not waited for */
+  detached?: boolean;
+}
+
 /**
- * A real Redis Cluster on loopback: three masters, no replicas, in a temporary directory.
- * `prepare()` picks the ports (so a store can be pointed at them before anything runs),
- * `start()` runs the nodes and creates the cluster, `stop()` kills the nodes and removes the directory.
+ * A real Redis Cluster on loopback, in a directory of its own: three masters and no replicas
+ * unless told otherwise. `prepare()` picks the ports (so a store can be pointed at them before
+ * anything runs), `start()` runs the nodes and creates the cluster, `stop()` kills the nodes and
+ * removes the directory. Shared by the tests, the failover benchmark and `npm run cluster`.
  */
 export class RedisCluster {
-  private readonly children: ChildProcess[] = [];
+  private readonly children = new Map<number, ChildProcess>();
 
   private constructor(
     readonly ports: number[],
     readonly dir: string,
+    readonly options: Readonly<ClusterOptions>,
   ) {}
 
   /** Throws one line naming what to install when redis-server or redis-cli is missing. */
@@ -147,8 +165,11 @@ export class RedisCluster {
         );
   }
 
-  static async prepare(size = 3): Promise<RedisCluster> {
+  /** `prepare(3)` is `prepare({ masters: 3 })`. */
+  static async prepare(options: ClusterOptions | number = {}): Promise<RedisCluster> {
     RedisCluster.requireTools();
+    const o: ClusterOptions = typeof options === 'number' ? { masters: options } : options;
+    const size = (o.masters ?? 3) * (1 + (o.replicas ?? 0));
     // A node also listens on port + 10000 (the cluster bus), so the port must be at most 55535.
     const ports: number[] = [];
     for (let tries = 0; ports.length < size; tries++) {
@@ -157,7 +178,15 @@ export class RedisCluster {
       if (port > 55_535 || ports.includes(port) || !(await isFree(port + 10_000))) continue;
       ports.push(port);
     }
-    return new RedisCluster(ports, mkdtempSync(join(tmpdir(), 'relay-cluster-')));
+    if (o.dir) mkdirSync(o.dir, { recursive: true });
+    return new RedisCluster(ports, o.dir ?? mkdtempSync(join(tmpdir(), 'relay-cluster-')), o);
+  }
+
+  /** Process ids of the running nodes, by port (`npm run cluster` keeps them to stop the nodes later). */
+  get pids(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const [port, child] of this.children) if (child.pid !== undefined) out[port] = child.pid;
+    return out;
   }
 
   /** `host:port` of every node, as REDIS_CLUSTER_NODES takes them. */
@@ -172,30 +201,117 @@ export class RedisCluster {
 
   /** Runs the nodes, cluster mode on, not yet joined: no node serves a slot. */
   async startNodes(): Promise<void> {
-    for (const port of this.ports) {
-      const child = spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(this.dir, `nodes-${port}.conf`),
-          '--dir',
-          this.dir,
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--bind',
-          '127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-      this.children.push(child);
-    }
+    for (const port of this.ports) await this.startNode(port);
     await Promise.all(this.ports.map((port) => waitForPing(`redis://127.0.0.1:${port}`)));
+  }
+
+  /** Runs one node (again, after `kill`: it rejoins with its config file, as a replica if it was failed over). */
+  async startNode(port: number, wait = false): Promise<void> {
+    const detached = this.options.detached === true;
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(this.dir, `nodes-${port}.conf`),
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--bind',
+        '127.0.0.1',
+        '--logfile',
+        join(this.dir, `node-${port}.log`),
+        ...(this.options.nodeTimeoutMs === undefined
+          ? []
+          : ['--cluster-node-timeout', String(this.options.nodeTimeoutMs)]),
+        ...(this.options.args ?? []),
+      ],
+      { stdio: 'ignore', detached },
+    );
+    if (detached) child.unref();
+    this.children.set(port, child);
+    if (wait) await waitForPing(`redis://127.0.0.1:${port}`);
+  }
+
+  /** SIGKILLs one node (SIGCONT first, should it be paused); `startNode` runs it again. */
+  async kill(port: number): Promise<void> {
+    const child = this.children.get(port);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** The ports of the nodes serving slots now (CLUSTER SLOTS, asked of a live node). */
+  async masterPorts(): Promise<number[]> {
+    const ranges = await this.slotRanges();
+    return [...new Set(ranges.map((r) => r.master))].sort((a, b) => a - b);
+  }
+
+  /** The replicas of the node on `port`, as CLUSTER SLOTS lists them. */
+  async replicasOf(port: number): Promise<number[]> {
+    return (await this.slotRanges()).find((r) => r.master === port)?.replicas ?? [];
+  }
+
+  /**
+   * Waits until every node still running reports cluster_state:ok and no slot is served by a
+   * node in `dead` (after a failover: a replica has been promoted in its place). Resolves with
+   * the ms it took.
+   */
+  async waitHealthy(dead: readonly number[] = [], timeoutMs = 30_000): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      try {
+        const live = this.ports.filter((p) => !dead.includes(p));
+        const states = await Promise.all(
+          live.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info'])),
+        );
+        if (states.every((s) => s.output.includes('cluster_state:ok'))) {
+          const masters = await this.masterPorts();
+          if (!masters.some((p) => dead.includes(p))) return Date.now() - started;
+        }
+      } catch {
+        // a node between states: ask again
+      }
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`the cluster was not healthy again within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** CLUSTER SLOTS: each range's master and replicas, by port. */
+  private async slotRanges(): Promise<{ from: number; to: number; master: number; replicas: number[] }[]> {
+    for (const port of this.ports) {
+      const child = this.children.get(port);
+      if (child && (child.exitCode !== null || child.signalCode !== null)) continue;
+      let client;
+      try {
+        client = await this.nodeClient(port);
+        const ranges = (await client.sendCommand(['CLUSTER', 'SLOTS'])) as [
+          number,
+          number,
+          ...[string, number][],
+        ][];
+        return ranges.map(([from, to, ...nodes]) => ({
+          from,
+          to,
+          master: Number(nodes[0]?.[1]),
+          replicas: nodes.slice(1).map((n) => Number(n[1])),
+        }));
+      } catch {
+        continue;
+      } finally {
+        client?.destroy();
+      }
+    }
+    throw new Error('no cluster node answers CLUSTER SLOTS');
   }
 
   /** Joins the nodes into one cluster and waits until every node reports cluster_state:ok. */
@@ -205,7 +321,7 @@ export class RedisCluster {
       'create',
       ...this.nodes,
       '--cluster-replicas',
-      '0',
+      String(this.options.replicas ?? 0),
       '--cluster-yes',
     ]);
     if (created.code !== 0)
@@ -215,6 +331,24 @@ export class RedisCluster {
         const info = await run('redis-cli', ['-p', String(port), 'cluster', 'info']);
         if (info.output.includes('cluster_state:ok')) break;
         if (i === 200) throw new Error(`the cluster node on port ${port} never reported cluster_state:ok`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // Replicas are told their master by CLUSTER REPLICATE; wait until each has synced once, so a
+    // failover test does not kill a master whose replica holds nothing yet.
+    if (this.options.replicas) {
+      for (let i = 0; ; i++) {
+        const ranges = await this.slotRanges();
+        const replicas = ranges.flatMap((r) => r.replicas);
+        const synced = await Promise.all(
+          replicas.map(async (port) =>
+            (await run('redis-cli', ['-p', String(port), 'info', 'replication'])).output.includes(
+              'master_link_status:up',
+            ),
+          ),
+        );
+        if (replicas.length === this.ports.length - ranges.length && synced.every(Boolean)) break;
+        if (i === 400) throw new Error('the replicas did not sync with their masters');
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -281,7 +415,7 @@ export class RedisCluster {
 
   async stop(): Promise<void> {
     await Promise.all(
-      this.children.map(async (child) => {
+      [...this.children.values()].map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
