@@ -159,8 +159,8 @@ export function buildApp(deps: AppDeps): Relay {
     }),
   );
   // With OPS_PORT the operator endpoints have their own app and port; here they are then 404.
-  const ops = config.ops ? opsApp(store, metrics, logger) : null;
-  if (!ops) app.use(opsRoutes(store, metrics));
+  const ops = config.ops ? opsApp(store, metrics, logger, keys.probes()) : null;
+  if (!ops) app.use(opsRoutes(store, metrics, keys.probes()));
 
   // The marketplace's signed calls: kit pushes and basic instance calls share one pipeline.
   const signedCalls = {

@@ -1,4 +1,4 @@
-/** Operator endpoints (contract §7): liveness, readiness (the store answers) and metrics. */
+/** Operator endpoints (contract §7): liveness, readiness (the store can serve) and metrics. */
 import express, { type Express, type Router } from 'express';
 import type { Store } from '../store/store.js';
 import { installRequestLog, requestLogger, type Logger } from './log.js';
@@ -8,28 +8,46 @@ import type { Metrics } from './metrics.js';
  * The operator endpoints as an app of their own, for OPS_PORT (contract §2): logged and counted
  * like the main app's requests, and nothing else is served on it.
  */
-export function opsApp(store: Store, metrics: Metrics, logger: Logger): Express {
+export function opsApp(
+  store: Store,
+  metrics: Metrics,
+  logger: Logger,
+  probeKeys: readonly string[],
+): Express {
   const app = express();
   app.set('etag', false);
   app.disable('x-powered-by');
   installRequestLog(app.request, logger);
   app.use(requestLogger(logger, metrics.observeHttp));
-  app.use(opsRoutes(store, metrics));
+  app.use(opsRoutes(store, metrics, probeKeys));
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found');
   });
   return app;
 }
 
-export function opsRoutes(store: Store, metrics: Metrics): Router {
+/**
+ * `/readyz`: 200 `ready` while the store answers; on a Redis Cluster whose probe keys' nodes
+ * answer but some other nodes do not, 200 `degraded` naming them (the relay still serves every
+ * tenant whose slot lives elsewhere, so it stays in the load balancer); 503 when it cannot serve.
+ * `probeKeys` are Keys.probes(): in the slots that are no tenant's, which the marketplace's calls need.
+ */
+export function opsRoutes(store: Store, metrics: Metrics, probeKeys: readonly string[]): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (req, res) => {
     try {
-      await store.ping();
-      res.json({ status: 'ready', store: store.kind });
+      const { unreachable } = await store.readiness(probeKeys);
+      if (unreachable.length === 0) return void res.json({ status: 'ready', store: store.kind });
+      req.log.warn({ unreachable }, 'store degraded: some nodes do not answer');
+      res.json({
+        status: 'degraded',
+        store: store.kind,
+        unreachable,
+        message: 'Some Redis nodes do not answer: the tenants whose slots they serve cannot be served.',
+      });
     } catch (error) {
       metrics.storeErrors.inc();
       req.log.warn({ err: { message: (error as Error).message } }, 'store not answering');

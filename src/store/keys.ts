@@ -152,6 +152,14 @@ export class Keys {
   webhookCursor() {
     return `${this.prefix}{events}:webhook:cursor`;
   }
+  /**
+   * Read by `/readyz`, never written: one key in each slot that is not a tenant's, `{calls}`
+   * (every marketplace call's claim) and `{inst}` (purchases, and the links tenantSync reads),
+   * so on a cluster readiness follows the nodes the relay cannot serve without.
+   */
+  probes() {
+    return [`${this.prefix}{calls}:probe`, `${this.i()}:probe`];
+  }
   /** rate-limit-redis prefix: one limit's counters (limits/counterStore.ts). */
   rateLimit(name: string) {
     return `${this.prefix}rl:${name}:`;

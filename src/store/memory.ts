@@ -10,6 +10,7 @@ import {
   type RecordWithRefs,
   type Ref,
   type Store,
+  type StoreReadiness,
   type StreamEntry,
   type StreamInfo,
   type WriteOp,
@@ -312,6 +313,10 @@ export class MemoryStore implements Store {
   }
 
   async ping(): Promise<void> {}
+
+  async readiness(_probeKeys: readonly string[]): Promise<StoreReadiness> {
+    return { unreachable: [] };
+  }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);

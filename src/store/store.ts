@@ -59,6 +59,16 @@ export interface ApplyOptions {
 
 export type ApplyResult = 'applied' | 'conflict';
 
+/** What `/readyz` reports of a store that can serve (ops/routes.ts). */
+export interface StoreReadiness {
+  /**
+   * Nodes of a Redis Cluster that do not answer (`host:port`, masters and replicas) while the
+   * nodes of the probe keys do: the tenants whose slots they serve fail, the others are served.
+   * Empty for a single server and the embedded store.
+   */
+  unreachable: string[];
+}
+
 /** One of `readRecordWithRefs`'s other values: the string at a key, or a field of a hash. */
 export type Ref = string | { key: string; field: string };
 
@@ -123,6 +133,12 @@ export interface Store {
    */
   stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void>;
   ping(): Promise<void>;
+  /**
+   * Whether the relay can serve, for `/readyz`: throws when the store does not answer. A single
+   * server answers PING; a cluster must answer a GET of each of `probeKeys` on the node of its
+   * slot, and the other nodes that do not answer are then listed, not thrown.
+   */
+  readiness(probeKeys: readonly string[]): Promise<StoreReadiness>;
   close(): Promise<void>;
   /**
    * One raw command, for a library that speaks Redis itself (rate-limit-redis): routed to the

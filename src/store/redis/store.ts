@@ -17,6 +17,7 @@ import {
   type RecordWithRefs,
   type Ref,
   type Store,
+  type StoreReadiness,
   type StreamEntry,
   type StreamInfo,
   type WriteOp,
@@ -348,6 +349,37 @@ export class RedisStore implements Store {
     await this.call('PING', async () => {
       await Promise.all(this.masters().map(async (m) => (await this.nodeClient(m)).ping()));
     });
+  }
+
+  /**
+   * A single server: PING. A cluster: the node of each probe key must answer a GET of it
+   * (routed by its slot, so a failover is followed); then every known node, masters and replicas, is
+   * pinged at once, and the ones that do not answer within the deadline are listed. A cluster
+   * that refuses commands (CLUSTERDOWN) fails the GET, so it is not ready.
+   */
+  async readiness(probeKeys: readonly string[]): Promise<StoreReadiness> {
+    const cluster = this.cluster;
+    if (!cluster) {
+      await this.ping();
+      return { unreachable: [] };
+    }
+    await this.call('GET', () => Promise.all(probeKeys.map((key) => cluster.get(key))));
+    const nodes = [...this.masters(), ...cluster.replicas];
+    const answers = await Promise.allSettled(
+      nodes.map((node) =>
+        withDeadline(
+          this.nodeClient(node).then((c) => c.ping()),
+          this.timeoutMs,
+          'PING',
+        ),
+      ),
+    );
+    return {
+      unreachable: nodes
+        .filter((_, i) => answers[i]!.status === 'rejected')
+        .map((n) => `${n.host}:${n.port}`)
+        .sort(),
+    };
   }
 
   async close(): Promise<void> {
