@@ -172,6 +172,9 @@ export function buildApp(deps: AppDeps): Relay {
     clockWindowMs: config.kit.clockWindowMs,
     nonceTtlMs: config.kit.nonceTtlMs,
     offThread: new OffThreadVerifier(),
+    waitReplicas: config.redis.waitReplicas
+      ? { count: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs }
+      : undefined,
   };
   app.use(
     kitRouter({

@@ -28,7 +28,15 @@ export interface Config {
   publicUrl: URL;
   /** PUBLIC_URL without its trailing slash, for building the relay's own URLs (`${publicBase}/sso/…`). */
   publicBase: string;
-  redis: { url?: string; clusterNodes?: string[]; prefix: string; timeoutMs: number };
+  redis: {
+    url?: string;
+    clusterNodes?: string[];
+    prefix: string;
+    timeoutMs: number;
+    /** REDIS_WAIT_REPLICAS: replicas that must acknowledge a marketplace call's writes (0: none). */
+    waitReplicas: number;
+    waitTimeoutMs: number;
+  };
   appId: string;
   kitAccessKey: string;
   /** HMAC key of the basic (instance) interfaces; never equal to the kit key (§3b). */
@@ -344,6 +352,8 @@ export function loadConfig(env: Env = process.env): Config {
       ...(clusterNodes.length ? { clusterNodes } : {}),
       prefix,
       timeoutMs: integer('REDIS_TIMEOUT_MS'),
+      waitReplicas: integer('REDIS_WAIT_REPLICAS'),
+      waitTimeoutMs: integer('REDIS_WAIT_TIMEOUT_MS'),
     },
     appId,
     kitAccessKey,

@@ -60,6 +60,20 @@ export const VARIABLES = {
   },
   REDIS_PREFIX: { meaning: 'prefix of every key (several relays can share a Redis)', default: 'relay:' },
   REDIS_TIMEOUT_MS: { meaning: 'deadline of each store call, in ms', default: 1500, min: 50, max: 10_000 },
+  REDIS_WAIT_REPLICAS: {
+    meaning:
+      'after each write of a marketplace call (kit or basic), `WAIT` for this many replicas of the written master to acknowledge it before answering `000000`; fewer within `REDIS_WAIT_TIMEOUT_MS` answer `000005` (KooGallery retries). `0`: no wait, a failover may lose a write already answered `000000` (see [production](production.md#redis-replicas-and-failover))',
+    default: 0,
+    min: 0,
+    max: 5,
+  },
+  REDIS_WAIT_TIMEOUT_MS: {
+    meaning:
+      "how long a write waits for `REDIS_WAIT_REPLICAS` acknowledgements, in ms; never past the call's `KIT_DEADLINE_MS`",
+    default: 500,
+    min: 10,
+    max: 10_000,
+  },
   KOO_APP_ID: { meaning: 'the appId of the app credential (应用凭证)', required: 'always' },
   KIT_ACCESS_KEY: {
     meaning:

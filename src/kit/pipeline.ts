@@ -15,7 +15,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { notes } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Keys } from '../store/keys.js';
-import { StoreUnavailableError, type Store } from '../store/store.js';
+import { NotReplicatedError, StoreUnavailableError, type Store } from '../store/store.js';
 import { marketplaceAnswer } from '../errors.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import { claimFor, writeClaim, type CallClaim } from './replay.js';
@@ -41,6 +41,8 @@ export interface PipelineDeps {
   nonceTtlMs: number;
   /** checks bodies larger than OFF_THREAD_BYTES on a worker thread */
   offThread: OffThreadVerifier;
+  /** REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS, when the count is above 0 */
+  waitReplicas?: { count: number; timeoutMs: number } | undefined;
 }
 
 /** A call whose signature holds and whose nonce is free, or an identical replay (replay.ts). */
@@ -113,7 +115,13 @@ export function signedRouteParts(deps: PipelineDeps, route: SignedRoute): Signed
         extras = await route.handle(call, iface);
         if (!call.claim.written) await writeClaim(deps.store, call.claim, call.notAfter);
       } catch (error) {
-        if (!(error instanceof StoreUnavailableError) || !(await landed(deps, call))) throw error;
+        // Applied but not known to be on enough replicas: answered 000005 although it landed.
+        if (
+          !(error instanceof StoreUnavailableError) ||
+          error instanceof NotReplicatedError ||
+          !(await landed(deps, call))
+        )
+          throw error;
         // The store applied the write but its reply was lost: the call is done. Run it again as
         // its own replay (it changes nothing more) to answer what it would have answered.
         call.note({ replyLost: true });

@@ -21,6 +21,14 @@ import { StoreUnavailableError, type Store } from '../store/store.js';
 import { KitRefusal, ResultCode } from './resultCodes.js';
 import type { AnyScheme } from './verify.js';
 
+export interface ClaimDeps {
+  store: Store;
+  keys: Keys;
+  nonceTtlMs: number;
+  /** REDIS_WAIT_REPLICAS: the call's writes wait for replicas (Claim.waitReplicas); unset: they do not */
+  waitReplicas?: { count: number; timeoutMs: number } | undefined;
+}
+
 export interface CallClaim extends Claim {
   /** an identical call was applied before: nothing to claim, the call only runs again */
   readonly replay: boolean;
@@ -31,7 +39,7 @@ export interface CallClaim extends Claim {
  * verified signature, `nonce` its nonce; `null` for a V1 call, which has none.
  */
 export async function claimFor(
-  deps: { store: Store; keys: Keys; nonceTtlMs: number },
+  deps: ClaimDeps,
   scheme: AnyScheme,
   nonce: string | null,
   sign: string,
@@ -60,6 +68,7 @@ export async function claimFor(
   const claim: CallClaim = {
     replay,
     written: replay,
+    ...(deps.waitReplicas ? { waitReplicas: deps.waitReplicas } : {}),
     guards: [
       { key: nonceKey, equals: null },
       { key: signedKey, equals: null },
@@ -93,11 +102,7 @@ export async function writeClaim(store: Store, claim: Claim, notAfter: number): 
  * leaves its time behind), and anything else has another token. The claim is kept like a nonce's
  * (the same atomic write as the change, `nonceTtlMs`); it marks a repeat in the log (`replay`).
  */
-async function claimByToken(
-  deps: { store: Store; keys: Keys; nonceTtlMs: number },
-  scheme: AnyScheme,
-  token: string,
-): Promise<CallClaim> {
+async function claimByToken(deps: ClaimDeps, scheme: AnyScheme, token: string): Promise<CallClaim> {
   // Base64 is case-sensitive: the token as it is, unlike a hex signature.
   const digest = createHash('sha256').update(`${scheme.name}\n${token}`).digest('hex');
   const signedKey = deps.keys.signedCall(digest);
@@ -106,6 +111,7 @@ async function claimByToken(
   const claim: CallClaim = {
     replay,
     written: replay,
+    ...(deps.waitReplicas ? { waitReplicas: deps.waitReplicas } : {}),
     guards: [{ key: signedKey, equals: null }],
     ops: [{ op: 'set', key: signedKey, value: scheme.name, ttlMs: deps.nonceTtlMs }],
     recheck: async () => {

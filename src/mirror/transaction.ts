@@ -34,6 +34,11 @@ export interface Claim {
   written: boolean;
   /** After a conflict: throws when another call has taken the claim. */
   recheck(): Promise<void>;
+  /**
+   * The call's writes wait for this many replicas before it is answered (REDIS_WAIT_REPLICAS;
+   * ApplyOptions.waitReplicas): set for marketplace calls, whose answer KooGallery takes as done.
+   */
+  readonly waitReplicas?: { count: number; timeoutMs: number };
 }
 
 export interface Plan<T> {
@@ -106,6 +111,7 @@ export async function transactSlots<R, T>(
         {
           guards: claim ? [...step.flatMap((w) => w.guards), ...claim.guards] : step.flatMap((w) => w.guards),
           notAfter,
+          ...(ctx.claim?.waitReplicas ? { waitReplicas: ctx.claim.waitReplicas } : {}),
         },
       );
     } catch (error) {

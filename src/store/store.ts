@@ -55,6 +55,12 @@ export interface ApplyOptions {
    * the relay has already answered that the write failed.
    */
   notAfter?: number;
+  /**
+   * After the write is applied, wait until `count` replicas of the master that ran it have
+   * acknowledged it (Redis WAIT), for at most `timeoutMs` and never past `notAfter`; fewer throw
+   * NotReplicatedError. A store without replicas to wait for (the embedded one) ignores it.
+   */
+  waitReplicas?: { count: number; timeoutMs: number };
 }
 
 export type ApplyResult = 'applied' | 'conflict';
@@ -169,6 +175,15 @@ export class StoreUnavailableError extends RelayError {
  */
 export class CrossSlotError extends StoreUnavailableError {
   override readonly name = 'CrossSlotError';
+}
+
+/**
+ * A write was applied on its master but fewer replicas than asked acknowledged it in time: it may
+ * or may not survive a failover, so the caller must not report it done. (A marketplace call is
+ * answered 000005 and retried by KooGallery; retries are idempotent.)
+ */
+export class NotReplicatedError extends StoreUnavailableError {
+  override readonly name = 'NotReplicatedError';
 }
 
 /** A write was skipped because it reached the store after its deadline. */

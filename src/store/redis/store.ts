@@ -9,6 +9,7 @@
  */
 import {
   CrossSlotError,
+  NotReplicatedError,
   StoreDeadlineError,
   StoreUnavailableError,
   withDeadline,
@@ -224,21 +225,39 @@ export class RedisStore implements Store {
   private blocking: Promise<Connection> | undefined;
 
   private blockingClient(): Promise<Connection> {
-    this.blocking ??= (async (): Promise<Connection> => {
-      const connection: Connection = this.single
-        ? { single: this.single.duplicate() }
-        : { cluster: this.cluster!.duplicate() };
-      const onError = (error: Error) => this.options.onError?.(error);
-      const connecting = connection.single
-        ? connection.single.on('error', onError).connect()
-        : connection.cluster.on('error', onError).connect();
-      await withDeadline<unknown>(connecting, this.timeoutMs, 'connecting for blocking reads');
-      return connection;
-    })().catch((error: unknown) => {
+    this.blocking ??= this.ownConnection('blocking reads').catch((error: unknown) => {
       this.blocking = undefined;
       throw error;
     });
     return this.blocking;
+  }
+
+  /**
+   * Writes that wait for replicas (ApplyOptions.waitReplicas) run on a connection of their own:
+   * WAIT blocks the connection it is sent on, and Redis counts from that connection's last write,
+   * so neither reads nor other writes wait behind a slow replica.
+   */
+  private durable: Promise<Connection> | undefined;
+
+  private durableClient(): Promise<Connection> {
+    this.durable ??= this.ownConnection('writes that wait for replicas').catch((error: unknown) => {
+      this.durable = undefined;
+      throw error;
+    });
+    return this.durable;
+  }
+
+  /** A second connection like the store's (a second cluster client on a cluster). */
+  private async ownConnection(what: string): Promise<Connection> {
+    const connection: Connection = this.single
+      ? { single: this.single.duplicate() }
+      : { cluster: this.cluster!.duplicate() };
+    const onError = (error: Error) => this.options.onError?.(error);
+    const connecting = connection.single
+      ? connection.single.on('error', onError).connect()
+      : connection.cluster.on('error', onError).connect();
+    await withDeadline<unknown>(connecting, this.timeoutMs, `connecting for ${what}`);
+    return connection;
   }
 
   async apply(ops: readonly WriteOp[], options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -247,12 +266,19 @@ export class RedisStore implements Store {
       throw new StoreDeadlineError('the write was not sent: its deadline had passed');
     const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
     if (keys.length === 0) return 'applied';
-    const remaining = Math.max(1, notAfter - Date.now());
+    const waitFor = options.waitReplicas?.count ? options.waitReplicas : undefined;
     let reply: unknown;
+    let node: SingleClient | undefined;
     try {
       reply = await withDeadline(
-        this.runScript(APPLY, { keys, arguments: args }, false),
-        remaining,
+        (async () => {
+          if (!waitFor) return this.runScript(APPLY, { keys, arguments: args }, false);
+          const durable = await this.durableClient();
+          // the master that runs the write, to send WAIT to it (and only it) after
+          node = durable.single ?? (await durable.cluster.getNodeClientForKey(keys[0]!, false));
+          return this.runScript(APPLY, { keys, arguments: args }, false, durable.single ?? durable.cluster);
+        })(),
+        Math.max(1, notAfter - Date.now()),
         'a write',
       );
     } catch (error) {
@@ -271,8 +297,46 @@ export class RedisStore implements Store {
     if (reply === -1)
       throw new StoreDeadlineError('the write reached the store after its deadline and was skipped');
     if (reply === 0) return 'conflict';
-    if (reply === 1) return 'applied';
+    if (reply === 1) {
+      if (waitFor) await this.waitForReplicas(keys[0]!, node!, waitFor, notAfter);
+      return 'applied';
+    }
     throw new StoreUnavailableError(`unexpected reply from the apply script: ${String(reply)}`);
+  }
+
+  /**
+   * WAIT on the connection that ran the write, on its master: Redis answers how many replicas
+   * have acknowledged everything that master had written up to that write. On a cluster the
+   * write must have run on `node`, the master of its slot when it was sent; if the slot moved
+   * meanwhile (a failover, a redirection) nothing can be said of it. Any failure is
+   * NotReplicatedError: the write was applied, so it must not be taken for one that was not
+   * (a lost reply, kit/pipeline.ts), nor answered done.
+   */
+  private async waitForReplicas(
+    key: string,
+    node: SingleClient,
+    want: { count: number; timeoutMs: number },
+    notAfter: number,
+  ): Promise<void> {
+    const timeoutMs = Math.max(1, Math.min(want.timeoutMs, notAfter - Date.now()));
+    let acknowledged: number;
+    try {
+      const durable = await this.durableClient();
+      if (durable.cluster && (await durable.cluster.getNodeClientForKey(key, false)) !== node)
+        throw new Error('the slot moved to another node during the write');
+      // 0 would mean "block for ever" to Redis: timeoutMs is at least 1
+      const reply = node.sendCommand(['WAIT', String(want.count), String(timeoutMs)]);
+      acknowledged = Number(await withDeadline(reply, timeoutMs + this.timeoutMs, 'WAIT'));
+    } catch (error) {
+      throw new NotReplicatedError(
+        `the write was applied, but whether replicas have it is unknown: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (acknowledged < want.count)
+      throw new NotReplicatedError(
+        `the write was applied, but only ${acknowledged} of ${want.count} replicas acknowledged it within ${timeoutMs} ms`,
+      );
   }
 
   async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {
@@ -320,14 +384,13 @@ export class RedisStore implements Store {
     script: Script,
     options: { keys: string[]; arguments: string[] },
     readOnly: boolean,
+    client: SingleClient | ClusterClient = this.client,
   ): Promise<unknown> {
     try {
-      return await (readOnly
-        ? this.client.evalShaRo(script.sha, options)
-        : this.client.evalSha(script.sha, options));
+      return await (readOnly ? client.evalShaRo(script.sha, options) : client.evalSha(script.sha, options));
     } catch (error) {
       if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      return readOnly ? this.client.evalRo(script.text, options) : this.client.eval(script.text, options);
+      return readOnly ? client.evalRo(script.text, options) : client.eval(script.text, options);
     }
   }
 
@@ -385,9 +448,9 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.closing.abort();
     clearInterval(this.clockTimer);
-    const blocking = this.blocking;
-    this.blocking = undefined;
-    if (blocking) void blocking.then((c) => (c.single ?? c.cluster).destroy()).catch(() => undefined);
+    for (const own of [this.blocking, this.durable])
+      if (own) void own.then((c) => (c.single ?? c.cluster).destroy()).catch(() => undefined);
+    this.blocking = this.durable = undefined;
     try {
       await withDeadline(this.client.close(), 2000, 'close');
     } catch {
