@@ -13,6 +13,7 @@ import { basicRouter } from './kit/basic.js';
 import { OffThreadVerifier } from './kit/offThread.js';
 import { kitRouter } from './kit/router.js';
 import { RateLimits } from './limits/rateLimits.js';
+import { EventLog } from './feed/eventLog.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
@@ -54,8 +55,16 @@ export function buildApp(deps: AppDeps): Relay {
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? new Metrics();
   const keys = new Keys(config.redis.prefix);
-  const mirror = new Mirror(store, keys, config.instances.gating);
-  const sessions = new Sessions({
+  // Sessions are named in events by their fingerprint (sessions, below, computes it).
+  const events: EventLog = new EventLog({
+    store,
+    keys,
+    now,
+    retentionMs: config.events.retentionMs,
+    sessionRef: (sid): string => sessions.fingerprint(sid),
+  });
+  const mirror = new Mirror(store, keys, config.instances.gating, { events });
+  const sessions: Sessions = new Sessions({
     store,
     keys,
     dataKeys: config.dataKeys,
@@ -65,6 +74,7 @@ export function buildApp(deps: AppDeps): Relay {
     absoluteSeconds: config.session.absoluteSeconds,
     gating: config.instances.gating,
     now,
+    events,
   });
   const idps = new IdentityServers({
     mirror,

@@ -75,3 +75,38 @@ export const REFRESH_SCENES = [
 
 export const ROLES = ['user', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** The change feed's event types (contract §5b): one per kind of change of the mirror or a session. */
+export const EVENT_TYPES = [
+  'instance.created',
+  'instance.renewed',
+  'instance.upgraded',
+  'instance.frozen',
+  'instance.unfrozen',
+  'instance.released',
+  'tenant.created',
+  'tenant.updated',
+  'tenant.deleted',
+  'app.credentials_updated',
+  'app.deleted',
+  'user.added',
+  'user.updated',
+  'user.deauthorized',
+  'user.disabled',
+  'user.removed',
+  'department.created',
+  'department.updated',
+  'department.deleted',
+  'departments.replaced',
+  'session.started',
+  'session.ended',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * Why a session ended: `logout` the user signed out; `deleted` the seller app ended it
+ * (`DELETE /api/v1/session`); `revoked` the mirror took the user or the app away, the tenant was
+ * blocked, or the identity server refused the refresh token.
+ */
+export const SESSION_END_REASONS = ['logout', 'revoked', 'deleted'] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];

@@ -69,7 +69,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     if (!decision.allowed) {
       // The mirror has taken the user or the app away (normally the push ended the session
       // already; not a session its sign-in saved just after that push's write).
-      await sessions.end(sid, login);
+      await sessions.end(sid, login, 'revoked');
       throw new NoSessionError();
     }
     notes(res).fields = { tenantId: login.tenantId, userName: login.userName };
@@ -161,7 +161,11 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
   serve(router, operations.endSession, async (req, res) => {
     const sid = sidOf(req);
     const current = sid ? await sessions.read(sid) : null;
-    if (sid && current) await sessions.end(sid, current.login);
+    // A session already ended (its refresh token refused: a short marker stays) ended with its event.
+    if (sid && current) {
+      if (current.login.ended) await sessions.options.store.apply([{ op: 'del', key: sessions.key(sid) }]);
+      else await sessions.end(sid, current.login, 'deleted');
+    }
     res.status(204).end();
   });
 

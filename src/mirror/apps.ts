@@ -1,10 +1,11 @@
 /** applicationSync (应用同步) applied to the mirror: per (tenant, app) OAuth client credentials. */
 import type { ApplicationSync } from '../kit/schemas.js';
-import { parseJson, type AppRecord } from './records.js';
+import { parseJson, publicApp, type AppRecord } from './records.js';
 import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
 import {
   afterUnbind,
   changed,
+  eventOps,
   lastChangeAt,
   transact,
   unchanged,
@@ -42,7 +43,10 @@ export function applyApplicationSync(
         const unbound = afterUnbind(current, push);
         if (unbound) {
           return {
-            ops: [{ op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(unbound)]] }],
+            ops: [
+              { op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(unbound)]] },
+              ...eventOps(ctx, { tenantId: t }, 'app.credentials_updated', t, publicApp(unbound)),
+            ],
             result: changed(),
           };
         }
@@ -52,6 +56,8 @@ export function applyApplicationSync(
           ops: [
             { op: 'hdel', key: keys.apps(t), fields: [appId] },
             { op: 'hset', key: keys.appTombs(t), entries: [[appId, String(push.at)]] },
+            // only an app the mirror held is reported deleted; the tombstone alone is bookkeeping
+            ...(current ? eventOps(ctx, { tenantId: t }, 'app.deleted', t, { tenantId: t, appId }) : []),
             ...end.ops,
           ],
           result: changed(1, end.ended),
@@ -72,6 +78,7 @@ export function applyApplicationSync(
         ops: [
           { op: 'hset', key: keys.apps(t), entries: [[appId, JSON.stringify(next)]] },
           { op: 'hdel', key: keys.appTombs(t), fields: [appId] },
+          ...eventOps(ctx, { tenantId: t }, 'app.credentials_updated', t, publicApp(next)),
         ],
         result: changed(),
       };

@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import type { AllOrgSync, SingleOrgSync } from '../kit/schemas.js';
 import type { WriteOp } from '../store/store.js';
-import { decodeOrg, encodeOrg, type OrgRecord } from './records.js';
+import { decodeOrg, encodeOrg, publicOrg, type OrgRecord } from './records.js';
 import {
+  eventOps,
   lastChangeAt,
   transact,
   unchanged,
@@ -51,6 +52,10 @@ export function applySingleOrgSync(
             { op: 'hdel', key: keys.orgs(t), fields: [push.orgCode] },
             { op: 'hset', key: keys.orgTombs(t), entries: [[push.orgCode, String(push.at)]] },
             meta,
+            // a department the mirror did not hold is only remembered (tombstone), not reported
+            ...(current
+              ? eventOps(ctx, { tenantId: t }, 'department.deleted', t, { orgCode: push.orgCode })
+              : []),
           ],
           result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
         };
@@ -66,6 +71,13 @@ export function applySingleOrgSync(
           { op: 'hset', key: keys.orgs(t), entries: [[push.orgCode, encodeOrg(next)]] },
           { op: 'hdel', key: keys.orgTombs(t), fields: [push.orgCode] },
           meta,
+          ...eventOps(
+            ctx,
+            { tenantId: t },
+            current ? 'department.updated' : 'department.created',
+            t,
+            publicOrg(next),
+          ),
         ],
         result: { changed: 1, unchanged: 0, sessionsEnded: 0 },
       };
@@ -124,6 +136,21 @@ export async function applyAllOrgSync(
         for (const [code, raw] of Object.entries(current))
           if (decodeOrg(code, raw).at > push.at) kept.push([code, raw]);
         const keptTombs = Object.entries(tombs).filter(([, at]) => Number(at) > push.at);
+        const removed = new Set(keptTombs.map(([code]) => code));
+        // The whole set after the write, for the feed: the list, less the newer deletions, with the newer changes.
+        const after = new Map<string, OrgRecord>();
+        for (const o of push.orgInfoList)
+          if (!removed.has(o.orgCode))
+            after.set(o.orgCode, {
+              orgCode: o.orgCode,
+              orgName: o.orgName,
+              parentCode: o.parentCode,
+              at: push.at,
+            });
+        for (const [code, raw] of kept) after.set(code, decodeOrg(code, raw));
+        const departments = [...after.values()]
+          .sort((a, b) => (a.orgCode < b.orgCode ? -1 : a.orgCode > b.orgCode ? 1 : 0))
+          .map(publicOrg);
         return {
           ops: [
             { op: 'move', key: staging, to: keys.orgs(t) },
@@ -137,6 +164,7 @@ export async function applyAllOrgSync(
             { op: 'del', key: keys.orgTombs(t) },
             { op: 'hset', key: keys.orgTombs(t), entries: keptTombs },
             { op: 'hset', key: keys.meta(t), entries: [['fullOrgSyncAt', String(push.at)]] },
+            ...eventOps(ctx, { tenantId: t }, 'departments.replaced', t, { departments }),
           ],
           result: { changed: push.orgInfoList.length, unchanged: 0, sessionsEnded: 0 },
         };

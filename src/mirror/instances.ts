@@ -20,8 +20,23 @@ import type {
 } from '../kit/basicSchemas.js';
 import { KitRefusal, ResultCode } from '../kit/resultCodes.js';
 import { projectOnto, readTenantGate, type TenantGateReads } from './gate.js';
-import { instanceCopy, orderKey, parseJson, type InstanceChange, type InstanceRecord } from './records.js';
-import { transactSlots, type MirrorContext, type SlotsPlan, type SlotWrite } from './transaction.js';
+import type { WriteOp } from '../store/store.js';
+import type { EventType } from '../vocabulary.js';
+import {
+  instanceCopy,
+  orderKey,
+  parseJson,
+  publicInstance,
+  type InstanceChange,
+  type InstanceRecord,
+} from './records.js';
+import {
+  eventOps,
+  transactSlots,
+  type MirrorContext,
+  type SlotsPlan,
+  type SlotWrite,
+} from './transaction.js';
 
 /** How many changes and applied orders an instance keeps (repeats arrive within hours). */
 export const INSTANCE_HISTORY_LIMIT = 100;
@@ -80,6 +95,41 @@ function withCopies(
       sessionsEnded: plans.reduce((n, p) => n + p.sessionsEnded, 0),
     },
   };
+}
+
+/** What a change did, as the change feed says it: a renewal that also thaws is both. */
+export function instanceEventTypes(current: InstanceRecord | null, next: InstanceRecord): EventType[] {
+  if (!current) return ['instance.created'];
+  const change = next.history.at(-1)!;
+  const types: EventType[] = [];
+  if (change.activity === 'refreshInstance' && change.orderId) types.push('instance.renewed');
+  if (change.activity === 'upgradeInstance') types.push('instance.upgraded');
+  if (next.status !== current.status)
+    types.push(
+      next.status === 'frozen'
+        ? 'instance.frozen'
+        : next.status === 'released'
+          ? 'instance.released'
+          : 'instance.unfrozen',
+    );
+  return types;
+}
+
+/**
+ * The change's events, in the instance's slot: the record after it, without its history, and the
+ * tenants bound to it (the event's `tenantId` is the first, null while none is).
+ */
+function instanceEventOps(
+  ctx: MirrorContext,
+  current: InstanceRecord | null,
+  next: InstanceRecord,
+  rawLinks: string | null,
+): WriteOp[] {
+  const tenantIds = parseJson<string[]>(rawLinks) ?? [];
+  const { history: _history, ...data } = publicInstance(next, tenantIds);
+  return instanceEventTypes(current, next).flatMap((type) =>
+    eventOps(ctx, 'instances', type, tenantIds[0] ?? null, data),
+  );
 }
 
 /** The record after `change`: one more revision, the change in its history (and its order). */
@@ -168,6 +218,7 @@ export function applyNewInstance(
             ops: [
               { op: 'hset', key: keys.instanceOrders(), entries: [[key, instanceId]] },
               { op: 'hset', key: keys.instances(), entries: [[instanceId, JSON.stringify(record)]] },
+              ...instanceEventOps(ctx, null, record, rawLinks),
             ],
           };
       // A tenantSync that named this instance before the purchase reached us is bound already.
@@ -204,7 +255,10 @@ function applyChange(
               { key: keys.instances(), field: instanceId, equals: raw },
               { key: keys.instanceLinks(), field: instanceId, equals: rawLinks },
             ],
-            ops: [{ op: 'hset', key: keys.instances(), entries: [[instanceId, JSON.stringify(next)]] }],
+            ops: [
+              { op: 'hset', key: keys.instances(), entries: [[instanceId, JSON.stringify(next)]] },
+              ...instanceEventOps(ctx, current, next, rawLinks),
+            ],
           }
         : null;
       return withCopies(ctx, next ?? current, tenants, changed);

@@ -3,6 +3,7 @@
  * the seller API and by sign-in. One instance per process; it holds no state of its own.
  */
 import type { AllOrgSync, ApplicationSync, AuthSync, SingleOrgSync, TenantSync } from '../kit/schemas.js';
+import type { EventLog } from '../feed/eventLog.js';
 import type { Keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { applyApplicationSync } from './apps.js';
@@ -51,14 +52,15 @@ export class Mirror {
     readonly keys: Keys,
     /** INSTANCE_GATING: blocked tenants are refused, and lose their sessions when blocked. */
     readonly gating = true,
-    claim: Claim | null = null,
+    /** `events`: the change feed every change is written with (none: no events, for unit tests). */
+    private readonly parts: { claim?: Claim | null; events?: EventLog | undefined } = {},
   ) {
-    this.ctx = { store, keys, gating, claim };
+    this.ctx = { store, keys, gating, claim: this.parts.claim ?? null, events: this.parts.events };
   }
 
   /** This mirror for one marketplace call: its changes are written with the call's `claim`. */
   claiming(claim: Claim | null): Mirror {
-    return claim ? new Mirror(this.store, this.keys, this.gating, claim) : this;
+    return claim ? new Mirror(this.store, this.keys, this.gating, { ...this.parts, claim }) : this;
   }
 
   tenantSync(push: TenantSync, notAfter: number): Promise<SyncOutcome> {

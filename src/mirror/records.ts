@@ -76,6 +76,17 @@ export function publicTenant(t: TenantRecord) {
   };
 }
 
+/** An app credential as events show it: never its secret. */
+export function publicApp(a: AppRecord) {
+  return {
+    tenantId: a.tenantId,
+    appId: a.appId,
+    clientId: a.clientId,
+    testFlag: a.testFlag,
+    instanceIds: a.instanceIds,
+  };
+}
+
 export function publicUser(u: UserRecord) {
   const { at: _at, ...shown } = u;
   return shown;

@@ -16,12 +16,14 @@ import { endSessionsOps } from './sessionIndex.js';
 import {
   instanceCopy,
   parseJson,
+  publicTenant,
   type InstanceCopy,
   type InstanceRecord,
   type TenantRecord,
 } from './records.js';
 import {
   changed,
+  eventOps,
   lastChangeAt,
   tenantWrite,
   transactSlots,
@@ -160,6 +162,8 @@ function plan(
   if (deleted) {
     let ended = 0;
     const ops = deleteTenantOps(ctx, t, push.at, reads.appIds);
+    // Everything of the tenant goes with it (apps, users, departments): one event says so.
+    ops.push(...eventOps(ctx, { tenantId: t }, 'tenant.deleted', t, { tenantId: t }));
     for (const { appId, users } of gate.sessions) {
       const end = endSessionsOps(ctx, t, appId, users);
       ops.push(...end.ops);
@@ -186,7 +190,16 @@ function plan(
     ctx,
     gate,
     copies,
-    [{ op: 'set', key: keys.tenant(t), value: JSON.stringify(next) }],
+    [
+      { op: 'set', key: keys.tenant(t), value: JSON.stringify(next) },
+      ...eventOps(
+        ctx,
+        { tenantId: t },
+        current ? 'tenant.updated' : 'tenant.created',
+        t,
+        publicTenant(next!),
+      ),
+    ],
     listed,
   );
   // Binding: the link first, so the instance's next change reaches the tenant; unbinding: the

@@ -3,7 +3,9 @@
  * `apply`. Business rules therefore live once, here in TypeScript, and both stores only need to
  * execute a guarded batch.
  */
+import type { EventLog, EventSlot } from '../feed/eventLog.js';
 import type { Keys } from '../store/keys.js';
+import type { EventType } from '../vocabulary.js';
 import {
   CrossSlotError,
   StoreUnavailableError,
@@ -19,6 +21,22 @@ export interface MirrorContext {
   gating?: boolean;
   /** Writes that must land with this call's change, in the same atomic write (Claim). */
   claim?: Claim | null;
+  /** The change feed: each change appends its events in its own write (feed/eventLog.ts). */
+  events?: EventLog | undefined;
+}
+
+/**
+ * The operation appending one event to the write of its change; none where the context keeps no
+ * feed (unit tests of the mirror alone).
+ */
+export function eventOps(
+  ctx: MirrorContext,
+  slot: EventSlot,
+  type: EventType,
+  tenantId: string | null,
+  data: object,
+): WriteOp[] {
+  return ctx.events ? [ctx.events.append(slot, type, tenantId, data)] : [];
 }
 
 /**

@@ -1,9 +1,18 @@
 /** authSync (用户授权同步) applied to the mirror: the users authorized for an app. */
 import type { AuthSync, SyncedUser } from '../kit/schemas.js';
 import type { WriteOp } from '../store/store.js';
-import { parseJson, type UserRecord } from './records.js';
+import type { EventType } from '../vocabulary.js';
+import { parseJson, publicUser, type UserRecord } from './records.js';
 import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
-import { lastChangeAt, transact, type MirrorContext, type SyncOutcome } from './transaction.js';
+import { eventOps, lastChangeAt, transact, type MirrorContext, type SyncOutcome } from './transaction.js';
+
+/** What happened to a user, as the change feed says it; the loss of access wins over other changes. */
+function userEvent(current: UserRecord | null, next: UserRecord): EventType {
+  if (!current) return 'user.added';
+  if (current.authorized && !next.authorized) return 'user.deauthorized';
+  if (current.enable && !next.enable) return 'user.disabled';
+  return 'user.updated';
+}
 
 export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: number): Promise<SyncOutcome> {
   const { store, keys } = ctx;
@@ -24,11 +33,12 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
     async () => {
       const [deletedTenantAt, newestAt] = await store.hmGet(keys.meta(t), ['deletedAt', newestField]);
       // Pushes arrive in order almost always: when this one is newer than every change this app's
-      // users have seen, no per-user time can beat it, and the current records need not be read.
-      // A cancellation (flag 3) keeps what it does not name, so it always reads them.
+      // users have seen, no per-user time can beat it, and the tombstones need not be read. The
+      // current records are read all the same: the change feed tells an added user from an
+      // updated one, and names what a user lost.
       const inOrder = push.flag !== 3 && push.at > lastChangeAt(newestAt, deletedTenantAt);
       const [rawUsers, tombs, sessions] = await Promise.all([
-        inOrder ? null : store.hmGet(keys.users(t, appId), names),
+        store.hmGet(keys.users(t, appId), names),
         inOrder ? null : store.hmGet(keys.userTombs(t, appId), names),
         losing.length ? readSessions(ctx, t, appId, losing) : (new Map() as SessionsByUser),
       ]);
@@ -38,20 +48,27 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       const upserts: [string, string][] = [];
       const deletes: string[] = [];
       const revoked: string[] = [];
+      const events: WriteOp[] = [];
       let same = 0;
       names.forEach((name, i) => {
-        const current = rawUsers ? parseJson<UserRecord>(rawUsers[i]) : null;
-        if (rawUsers && push.at <= lastChangeAt(current?.at, current ? null : tombs![i], deletedTenantAt)) {
+        const current = parseJson<UserRecord>(rawUsers[i]);
+        if (tombs && push.at <= lastChangeAt(current?.at, current ? null : tombs[i], deletedTenantAt)) {
           same++;
           return;
         }
         if (push.flag === 0) {
           deletes.push(name);
           revoked.push(name);
+          // a user the mirror did not hold is only remembered (tombstone), not reported
+          if (current)
+            events.push(
+              ...eventOps(ctx, { tenantId: t }, 'user.removed', t, { tenantId: t, appId, userName: name }),
+            );
           return;
         }
         const next = userRecord(push, byName.get(name)!, current);
         upserts.push([name, JSON.stringify(next)]);
+        events.push(...eventOps(ctx, { tenantId: t }, userEvent(current, next), t, publicUser(next)));
         if (!next.authorized || !next.enable) revoked.push(name);
       });
       if (upserts.length === 0 && deletes.length === 0)
@@ -68,6 +85,7 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
         { op: 'hset', key: keys.users(t, appId), entries: upserts },
         { op: 'hdel', key: keys.users(t, appId), fields: deletes },
         { op: 'hset', key: keys.userTombs(t, appId), entries: deletes.map((n) => [n, String(push.at)]) },
+        ...events,
       ];
       const end = endSessionsOps(ctx, t, appId, sessions, revoked);
       ops.push(...end.ops);

@@ -138,7 +138,7 @@ export class TokenRenewal {
           .apply(
             [
               { op: 'set', key, value: sessions.rewrite(held, ended), ttlMs: 60_000 },
-              sessions.unindexOp(sid, login),
+              ...sessions.unindexOps(sid, login, 'revoked'),
             ],
             guard,
           )

@@ -102,7 +102,7 @@ export function ssoRouter(deps: SsoDeps): Router {
     if (login) {
       const tenant = await mirror.tenant(login.tenantId).catch(() => null);
       const domainName = tenant?.domainName ?? login.domainName;
-      await sessions.end(req.sessionID, login);
+      await sessions.end(req.sessionID, login, 'logout');
       // The identity server's own session ends only in the browser (front-channel, §5).
       target = `${domainName}/api/v1/logout?redirect_url=${encodeURIComponent(`${base}/sso/logged-out`)}`;
       notes(res).fields = { tenantId: login.tenantId, userName: login.userName };

@@ -9,6 +9,7 @@
  */
 import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import type { DataKeyRing } from '../crypto/dataKey.js';
+import type { EventLog } from '../feed/eventLog.js';
 import { fromKeyPart, keyPart, type Keys } from '../store/keys.js';
 import { isGateReason, type GateReason } from '../mirror/gate.js';
 import { StoreUnavailableError, type Store, type WriteOp } from '../store/store.js';
@@ -54,7 +55,12 @@ export interface SessionsOptions {
   /** INSTANCE_GATING: a blocked tenant's new sessions are refused at registration. */
   gating?: boolean;
   now: () => number;
+  /** The change feed: a session's start and end are written with their events. */
+  events?: EventLog;
 }
+
+export type { SessionEndReason } from '../vocabulary.js';
+import type { SessionEndReason } from '../vocabulary.js';
 
 export class Sessions {
   readonly cookie: SessionCookie;
@@ -195,6 +201,7 @@ export class Sessions {
           { op: 'sadd', key: keys.sessionUsers(tenantId, appId), members: [login.userName] },
           { op: 'srem', key: userSet, members: dead },
           { op: 'sadd', key: userSet, members: [sid] },
+          ...(this.options.events ? [this.options.events.session(sid, login)] : []),
         ],
         // A freeze or an application deletion that landed since the sign-in was authorized
         // would not find this session: the index entry is written only while the tenant is not
@@ -211,9 +218,23 @@ export class Sessions {
     throw new StoreUnavailableError("the tenant's records kept changing while the session was indexed");
   }
 
-  /** Ends one session: its record (tokens with it) and its index entry, in one write. */
-  endOps(sid: string, login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>): WriteOp[] {
-    return [{ op: 'del', key: this.key(sid) }, this.unindexOp(sid, login)];
+  /** Ends one session: its record (tokens with it), its index entry and its event, in one write. */
+  endOps(
+    sid: string,
+    login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>,
+    reason: SessionEndReason,
+  ): WriteOp[] {
+    return [{ op: 'del', key: this.key(sid) }, ...this.unindexOps(sid, login, reason)];
+  }
+
+  /** Takes a session out of its user's index and says it ended (the record is the caller's). */
+  unindexOps(
+    sid: string,
+    login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>,
+    reason: SessionEndReason,
+  ): WriteOp[] {
+    const events = this.options.events;
+    return [this.unindexOp(sid, login), ...(events ? [events.session(sid, login, reason)] : [])];
   }
 
   /** Takes a session id out of its user's index (the record itself is handled by the caller). */
@@ -225,8 +246,12 @@ export class Sessions {
     };
   }
 
-  async end(sid: string, login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>): Promise<void> {
-    await this.options.store.apply(this.endOps(sid, login));
+  async end(
+    sid: string,
+    login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>,
+    reason: SessionEndReason,
+  ): Promise<void> {
+    await this.options.store.apply(this.endOps(sid, login, reason));
   }
 
   /**

@@ -157,17 +157,25 @@ async function start(options: StartOptions, ownsPrefix: boolean): Promise<TestRe
   }
 }
 
-/** Everything the store holds under `prefix` except calls' claims (kit/replay.ts): to assert "nothing changed". */
+/**
+ * Everything the store holds under `prefix` except calls' claims (kit/replay.ts), the change
+ * feed's events included: to assert "nothing changed".
+ */
 export async function snapshot(store: Store, keys: string[]): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
+  const readers = [
+    (key: string) => store.get(key),
+    (key: string) => store.hGetAll(key),
+    async (key: string) => (await store.sMembers(key)).sort(),
+    (key: string) => store.xRange(key, null, 1_000_000),
+  ];
   for (const key of keys.filter((k) => !/\{calls\}:(nonce|signed):/.test(k)).sort()) {
-    try {
-      out[key] = await store.get(key);
-    } catch {
+    for (const read of readers) {
       try {
-        out[key] = await store.hGetAll(key);
+        out[key] = await read(key);
+        break;
       } catch {
-        out[key] = (await store.sMembers(key)).sort();
+        // another type: the next reader
       }
     }
   }
