@@ -6,8 +6,8 @@
  *
  * REDIS_URL selects the Redis (default redis://127.0.0.1:6379). Every key lives under a prefix
  * of its own (bench:<random>:) and is deleted at the end. BENCH_QUICK=1 makes a short smoke run.
- * BENCH_ONLY=session,signin (any of kit, hostile, instances, authorize, session, signin, revocation) runs
- * only those.
+ * BENCH_ONLY=session,signin (any of kit, hostile, instances, authorize, session, signin, revocation,
+ * failover) runs only those. `failover` runs on a private Redis Cluster of its own (bench/failover.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ import {
   waitForQuiet,
 } from './common.js';
 import { runInstanceBenchmarks, type FreezeRun, type InstanceRun, type MirrorTrace } from './instances.js';
+import { failoverTable, runFailoverBenchmark } from './failover.js';
 import { runHostileBenchmark, type HostileRow } from './hostile.js';
 import { runKitBenchmarks, type KitRun } from './kit.js';
 import type { LoadRun } from './load.js';
@@ -38,7 +39,16 @@ const TARGET_PUSH_RATIO = 1.5;
 const TARGET_AUTHORIZE_RATIO = 0.8;
 const TARGET_SESSION_BARE_RATIO = 0.8;
 const TARGET_SESSION_PASSPORT_RATIO = 1.5;
-const SECTIONS = ['kit', 'hostile', 'instances', 'authorize', 'session', 'signin', 'revocation'] as const;
+const SECTIONS = [
+  'kit',
+  'hostile',
+  'instances',
+  'authorize',
+  'session',
+  'signin',
+  'revocation',
+  'failover',
+] as const;
 const only = (process.env.BENCH_ONLY ?? '')
   .split(',')
   .map((x) => x.trim())
@@ -376,6 +386,8 @@ async function main(): Promise<void> {
       }
     }
 
+    const failover = runs('failover') ? await runFailoverBenchmark({ rounds: quick ? 1 : 3 }) : null;
+
     const busyAfter = await cpuBusy();
     const bare = authorize.find((r) => r.path === '/bare');
     const relay = authorize.find((r) => r.name.includes('warn'));
@@ -437,6 +449,7 @@ async function main(): Promise<void> {
       },
       signin,
       revocation,
+      failover,
     };
     // bench/results in the repository, whether this runs from source or from .bench-build/out/bench.
     const dir = fileURLToPath(
@@ -490,6 +503,7 @@ async function main(): Promise<void> {
       );
     if (signin) out.push('### Sign-ins through the callback', '', signInTable(signin), '');
     if (revocation) out.push('### Revocation delay', '', revocationTable(revocation), '');
+    if (failover) out.push('### Failover', '', failoverTable(failover), '');
     out.push(`Took ${results.seconds} s. JSON: bench/results/latest.json`, '');
     process.stdout.write(out.join('\n'));
   } finally {
