@@ -2,6 +2,9 @@
 // only once the replica has acknowledged its write; with the replica stopped it is answered
 // 000005 although the master applied it (not taken for a lost reply), and the marketplace's
 // retry succeeds once the replica is back. Sessions and reads never wait.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RedisStore } from '../../src/store/redis/store.js';
 import { appFields, newTenantId, tenantFields } from '../support/data.js';
@@ -13,10 +16,12 @@ let replica: RedisProcess;
 let store: RedisStore;
 let waiting: TestRelay;
 let notWaiting: TestRelay;
+/** the replica's full sync writes an RDB file: into a directory of the test's own */
+const dir = mkdtempSync(join(tmpdir(), 'relay-wait-'));
 
 beforeAll(async () => {
-  master = await RedisProcess.start();
-  replica = await RedisProcess.start(['--replicaof', '127.0.0.1', String(master.port)]);
+  master = await RedisProcess.start(['--dir', dir]);
+  replica = await RedisProcess.start(['--dir', dir, '--replicaof', '127.0.0.1', String(master.port)]);
   store = await connectRedisStore(master.url);
   // the replica has synced once
   for (let i = 0; Number(await store.sendCommand(undefined, false, ['WAIT', '1', '100'])) < 1; i++)
@@ -31,6 +36,7 @@ afterAll(async () => {
   await store?.close();
   await replica?.stop();
   await master?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('REDIS_WAIT_REPLICAS=1', () => {
