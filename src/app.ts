@@ -6,6 +6,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { requireApiKey } from './api/auth.js';
 import { apiErrorHandler, sendError } from './api/errors.js';
+import { eventRoutes } from './api/eventRoutes.js';
 import { mirrorRoutes } from './api/mirrorRoutes.js';
 import { openApiRouter } from './api/openapi.js';
 import type { Config } from './config.js';
@@ -14,6 +15,7 @@ import { OffThreadVerifier } from './kit/offThread.js';
 import { kitRouter } from './kit/router.js';
 import { RateLimits } from './limits/rateLimits.js';
 import { EventLog } from './feed/eventLog.js';
+import { Feed } from './feed/feed.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
@@ -44,6 +46,8 @@ export interface Relay {
   /** With OPS_PORT: `/healthz`, `/readyz` and `/metrics`, served on that port and not by `app`. */
   ops: Express | null;
   mirror: Mirror;
+  /** The change feed (contract §5b): reads, long polls and trimming. */
+  feed: Feed;
   sessions: Sessions;
   renewal: TokenRenewal;
   metrics: Metrics;
@@ -60,10 +64,10 @@ export function buildApp(deps: AppDeps): Relay {
     store,
     keys,
     now,
-    retentionMs: config.events.retentionMs,
     sessionRef: (sid): string => sessions.fingerprint(sid),
   });
   const mirror = new Mirror(store, keys, config.instances.gating, { events });
+  const feed = new Feed({ store, keys, now, retentionMs: config.events.retentionMs });
   const sessions: Sessions = new Sessions({
     store,
     keys,
@@ -147,6 +151,7 @@ export function buildApp(deps: AppDeps): Relay {
     }),
   );
   api.use(mirrorRoutes(mirror, config.appId));
+  api.use(eventRoutes(feed));
   api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
   api.use(apiErrorHandler(() => metrics.storeErrors.inc()));
   app.use('/api/v1', api);
@@ -227,5 +232,5 @@ export function buildApp(deps: AppDeps): Relay {
   });
   app.use(apiErrorHandler(() => metrics.storeErrors.inc()));
 
-  return { app, ops, mirror, sessions, renewal, metrics, keys };
+  return { app, ops, mirror, feed, sessions, renewal, metrics, keys };
 }

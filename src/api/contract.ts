@@ -11,10 +11,12 @@
 import { z } from 'zod';
 import {
   AUTHORIZE_REASONS,
+  EVENT_TYPES,
   INSTANCE_ACTIVITIES,
   INSTANCE_STATUSES,
   REFRESH_SCENES,
   ROLES,
+  SESSION_END_REASONS,
   type AuthorizeReason,
 } from '../vocabulary.js';
 
@@ -305,6 +307,131 @@ const Department = z
 
 const Departments = z.strictObject({ departments: z.array(Department) }).meta({ id: 'Departments' });
 
+// The change feed (§5b): each event type with the shape of its `data`.
+
+const EventId = z
+  .string()
+  .regex(/^\d{1,16}-\d{1,16}$/)
+  .meta({
+    id: 'EventId',
+    description:
+      'An event id, `<ms>-<n>`: ids grow in the order the feed serves events. Opaque: use it only as `after`.',
+  });
+
+const SessionRef = z.string().meta({
+  description:
+    "The session's fingerprint (the `sid` claim of the relay's assertions), never the session id itself.",
+});
+
+const eventData = {
+  instance: Instance.omit({ history: true }).meta({
+    id: 'InstanceEventData',
+    description: 'The instance after the change (without its history).',
+  }),
+  tenant: Tenant.omit({ instances: true }).meta({
+    id: 'TenantEventData',
+    description: 'The tenant after the change.',
+  }),
+  tenantDeleted: z.strictObject({ tenantId: nonEmpty }).meta({
+    description: 'The tenant is gone, and everything of it with it: apps, users, departments.',
+  }),
+  app: z
+    .strictObject({
+      tenantId: nonEmpty,
+      appId: nonEmpty,
+      clientId: z.string(),
+      testFlag,
+      instanceIds: z.array(z.string()),
+    })
+    .meta({
+      id: 'AppEventData',
+      description: "The tenant's app credential after the change, never its secret.",
+    }),
+  appDeleted: z.strictObject({ tenantId: nonEmpty, appId: nonEmpty }),
+  user: User,
+  userRemoved: z.strictObject({ tenantId: nonEmpty, appId: nonEmpty, userName: nonEmpty }),
+  department: Department,
+  departmentDeleted: z.strictObject({ orgCode: nonEmpty }),
+  departments: Departments.meta({ description: "The tenant's whole set of departments after a full sync." }),
+  sessionStarted: z.strictObject({
+    appId: nonEmpty,
+    userName: nonEmpty,
+    sessionRef: SessionRef,
+    instanceId: z.string().nullable(),
+  }),
+  sessionEnded: z.strictObject({
+    appId: nonEmpty,
+    userName: nonEmpty,
+    sessionRef: SessionRef,
+    reason: z.enum(SESSION_END_REASONS).meta({
+      description:
+        '`logout`: the user signed out; `deleted`: the seller app ended it (`DELETE /session`); `revoked`: the mirror took the user or the app away, the tenant was blocked or deleted, or the identity server refused the refresh token. A session that expires makes no event.',
+    }),
+  }),
+} as const;
+
+/** Each event type's `data`, written once: the events' schema and the feed's docs come from it. */
+const dataOf = {
+  'instance.created': eventData.instance,
+  'instance.renewed': eventData.instance,
+  'instance.upgraded': eventData.instance,
+  'instance.frozen': eventData.instance,
+  'instance.unfrozen': eventData.instance,
+  'instance.released': eventData.instance,
+  'tenant.created': eventData.tenant,
+  'tenant.updated': eventData.tenant,
+  'tenant.deleted': eventData.tenantDeleted,
+  'app.credentials_updated': eventData.app,
+  'app.deleted': eventData.appDeleted,
+  'user.added': eventData.user,
+  'user.updated': eventData.user,
+  'user.deauthorized': eventData.user,
+  'user.disabled': eventData.user,
+  'user.removed': eventData.userRemoved,
+  'department.created': eventData.department,
+  'department.updated': eventData.department,
+  'department.deleted': eventData.departmentDeleted,
+  'departments.replaced': eventData.departments,
+  'session.started': eventData.sessionStarted,
+  'session.ended': eventData.sessionEnded,
+} satisfies Record<(typeof EVENT_TYPES)[number], z.ZodType>;
+
+const eventOf = <T extends keyof typeof dataOf>(type: T) =>
+  z.strictObject({
+    id: EventId,
+    type: z.literal(type),
+    occurredAt: timestamp,
+    tenantId: z.string().nullable().meta({
+      description:
+        'The tenant the change belongs to; for an instance event, the first tenant bound to the instance (all are in `data.tenantIds`), null while none is.',
+    }),
+    data: dataOf[type],
+  });
+
+export const RelayEvent = z
+  .discriminatedUnion(
+    'type',
+    EVENT_TYPES.map((t) => eventOf(t)) as unknown as [
+      ReturnType<typeof eventOf<(typeof EVENT_TYPES)[number]>>,
+      ...ReturnType<typeof eventOf<(typeof EVENT_TYPES)[number]>>[],
+    ],
+  )
+  .meta({
+    id: 'Event',
+    description:
+      'One change of the mirror, or one session started or ended, as `GET /events` lists it and as a webhook delivers it.',
+  });
+
+const EventPage = z
+  .strictObject({
+    events: z.array(RelayEvent),
+    next: EventId.meta({
+      description:
+        'Where to read on: pass it as `after`. Reading from it never skips or repeats an event, even when `events` is empty or filtered.',
+    }),
+  })
+  .meta({ id: 'EventPage' });
+
 // ---------------------------------------------------------------------------------------------
 // Request parts
 
@@ -427,7 +554,7 @@ const notFound = (what: string) => reply(errorAnswer(['not_found'], `${what} (\`
 // ---------------------------------------------------------------------------------------------
 // Operations
 
-export type Tag = 'session' | 'mirror' | 'meta';
+export type Tag = 'session' | 'mirror' | 'events' | 'meta';
 
 export interface OperationDef {
   method: 'get' | 'post' | 'delete';
@@ -669,6 +796,71 @@ export const operations = define({
       503: storeUnavailable,
     },
   },
+  listEvents: {
+    method: 'get',
+    path: '/events',
+    tags: ['events'],
+    summary: 'The change feed',
+    description:
+      'Every change the relay made to the mirror, and every session it started or ended, in order, from the cursor `after`. Order is guaranteed within a tenant; across tenants events are listed in the order they were written to the feed (on a Redis Cluster, within milliseconds of their change). Events are kept `EVENTS_RETENTION_HOURS` (168 by default). With `wait`, the request is held open until an event arrives or the time is up.',
+    request: {
+      query: z.object({
+        after: EventId.optional().meta({
+          description:
+            'The `next` of the previous page (or an event id). Omitted: from the oldest event kept.',
+        }),
+        limit: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(500)
+          .default(100)
+          .meta({ description: 'At most this many events.' }),
+        wait: z.coerce
+          .number()
+          .min(0)
+          .max(30)
+          .default(0)
+          .meta({ description: 'Seconds to wait for an event when there is none yet (long poll).' }),
+        types: z
+          .string()
+          .optional()
+          .transform((v, ctx) => {
+            if (v === undefined) return undefined;
+            const list = v.split(',').filter(Boolean);
+            const unknown = list.find((t) => !(EVENT_TYPES as readonly string[]).includes(t));
+            if (unknown !== undefined) {
+              ctx.addIssue({ code: 'custom', message: `unknown event type ${JSON.stringify(unknown)}` });
+              return z.NEVER;
+            }
+            return list as (typeof EVENT_TYPES)[number][];
+          })
+          .meta({ description: 'Only these types, comma-separated (e.g. `user.added,user.removed`).' }),
+        tenantId: identifier
+          .optional()
+          .meta({ description: "Only this tenant's events (instance events: any tenant bound to it)." }),
+      }),
+    },
+    responses: {
+      200: reply(EventPage.meta({ description: 'The events after `after`, and where to read on.' })),
+      400: reply(
+        errorAnswer(
+          ['invalid_request'],
+          'A query parameter is malformed or out of range (`invalid_request`).',
+        ),
+      ),
+      401: unauthorized,
+      410: reply(
+        errorAnswer(
+          ['cursor_expired'],
+          'Events after `after` are no longer kept (older than `EVENTS_RETENTION_HOURS`): read the mirror again, then the feed from `next` of a read without `after` (`cursor_expired`).',
+        ),
+      ),
+      429: rateLimited,
+      500: internalError,
+      503: storeUnavailable,
+    },
+  },
   getUser: {
     method: 'get',
     path: '/tenants/{tenantId}/users/{userName}',
@@ -761,6 +953,7 @@ export const about = {
   tags: {
     session: 'The signed-in browser session, its tokens and hand-offs.',
     mirror: 'Reads of the mirrored KooGallery data and the authorization decision.',
+    events: 'The change feed: every change of the mirror and every session, by cursor, long poll or webhook.',
     meta: 'This document.',
   } satisfies Record<Tag, string>,
   /** Named shapes the document lists though no answer names them. */

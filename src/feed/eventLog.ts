@@ -26,8 +26,6 @@ export interface EventLogOptions {
   store: Store;
   keys: Keys;
   now: () => number;
-  /** EVENTS_RETENTION_HOURS in ms: older events are trimmed as new ones are appended. */
-  retentionMs: number;
   /**
    * How session events name a session: its fingerprint (sso/sessions.ts), the `sid` claim of the
    * relay's assertions too, never the session id itself, which would let a reader act as the user.
@@ -40,12 +38,11 @@ export class EventLog {
 
   /** The operation that appends one event, for the write that makes its change. */
   append(slot: EventSlot, type: EventType, tenantId: string | null, data: object): WriteOp {
-    const { store, keys, now, retentionMs } = this.o;
+    const { store, keys, now } = this.o;
     const at = now();
     const event: StoredEvent = { type, occurredAt: new Date(at).toISOString(), tenantId, data };
     const value = JSON.stringify(event);
-    if (store.atomicAcrossSlots)
-      return { op: 'xadd', key: keys.events(), value, minId: `${Math.max(0, at - retentionMs)}-0` };
+    if (store.atomicAcrossSlots) return { op: 'xadd', key: keys.events(), value };
     const key = slot === 'instances' ? keys.instanceOutbox() : keys.tenantOutbox(slot.tenantId);
     return { op: 'xadd', key, value };
   }
@@ -64,10 +61,5 @@ export class EventLog {
       ...(ended ? { reason: ended } : { instanceId: login.instanceId ?? null }),
     };
     return this.append({ tenantId }, ended ? 'session.ended' : 'session.started', tenantId, data);
-  }
-
-  /** The minimum id the stream keeps now: the argument of an append's trim. */
-  minId(): string {
-    return `${Math.max(0, this.o.now() - this.o.retentionMs)}-0`;
   }
 }

@@ -128,6 +128,10 @@ export class Keys {
   events() {
     return `${this.prefix}{events}:stream`;
   }
+  /** String: id of the newest event trimmed from `events()`; a cursor before it has expired. */
+  eventsTrimmed() {
+    return `${this.prefix}{events}:trimmed`;
+  }
   /** Stream: events written with the tenant's changes, waiting to be moved to `events()`. */
   tenantOutbox(tenantId: string) {
     return `${this.t(tenantId)}:outbox`;

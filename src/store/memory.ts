@@ -12,7 +12,6 @@ import {
   type Store,
   type StoreReadiness,
   type StreamEntry,
-  type StreamInfo,
   type WriteOp,
 } from './store.js';
 import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from './streamIds.js';
@@ -21,7 +20,6 @@ import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from '
 interface Stream {
   entries: { id: StreamId; value: string }[];
   last: StreamId;
-  trimmed: boolean;
 }
 
 type Entry =
@@ -99,16 +97,6 @@ export class MemoryStore implements Store {
       out.push({ id: formatStreamId(e.id), value: e.value });
     }
     return out;
-  }
-
-  async xInfo(key: string): Promise<StreamInfo> {
-    const s = this.typed(key, 'stream')?.value;
-    const first = s?.entries[0];
-    return {
-      lastId: formatStreamId(s?.last ?? [0, 0]),
-      firstId: first ? formatStreamId(first.id) : null,
-      trimmed: s?.trimmed ?? false,
-    };
   }
 
   async waitStream(key: string, after: string, ms: number): Promise<boolean> {
@@ -193,7 +181,7 @@ export class MemoryStore implements Store {
       case 'xadd':
       case 'xtrim':
         this.typed(op.key, 'stream');
-        if (op.minId !== undefined && !parseStreamId(op.minId))
+        if (op.op === 'xtrim' && !parseStreamId(op.minId))
           throw new Error('ERR Invalid stream ID specified as stream command argument');
         break;
       case 'incr': {
@@ -268,17 +256,12 @@ export class MemoryStore implements Store {
       }
       case 'xadd': {
         let e = this.typed(op.key, 'stream');
-        if (!e)
-          this.data.set(
-            op.key,
-            (e = { type: 'stream', value: { entries: [], last: [0, 0], trimmed: false } }),
-          );
+        if (!e) this.data.set(op.key, (e = { type: 'stream', value: { entries: [], last: [0, 0] } }));
         const now = this.now();
         const [lastMs, lastSeq] = e.value.last;
         const id: StreamId = now > lastMs ? [now, 0] : [lastMs, lastSeq + 1];
         e.value.last = id;
         e.value.entries.push({ id, value: op.value });
-        if (op.minId !== undefined) this.trim(e.value, parseStreamId(op.minId)!);
         for (const wake of this.appended) wake();
         return;
       }
@@ -300,8 +283,7 @@ export class MemoryStore implements Store {
   /** Drops the entries below `minId`; an emptied stream stays, as in Redis, keeping its last id. */
   private trim(stream: Stream, minId: StreamId): void {
     const keep = stream.entries.findIndex((e) => compareStreamIds(e.id, minId) >= 0);
-    const gone = stream.entries.splice(0, keep === -1 ? stream.entries.length : keep);
-    if (gone.length) stream.trimmed = true;
+    stream.entries.splice(0, keep === -1 ? stream.entries.length : keep);
   }
 
   async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {

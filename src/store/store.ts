@@ -20,19 +20,10 @@ export type WriteOp =
   | { op: 'pexpire'; key: string; ttlMs: number }
   /** `to` becomes the hash staged at `key` (nothing staged: `to` is deleted), without expiry. */
   | { op: 'move'; key: string; to: string }
-  /**
-   * Appends `value` to the stream at `key` under a new id (Redis XADD *); with `minId`, entries
-   * older than it may be trimmed (XADD MINID ~: by age, never by count).
-   */
-  | { op: 'xadd'; key: string; value: string; minId?: string }
+  /** Appends `value` to the stream at `key` under a new, greater id (Redis XADD *). */
+  | { op: 'xadd'; key: string; value: string }
   /** Removes the stream entries with ids below `minId` (XTRIM MINID, exact). */
   | { op: 'xtrim'; key: string; minId: string };
-
-export interface StreamInfo {
-  lastId: string;
-  firstId: string | null;
-  trimmed: boolean;
-}
 
 /** One stream entry: its id (`<ms>-<seq>`, streamIds.ts) and the value appended with it. */
 export interface StreamEntry {
@@ -107,12 +98,6 @@ export interface Store {
   pTtl(key: string): Promise<number>;
   /** At most `count` entries of the stream at `key` with ids after `after` (null: from the first). */
   xRange(key: string, after: string | null, count: number): Promise<StreamEntry[]>;
-  /**
-   * What a reader of the stream at `key` needs to know besides its entries: the last id it gave
-   * ('0-0' when there is none), the id of its first entry (null when it is empty), and whether
-   * entries were ever trimmed from it (a reader before `firstId` may then have missed some).
-   */
-  xInfo(key: string): Promise<StreamInfo>;
   /**
    * Resolves true once the stream at `key` holds an entry after `after`, or false after `ms`.
    * A blocking read: the Redis store serves it on one connection of its own, so callers (the

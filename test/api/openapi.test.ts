@@ -547,6 +547,31 @@ describe('the seller API and its OpenAPI document', () => {
     }
   });
 
+  it('GET /events: 200 (the events of the sign-ins and pushes above, each as declared), 400, 410', async () => {
+    const path = '/events';
+    // the calls above signed users in and out and pushed: their events, each checked with its schema
+    const page = await call('get', '/events?limit=500');
+    check('get', path, page);
+    expect(page.status).toBe(200);
+    const types = new Set((page.body.events as { type: string }[]).map((e) => e.type));
+    expect([...types]).toEqual(
+      expect.arrayContaining(['session.started', 'session.ended', 'tenant.created']),
+    );
+    const bad = await call('get', '/events?limit=0');
+    check('get', path, bad);
+    expect([bad.status, bad.body.error]).toEqual([400, 'invalid_request']);
+    // events older than the retention were trimmed after this cursor
+    const mark = w.relay.relay.keys.eventsTrimmed();
+    await w.relay.store.apply([{ op: 'set', key: mark, value: page.body.next }]);
+    try {
+      const expired = await call('get', '/events?after=1-0');
+      check('get', path, expired);
+      expect([expired.status, expired.body.error]).toEqual([410, 'cursor_expired']);
+    } finally {
+      await w.relay.store.apply([{ op: 'del', key: mark }]);
+    }
+  });
+
   it('answers 401 unauthorized on every operation but the document without a valid key', async () => {
     for (const key of ROUTES.filter((k) => k !== 'get /openapi.json')) {
       const [method, path] = key.split(' ') as [Method, string];
@@ -619,6 +644,7 @@ describe('the seller API when the store fails', () => {
     ['get', '/instances/{instanceId}', {}, undefined],
     ['get', '/tenants/{tenantId}/users/{userName}', {}, undefined],
     ['get', '/tenants/{tenantId}/departments', {}, undefined],
+    ['get', '/events', {}, undefined],
   ];
 
   it.each([

@@ -68,9 +68,7 @@ for o = 1, nops do
   elseif code == 'pexpire' then
     redis.call('PEXPIRE', key, ARGV[i])
   elseif code == 'xadd' then
-    -- MINID ~ trims by age only, in whole macro nodes (cheap); '0' means no trimming
-    if ARGV[i] ~= '0' then redis.call('XADD', key, 'MINID', '~', ARGV[i], '*', 'e', ARGV[i + 1])
-    else redis.call('XADD', key, '*', 'e', ARGV[i + 1]) end
+    redis.call('XADD', key, '*', 'e', ARGV[i])
   elseif code == 'xtrim' then
     redis.call('XTRIM', key, 'MINID', ARGV[i])
   elseif code == 'move' then
@@ -181,7 +179,7 @@ export function encodeApply(
         payload = [keyRef(op.to)];
         break;
       case 'xadd':
-        payload = [op.minId ?? '0', op.value];
+        payload = [op.value];
         break;
       case 'xtrim':
         payload = [op.minId];

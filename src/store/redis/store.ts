@@ -20,7 +20,6 @@ import {
   type Store,
   type StoreReadiness,
   type StreamEntry,
-  type StreamInfo,
   type WriteOp,
 } from '../store.js';
 import {
@@ -177,34 +176,6 @@ export class RedisStore implements Store {
       id: e.id,
       value: String((e.message as Record<string, unknown>).e ?? ''),
     }));
-  }
-
-  async xInfo(key: string): Promise<StreamInfo> {
-    const args = ['XINFO', 'STREAM', key];
-    const cluster = this.cluster;
-    let reply: unknown;
-    try {
-      reply = await this.call('XINFO', () =>
-        cluster ? cluster.sendCommand(key, true, args) : this.single!.sendCommand(args),
-      );
-    } catch (error) {
-      if (/no such key/i.test(String((error as { cause?: Error }).cause?.message ?? error))) {
-        return { lastId: '0-0', firstId: null, trimmed: false };
-      }
-      throw error;
-    }
-    // node-redis maps the reply's names and values to an object (a flat list on older versions)
-    const info = new Map<string, unknown>();
-    if (Array.isArray(reply))
-      for (let i = 0; i + 1 < reply.length; i += 2) info.set(String(reply[i]), reply[i + 1]);
-    else if (reply instanceof Map) for (const [k, v] of reply) info.set(String(k), v);
-    else if (reply && typeof reply === 'object') for (const [k, v] of Object.entries(reply)) info.set(k, v);
-    const length = Number(info.get('length') ?? 0);
-    return {
-      lastId: String(info.get('last-generated-id') ?? '0-0'),
-      firstId: length > 0 ? String(info.get('recorded-first-entry-id')) : null,
-      trimmed: Number(info.get('entries-added') ?? 0) > length,
-    };
   }
 
   /**
