@@ -1,9 +1,10 @@
 /**
  * The integration kit for seller apps, published as its own package (packages/relay-client): a
- * typed client for the relay's `/api/v1`, an Express middleware and assertion verification. It
- * loads `jose` at run time and nothing of the relay; its types come from the relay's contract.
+ * typed client for the relay's `/api/v1` (the change feed included), an Express middleware,
+ * assertion verification and webhook verification. It loads `jose` and `standardwebhooks` at run
+ * time and nothing of the relay; its types come from the relay's contract.
  */
-export { RelayClient, RelayError } from './relayClient.js';
+export { CursorExpiredError, RelayClient, RelayError } from './relayClient.js';
 export type {
   AccessToken,
   AuthorizeAnswer,
@@ -11,6 +12,11 @@ export type {
   Department,
   RelayAssertionAnswer,
   RelayClientOptions,
+  RelayEvent,
+  RelayEventPage,
+  RelayEventsOptions,
+  RelayEventType,
+  RelayFeedItem,
   RelayInstance,
   RelayMirrorUser,
   RelaySession,
@@ -22,3 +28,5 @@ export type {
 export { requireRelaySession } from './middleware.js';
 export type { RequireRelaySessionOptions } from './middleware.js';
 export { verifyRelayAssertion } from './assertion.js';
+export { relayWebhook, RelayWebhookError, verifyRelayWebhook } from './webhook.js';
+export type { RelayWebhookOptions, RelayWebhookRequest } from './webhook.js';

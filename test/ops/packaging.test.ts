@@ -43,11 +43,12 @@ describe('the integration kit package (packages/relay-client)', () => {
       'client/index.js',
       'client/middleware.js',
       'client/relayClient.js',
+      'client/webhook.js',
       'vocabulary.js',
     ]);
   });
 
-  it('loads only jose at run time, and its types need only zod, jose and express', () => {
+  it('loads only jose and standardwebhooks at run time, and its types need only zod, jose and express', () => {
     // What Node loads from the entry point, following relative imports (a value import of the
     // contract would pull zod in through ../api/contract.js).
     const loaded = new Set<string>();
@@ -65,9 +66,10 @@ describe('the integration kit package (packages/relay-client)', () => {
       'client/index.js',
       'client/middleware.js',
       'client/relayClient.js',
+      'client/webhook.js',
     ]);
     const js = [...loaded];
-    expect(union(js.map((f) => bareImports(readFileSync(f, 'utf8'))))).toEqual(['jose']);
+    expect(union(js.map((f) => bareImports(readFileSync(f, 'utf8'))))).toEqual(['jose', 'standardwebhooks']);
     const dts = files(out).filter((f) => f.endsWith('.d.ts'));
     expect(union(dts.map((f) => bareImports(readFileSync(f, 'utf8'))))).toEqual(['express', 'jose', 'zod']);
   });
@@ -78,14 +80,15 @@ describe('the integration kit package (packages/relay-client)', () => {
       peerDependencies: Record<string, string>;
       exports: Record<string, { types: string; import: string }>;
     };
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['jose', 'zod']);
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['jose', 'standardwebhooks', 'zod']);
     expect(Object.keys(pkg.peerDependencies)).toEqual(['@types/express']);
     expect(pkg.exports['.']).toEqual({ types: './dist/client/index.d.ts', import: './dist/client/index.js' });
     const relay = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
     // the versions the relay itself is tested with
-    for (const name of ['jose', 'zod']) expect(pkg.dependencies[name]).toBe(relay.dependencies[name]);
+    for (const name of ['jose', 'standardwebhooks', 'zod'])
+      expect(pkg.dependencies[name]).toBe(relay.dependencies[name]);
   });
 });
 
