@@ -16,6 +16,9 @@ import { kitRouter } from './kit/router.js';
 import { RateLimits } from './limits/rateLimits.js';
 import { EventLog } from './feed/eventLog.js';
 import { Feed } from './feed/feed.js';
+import { Outboxes } from './feed/outbox.js';
+import { WebhookDelivery } from './feed/webhooks.js';
+import { FeedWorkers } from './feed/workers.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
@@ -48,6 +51,8 @@ export interface Relay {
   mirror: Mirror;
   /** The change feed (contract §5b): reads, long polls and trimming. */
   feed: Feed;
+  /** The feed's background work (trimming, outboxes, webhooks): the server starts and stops it. */
+  workers: FeedWorkers;
   sessions: Sessions;
   renewal: TokenRenewal;
   metrics: Metrics;
@@ -55,10 +60,19 @@ export interface Relay {
 }
 
 export function buildApp(deps: AppDeps): Relay {
-  const { config, store, logger } = deps;
+  const { config, logger } = deps;
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? new Metrics();
   const keys = new Keys(config.redis.prefix);
+  // Every write goes through the outboxes' wrapper: on a cluster it moves the events a write left
+  // in its slot's outbox to the change feed right after (feed/outbox.ts).
+  const outboxes = new Outboxes({
+    store: deps.store,
+    keys,
+    onError: (error) =>
+      logger.warn({ err: { message: (error as Error).message } }, 'moving events to the change feed failed'),
+  });
+  const store = outboxes.wrap(deps.store);
   // Sessions are named in events by their fingerprint (sessions, below, computes it).
   const events: EventLog = new EventLog({
     store,
@@ -68,6 +82,16 @@ export function buildApp(deps: AppDeps): Relay {
   });
   const mirror = new Mirror(store, keys, config.instances.gating, { events });
   const feed = new Feed({ store, keys, now, retentionMs: config.events.retentionMs });
+  const webhook = config.events.webhook;
+  const workers = new FeedWorkers({
+    store,
+    feed,
+    outboxes,
+    logger,
+    webhooks: webhook
+      ? new WebhookDelivery({ store, keys, feed, url: webhook.url, secret: webhook.secret, metrics, logger, now })
+      : null,
+  });
   const sessions: Sessions = new Sessions({
     store,
     keys,
@@ -232,5 +256,5 @@ export function buildApp(deps: AppDeps): Relay {
   });
   app.use(apiErrorHandler(() => metrics.storeErrors.inc()));
 
-  return { app, ops, mirror, feed, sessions, renewal, metrics, keys };
+  return { app, ops, mirror, feed, workers, sessions, renewal, metrics, keys };
 }

@@ -323,6 +323,12 @@ export function loadConfig(env: Env = process.env): Config {
   const adminUrl = absoluteUrl('APP_ADMIN_URL');
 
   const webhook = webhookSettings(text('WEBHOOK_URL'), text('WEBHOOK_SECRET'), production);
+  // Webhooks are retried for as long as events are kept: the contract promises at least 24 h.
+  if (webhook && integer('EVENTS_RETENTION_HOURS') < 24)
+    throw new ConfigError(
+      'EVENTS_RETENTION_HOURS',
+      'must be at least 24 with WEBHOOK_URL (events are retried that long)',
+    );
 
   let handoffUrl: URL | undefined;
   const handoffText = text('HANDOFF_URL');

@@ -40,7 +40,7 @@ export async function start(
 ): Promise<{ server: Server; opsServer: Server | null; stop: () => Promise<void> }> {
   const metrics = new Metrics({ processMetrics: true });
   const store = openStore(config, logger, metrics);
-  const { app, ops } = buildApp({ config, store, logger, metrics });
+  const { app, ops, workers } = buildApp({ config, store, logger, metrics });
   const server = await listen(app, config.port, config.host);
   let opsServer: Server | null = null;
   if (ops && config.ops) {
@@ -51,6 +51,7 @@ export async function start(
       throw error;
     }
   }
+  workers.start();
   logger.info(
     {
       port: config.port,
@@ -64,7 +65,7 @@ export async function start(
 
   const stop = async () => {
     // Stop accepting on both listeners, let in-flight requests finish, then close the store.
-    await Promise.all([drain(server), ...(opsServer ? [drain(opsServer)] : [])]);
+    await Promise.all([drain(server), ...(opsServer ? [drain(opsServer)] : []), workers.stop()]);
     await store.close();
   };
   return { server, opsServer, stop };

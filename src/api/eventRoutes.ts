@@ -15,7 +15,7 @@ export function eventRoutes(feed: Feed): Router {
       const until = Date.now() + wait * 1000;
       const gone = new AbortController();
       res.on('close', () => gone.abort());
-      while (page.events.length === 0 && !gone.signal.aborted && Date.now() < until) {
+      while (page.events.length === 0 && !feed.closing && Date.now() < until) {
         await feed.wait(page.next, until - Date.now(), gone.signal);
         if (gone.signal.aborted) return;
         page = await feed.read({ after: page.next, limit, types, tenantId });

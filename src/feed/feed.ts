@@ -68,6 +68,8 @@ interface Waiter {
 export class Feed {
   private readonly waiters = new Set<Waiter>();
   private watching = false;
+  /** Set on shutdown: long polls answer at once, so draining does not wait for them. */
+  private released = false;
 
   constructor(private readonly o: FeedOptions) {}
 
@@ -107,6 +109,7 @@ export class Feed {
    * blocking read at a time, on the store's connection for blocking reads.
    */
   wait(position: string, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.released) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -155,6 +158,17 @@ export class Feed {
     // One write: a reader never sees the head gone without the mark that says so.
     await store.apply(ops, { guards: [{ key: keys.eventsTrimmed(), equals: mark }] });
     return count;
+  }
+
+  /** Ends every wait now and any later one at once (shutdown). */
+  release(): void {
+    this.released = true;
+    for (const w of [...this.waiters]) w.wake();
+  }
+
+  /** Whether `release` was called: a long poll should answer now. */
+  get closing(): boolean {
+    return this.released;
   }
 
   /** Waiters now (for the metrics and tests). */

@@ -1,5 +1,5 @@
 /** Prometheus metrics with the names fixed by contract §7. One registry per app instance. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -38,6 +38,17 @@ export class Metrics {
     name: 'relay_rate_limited_total',
     help: 'Requests refused with 429 by a rate limit, by limit (login, callback, ticket, api_key, idp)',
     labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookDeliveries = new Counter({
+    name: 'relay_webhook_deliveries_total',
+    help: 'Change-feed webhook attempts, by outcome (delivered, failed: retried later, expired: trimmed before delivery)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookOldestUndelivered = new Gauge({
+    name: 'relay_webhook_oldest_undelivered_seconds',
+    help: 'Age of the oldest change-feed event the webhook receiver has not acknowledged (0 when caught up, or on a replica not delivering)',
     registers: [this.registry],
   });
   readonly storeErrors = new Counter({
