@@ -246,12 +246,28 @@ export class Sessions {
     };
   }
 
+  /**
+   * Ends one session once: the write is guarded by the record as read, so of two ends at once (a
+   * sign-out and a DELETE, two DELETEs, a refused refresh token) one writes the event and the
+   * other finds the record gone. A record already gone (expired, or ended by another) ends
+   * nothing and says nothing; the short marker a refused refresh token leaves (its end already
+   * reported) is deleted without a second event.
+   */
   async end(
     sid: string,
     login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>,
     reason: SessionEndReason,
   ): Promise<void> {
-    await this.options.store.apply(this.endOps(sid, login, reason));
+    const { store } = this.options;
+    const key = this.key(sid);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const raw = await store.get(key);
+      if (raw === null) return;
+      const stored = decodeSessionRecord(raw).login;
+      const ops: WriteOp[] = stored && !stored.ended ? this.endOps(sid, login, reason) : [{ op: 'del', key }];
+      if ((await store.apply(ops, { guards: [{ key, equals: raw }] })) === 'applied') return;
+    }
+    throw new StoreUnavailableError('the session kept changing while it was being ended');
   }
 
   /**

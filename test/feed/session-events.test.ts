@@ -18,6 +18,29 @@ interface Event {
   data: Record<string, unknown>;
 }
 
+/** Run once, just before the next write that ends a session is sent to the store, then cleared. */
+let beforeNextEnd: (() => Promise<void>) | null = null;
+
+/** The same store, with a hook before its next write that ends a session (nothing imitated). */
+function hooked(store: Store): Store {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'apply')
+        return async (...args: Parameters<Store['apply']>) => {
+          const hook = beforeNextEnd;
+          const ends = args[0].some((op) => op.op === 'xadd' && op.value.includes('"type":"session.ended"'));
+          if (hook && ends) {
+            beforeNextEnd = null;
+            await hook();
+          }
+          return target.apply(...args);
+        };
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe.each<StoreKind>(['memory', 'redis'])('session events on the %s store', (kind) => {
   let w: SignInWorld;
   let store: Store;
@@ -28,7 +51,7 @@ describe.each<StoreKind>(['memory', 'redis'])('session events on the %s store', 
 
   beforeAll(async () => {
     store = kind === 'memory' ? new MemoryStore() : await connectRedisStore();
-    w = await startSignInWorld({ store });
+    w = await startSignInWorld({ store: hooked(store) });
   });
   afterAll(async () => {
     // No event holds a session id: neither the id, nor its random part, nor the signed cookie.
@@ -193,5 +216,35 @@ describe.each<StoreKind>(['memory', 'redis'])('session events on the %s store', 
     expect((await api('delete', '/api/v1/session', b.sid)).status).toBe(204);
     expect((await api('post', '/api/v1/session/assertion', b.sid)).status).toBe(401);
     expect((await read(start)).events).toEqual([]);
+  });
+
+  it('ends a session once when it is deleted twice at the same time', async () => {
+    const { sid } = await signIn('alice');
+    const ref = await sidClaim(sid);
+    const start = await now();
+    // the second DELETE runs whole while the first, having read the session, is about to end it
+    let second: number | undefined;
+    beforeNextEnd = async () => {
+      second = (await api('delete', '/api/v1/session', sid)).status;
+    };
+    expect((await api('delete', '/api/v1/session', sid)).status).toBe(204);
+    expect(second).toBe(204);
+    expect(await sessionEvents(start)).toEqual([expect.objectContaining(ended(ref, 'deleted'))]);
+  });
+
+  it('ends a session once when its user signs out after its refresh token was refused', async () => {
+    const { sid, browser } = await signIn('alice');
+    const ref = await sidClaim(sid);
+    const start = await now();
+    expect(w.sandbox.identity.revokeRefreshTokens('alice')).toBeGreaterThan(0);
+    const refused = await api('post', '/api/v1/session/token', sid).send({ forceRefresh: true });
+    expect([refused.status, refused.body.error]).toEqual([401, 'reauthenticate']);
+    const out = await browser.request(`${w.relay.url}/sso/logout`, {
+      method: 'POST',
+      headers: { Origin: w.relay.url },
+    });
+    expect(out.status).toBe(302);
+    expect((await api('delete', '/api/v1/session', sid)).status).toBe(204);
+    expect(await sessionEvents(start)).toEqual([expect.objectContaining(ended(ref, 'revoked'))]);
   });
 });
