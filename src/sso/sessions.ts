@@ -227,14 +227,22 @@ export class Sessions {
     return [{ op: 'del', key: this.key(sid) }, ...this.unindexOps(sid, login, reason)];
   }
 
-  /** Takes a session out of its user's index and says it ended (the record is the caller's). */
+  /**
+   * Takes a session out of its user's index and says it ended (the record is the caller's). The
+   * tenant's version is bumped: a push that read the index to end the user's sessions (mirror/
+   * sessionIndex.ts) is guarded by it, and so reads again rather than end this one a second time.
+   */
   unindexOps(
     sid: string,
     login: Pick<SignedIn, 'tenantId' | 'appId' | 'userName'>,
     reason: SessionEndReason,
   ): WriteOp[] {
     const events = this.options.events;
-    return [this.unindexOp(sid, login), ...(events ? [events.session(sid, login, reason)] : [])];
+    return [
+      this.unindexOp(sid, login),
+      { op: 'incr', key: this.options.keys.version(login.tenantId) },
+      ...(events ? [events.session(sid, login, reason)] : []),
+    ];
   }
 
   /** Takes a session id out of its user's index (the record itself is handled by the caller). */

@@ -232,6 +232,34 @@ describe.each<StoreKind>(['memory', 'redis'])('session events on the %s store', 
     expect(await sessionEvents(start)).toEqual([expect.objectContaining(ended(ref, 'deleted'))]);
   });
 
+  it('ends a session once when it is deleted while a push revoking its user is being written', async () => {
+    const [a, b] = [await signIn('bob'), await signIn('bob')];
+    const [refA, refB] = [await sidClaim(a.sid), await sidClaim(b.sid)];
+    const start = await now();
+    // the push has read bob's sessions; before its write lands, the app deletes one of them
+    beforeNextEnd = async () => {
+      expect((await api('delete', '/api/v1/session', a.sid)).status).toBe(204);
+    };
+    const r = await w.relay.pusher.authSync({
+      instanceId: w.acme.instanceId,
+      tenantId: w.acme.tenantId,
+      appId: APP_ID,
+      userList: [{ userName: 'bob' }],
+      flag: 3,
+    });
+    expect(r.resultCode).toBe('000000');
+    expect(beforeNextEnd).toBeNull();
+    // each session of bob's (earlier tests' too) ended once, the deleted one as deleted
+    const ends = new Map<string, string[]>();
+    for (const e of await sessionEvents(start)) {
+      const ref = e.data.sessionRef as string;
+      ends.set(ref, [...(ends.get(ref) ?? []), e.data.reason as string]);
+    }
+    expect(ends.get(refA)).toEqual(['deleted']);
+    expect(ends.get(refB)).toEqual(['revoked']);
+    for (const reasons of ends.values()) expect(reasons).toHaveLength(1);
+  });
+
   it('ends a session once when its user signs out after its refresh token was refused', async () => {
     const { sid, browser } = await signIn('alice');
     const ref = await sidClaim(sid);
