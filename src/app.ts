@@ -22,7 +22,7 @@ import { FeedWorkers } from './feed/workers.js';
 import { Mirror } from './mirror/mirror.js';
 import { installRequestLog, requestLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
-import { opsApp, opsRoutes } from './ops/routes.js';
+import { opsApp, opsRoutes, type Lifecycle } from './ops/routes.js';
 import { sessionRoutes } from './api/sessionRoutes.js';
 import { IDP_MAX_RESPONSE_BYTES } from './sso/idpFetch.js';
 import { IdentityServers } from './sso/idp.js';
@@ -42,6 +42,8 @@ export interface AppDeps {
   /** The clock, so tests can move time (token expiry, timestamp windows). */
   now?: () => number;
   metrics?: Metrics;
+  /** Set by server.ts when the process stops: `/readyz` then answers 503. */
+  lifecycle?: Lifecycle;
 }
 
 export interface Relay {
@@ -198,8 +200,8 @@ export function buildApp(deps: AppDeps): Relay {
     }),
   );
   // With OPS_PORT the operator endpoints have their own app and port; here they are then 404.
-  const ops = config.ops ? opsApp(store, metrics, logger, keys.probes()) : null;
-  if (!ops) app.use(opsRoutes(store, metrics, keys.probes()));
+  const ops = config.ops ? opsApp(store, metrics, logger, keys.probes(), deps.lifecycle) : null;
+  if (!ops) app.use(opsRoutes(store, metrics, keys.probes(), deps.lifecycle));
 
   // The marketplace's signed calls: kit pushes and basic instance calls share one pipeline.
   const signedCalls = {

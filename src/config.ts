@@ -25,6 +25,8 @@ export interface Config {
   host: string;
   /** OPS_PORT: the operator endpoints' own listener; unset, they are served on `port`. */
   ops?: { port: number; host: string };
+  /** DRAIN_GRACE_MS: on SIGTERM, how long the listeners still accept (with /readyz 503) before draining. */
+  drainGraceMs: number;
   publicUrl: URL;
   /** PUBLIC_URL without its trailing slash, for building the relay's own URLs (`${publicBase}/sso/…`). */
   publicBase: string;
@@ -351,6 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     host,
     ...(opsPort !== undefined ? { ops: { port: opsPort, host: value('OPS_HOST') } } : {}),
+    drainGraceMs: integer('DRAIN_GRACE_MS'),
     publicUrl,
     publicBase: publicUrl.href.replace(/\/+$/, ''),
     redis: {

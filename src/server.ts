@@ -1,11 +1,12 @@
 /** Serving a configured relay: open the store, listen, and stop gracefully. */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
+import type { Lifecycle } from './ops/routes.js';
 import { MemoryStore } from './store/memory.js';
 import { RedisStore } from './store/redis/store.js';
 import type { Store } from './store/store.js';
@@ -40,12 +41,13 @@ export async function start(
 ): Promise<{ server: Server; opsServer: Server | null; stop: () => Promise<void> }> {
   const metrics = new Metrics({ processMetrics: true });
   const store = openStore(config, logger, metrics);
-  const { app, ops, workers } = buildApp({ config, store, logger, metrics });
-  const server = await listen(app, config.port, config.host);
+  const lifecycle: Lifecycle = { stopping: false };
+  const { app, ops, workers } = buildApp({ config, store, logger, metrics, lifecycle });
+  const server = await listen(app, config.port, config.host, lifecycle);
   let opsServer: Server | null = null;
   if (ops && config.ops) {
     try {
-      opsServer = await listen(ops, config.ops.port, config.ops.host);
+      opsServer = await listen(ops, config.ops.port, config.ops.host, lifecycle);
     } catch (error) {
       await Promise.all([drain(server), store.close()]);
       throw error;
@@ -64,6 +66,11 @@ export async function start(
   );
 
   const stop = async () => {
+    // Not ready from now on (/readyz 503), and every answer closes its connection, so keep-alive
+    // clients open new ones, which the load balancer sends elsewhere. For DRAIN_GRACE_MS the
+    // listeners still accept, so a balancer that routes by /readyz takes this relay out first.
+    lifecycle.stopping = true;
+    if (config.drainGraceMs > 0) await new Promise((r) => setTimeout(r, config.drainGraceMs));
     // Stop accepting on both listeners, let in-flight requests finish, then close the store.
     await Promise.all([drain(server), ...(opsServer ? [drain(opsServer)] : []), workers.stop()]);
     await store.close();
@@ -71,8 +78,12 @@ export async function start(
   return { server, opsServer, stop };
 }
 
-async function listen(app: Express, port: number, host: string): Promise<Server> {
-  const server = app.listen(port, host);
+async function listen(app: Express, port: number, host: string, lifecycle: Lifecycle): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (lifecycle.stopping) res.setHeader('Connection', 'close');
+    void app(req, res);
+  });
+  server.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -43,6 +43,13 @@ export const VARIABLES = {
       'listen address of `OPS_PORT`: loopback by default, so the probes and metrics stay private (set `0.0.0.0` or a private address for probes or a scraper outside the container)',
     default: '127.0.0.1',
   },
+  DRAIN_GRACE_MS: {
+    meaning:
+      'on SIGTERM, how long the relay goes on accepting connections before it closes its listeners and finishes the requests in flight, in ms. From the signal on, `/readyz` answers 503 and every connection is closed after its answer. Set it above the time your load balancer takes to take a relay whose `/readyz` fails out of rotation (see [production](production.md#several-relays)); `0` closes the listeners at once, which may lose a request already on its way, even behind a balancer that retries refused connections. Counted within the 25 s the relay gives itself to stop',
+    default: 0,
+    min: 0,
+    max: 20_000,
+  },
   PUBLIC_URL: {
     meaning:
       "the relay's external base URL, e.g. `https://isv.example.com`; the callback is `PUBLIC_URL/sso/callback`. https in production",

@@ -5,6 +5,15 @@ import { installRequestLog, requestLogger, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 /**
+ * What the process is doing, as the probes report it. server.ts sets `stopping` first thing on
+ * SIGTERM: from then on `/readyz` answers 503, so a load balancer that asks it takes the relay
+ * out while the relay still answers what reaches it.
+ */
+export interface Lifecycle {
+  stopping: boolean;
+}
+
+/**
  * The operator endpoints as an app of their own, for OPS_PORT (contract §2): logged and counted
  * like the main app's requests, and nothing else is served on it.
  */
@@ -13,13 +22,14 @@ export function opsApp(
   metrics: Metrics,
   logger: Logger,
   probeKeys: readonly string[],
+  lifecycle?: Lifecycle,
 ): Express {
   const app = express();
   app.set('etag', false);
   app.disable('x-powered-by');
   installRequestLog(app.request, logger);
   app.use(requestLogger(logger, metrics.observeHttp));
-  app.use(opsRoutes(store, metrics, probeKeys));
+  app.use(opsRoutes(store, metrics, probeKeys, lifecycle));
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found');
   });
@@ -31,13 +41,25 @@ export function opsApp(
  * answer but some other nodes do not, 200 `degraded` naming them (the relay still serves every
  * tenant whose slot lives elsewhere, so it stays in the load balancer); 503 when it cannot serve.
  * `probeKeys` are Keys.probes(): in the slots that are no tenant's, which the marketplace's calls need.
+ * From SIGTERM on (`lifecycle.stopping`), 503 `stopping` without asking the store.
  */
-export function opsRoutes(store: Store, metrics: Metrics, probeKeys: readonly string[]): Router {
+export function opsRoutes(
+  store: Store,
+  metrics: Metrics,
+  probeKeys: readonly string[],
+  lifecycle?: Lifecycle,
+): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (req, res) => {
+    if (lifecycle?.stopping)
+      return void res.status(503).json({
+        status: 'stopping',
+        store: store.kind,
+        message: 'The relay is stopping: it finishes the requests it has and takes no new ones.',
+      });
     try {
       const { unreachable } = await store.readiness(probeKeys);
       if (unreachable.length === 0) return void res.json({ status: 'ready', store: store.kind });

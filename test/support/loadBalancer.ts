@@ -6,9 +6,16 @@
  * is skipped and the connection goes to the next one, as nginx's `proxy_next_upstream error`
  * does; without it the client's connection is reset.
  *
+ * With `healthCheck`, it also asks each backend's `/readyz` (or another path) every
+ * `intervalMs` on a connection of its own, and sends no new connection to a backend whose last
+ * answer was not 200, as a balancer that routes by readiness does (Kubernetes, HAProxy, cloud
+ * target groups); a backend that answers 200 again is taken back. When every backend is out, all
+ * are tried.
+ *
  * Every connection is logged with the backend that took it, so a test can tell which relay
  * answered which request (send `Connection: close`, or use a fresh connection, per request).
  */
+import { request } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export interface LoadBalancerOptions {
@@ -16,21 +23,44 @@ export interface LoadBalancerOptions {
   port?: number;
   /** try the next backend when one refuses the connection (default true) */
   skipRefusing?: boolean;
+  /** ask each backend `GET path` every `intervalMs`; only those answering 200 get new connections */
+  healthCheck?: { path: string; intervalMs: number };
 }
 
 export interface BalancedConnection {
+  /** when it was accepted (ms since the epoch) */
+  at: number;
   /** the backend's port, or null when none took the connection */
   backend: number | null;
   /** backends that refused it first */
   refusedBy: number[];
+  /** bytes the backend sent back */
+  answeredBytes: number;
+  /** how the backend's side ended: a FIN, or a reset (or another error) */
+  backendClosed: 'fin' | 'reset' | null;
+}
+
+/** A health check's verdict changing: `out` when a backend stops answering 200, `in` when it answers 200 again. */
+export interface HealthChange {
+  backend: number;
+  change: 'out' | 'in';
+  /** the answer that decided it: a status, or why there was none */
+  answer: string;
+  at: number;
 }
 
 export class LoadBalancer {
   private backends: number[];
   private next = 0;
   private readonly live = new Set<Socket>();
+  /** backends the health check has taken out */
+  private readonly out = new Set<number>();
+  private checker?: NodeJS.Timeout;
+  private checking = false;
   /** every client connection, in the order accepted */
   readonly connections: BalancedConnection[] = [];
+  /** every change of a health check's verdict, in order */
+  readonly health: HealthChange[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -59,6 +89,7 @@ export class LoadBalancer {
       (server.address() as AddressInfo).port,
     );
     server.on('connection', (client) => balancer.accept(client));
+    if (options.healthCheck) balancer.startChecks(options.healthCheck);
     return balancer;
   }
 
@@ -81,38 +112,50 @@ export class LoadBalancer {
 
   /** Stops listening and cuts the connections still open. */
   async close(): Promise<void> {
+    clearInterval(this.checker);
     for (const socket of [...this.live]) socket.destroy();
     await new Promise((resolve) => this.server.close(resolve));
   }
 
   private accept(client: Socket): void {
-    const record: BalancedConnection = { backend: null, refusedBy: [] };
+    const record: BalancedConnection = {
+      at: Date.now(),
+      backend: null,
+      refusedBy: [],
+      answeredBytes: 0,
+      backendClosed: null,
+    };
     this.connections.push(record);
     this.track(client);
     client.on('error', () => undefined);
     // Hold what the client sends until a backend is connected.
     client.pause();
-    const tries = this.backends.length;
-    const attempt = (left: number) => {
-      if (left === 0 || client.destroyed) return void client.resetAndDestroy();
-      const port = this.backends[this.next++ % this.backends.length]!;
+    // This connection's turn, then the backends after it in order (others' turns move on meanwhile).
+    const ready = this.backends.filter((port) => !this.out.has(port));
+    const backends = ready.length ? ready : this.backends;
+    const first = this.next++;
+    const attempt = (k: number) => {
+      if (k === backends.length || client.destroyed) return void client.resetAndDestroy();
+      const port = backends[(first + k) % backends.length]!;
       const upstream = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
       let connected = false;
       upstream.once('connect', () => {
         connected = true;
         record.backend = port;
         this.track(upstream);
+        upstream.on('data', (chunk: Buffer) => (record.answeredBytes += chunk.length));
+        upstream.once('close', (hadError) => (record.backendClosed = hadError ? 'reset' : 'fin'));
         this.join(client, upstream);
       });
       upstream.on('error', (error: NodeJS.ErrnoException) => {
         if (connected) return;
         if (error.code === 'ECONNREFUSED' && this.skipRefusing) {
           record.refusedBy.push(port);
-          attempt(left - 1);
+          attempt(k + 1);
         } else client.resetAndDestroy();
       });
     };
-    attempt(tries);
+    attempt(0);
   }
 
   /** Bytes both ways; a FIN is passed on as a FIN, a reset (or error) as a reset. */
@@ -127,6 +170,39 @@ export class LoadBalancer {
     };
     client.on('close', passOn(upstream));
     upstream.on('close', passOn(client));
+  }
+
+  private startChecks({ path, intervalMs }: { path: string; intervalMs: number }): void {
+    const ask = (port: number) =>
+      new Promise<string>((resolve) => {
+        const req = request(
+          { host: '127.0.0.1', port, path, agent: false, timeout: intervalMs * 5 },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(String(res.statusCode)));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        req.end();
+      });
+    this.checker = setInterval(() => {
+      if (this.checking) return;
+      this.checking = true;
+      void Promise.all(
+        this.backends.map(async (backend) => {
+          const answer = await ask(backend);
+          const wasOut = this.out.has(backend);
+          if (answer === '200' && wasOut) {
+            this.out.delete(backend);
+            this.health.push({ backend, change: 'in', answer, at: Date.now() });
+          } else if (answer !== '200' && !wasOut) {
+            this.out.add(backend);
+            this.health.push({ backend, change: 'out', answer, at: Date.now() });
+          }
+        }),
+      ).finally(() => (this.checking = false));
+    }, intervalMs);
   }
 
   private track(socket: Socket): void {
