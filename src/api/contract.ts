@@ -408,13 +408,15 @@ const eventOf = <T extends keyof typeof dataOf>(type: T) =>
     data: dataOf[type],
   });
 
+/** One schema per type, so the event's TypeScript type is a union that `type` narrows. */
+type EventSchema = {
+  [T in (typeof EVENT_TYPES)[number]]: ReturnType<typeof eventOf<T>>;
+}[(typeof EVENT_TYPES)[number]];
+
 export const RelayEvent = z
   .discriminatedUnion(
     'type',
-    EVENT_TYPES.map((t) => eventOf(t)) as unknown as [
-      ReturnType<typeof eventOf<(typeof EVENT_TYPES)[number]>>,
-      ...ReturnType<typeof eventOf<(typeof EVENT_TYPES)[number]>>[],
-    ],
+    EVENT_TYPES.map((t) => eventOf(t)) as unknown as [EventSchema, ...EventSchema[]],
   )
   .meta({
     id: 'Event',
