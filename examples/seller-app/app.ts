@@ -1,6 +1,7 @@
 /**
  * A sample seller app: everything it knows about users comes from the relay's session API,
- * as a real SaaS app's would. This file is the integration example quoted in the README.
+ * as a real SaaS app's would. This file is the integration example quoted in the README; its
+ * own table of workspaces and users follows the relay's change feed (workspaces.ts).
  *
  * Deployment assumed: the app and the relay share one origin behind a reverse proxy
  * (`/sso/*` and `/produceAPI/*` go to the relay, the rest to the app), so the browser's relay
@@ -14,14 +15,17 @@ import {
   type Department,
   type RelaySession,
 } from '../../src/client/index.js';
+import type { Workspaces } from './workspaces.js';
 
 export interface SellerAppOptions {
   /** the relay's API, reached privately (not through the public proxy) */
   relayApiUrl: string;
   relayApiKey: string;
+  /** The app's own table, kept from the change feed (workspaces.ts): shown at /workspaces. */
+  workspaces?: Workspaces;
 }
 
-export function createSellerApp({ relayApiUrl, relayApiKey }: SellerAppOptions) {
+export function createSellerApp({ relayApiUrl, relayApiKey, workspaces }: SellerAppOptions) {
   const relay = new RelayClient({ baseUrl: relayApiUrl, apiKey: relayApiKey });
   const signedIn = requireRelaySession({ client: relay });
   const adminsOnly = requireRelaySession({ client: relay, role: 'admin' });
@@ -63,6 +67,13 @@ export function createSellerApp({ relayApiUrl, relayApiKey }: SellerAppOptions) 
     );
   });
 
+  // Every tenant's workspace and users, as the app's own table holds them. An operator's view:
+  // a real app shows it to the seller's staff only, behind its own staff sign-in.
+  if (workspaces)
+    app.get('/workspaces', (_req, res) => {
+      res.type('html').send(workspacesPage(workspaces));
+    });
+
   return app;
 }
 
@@ -100,6 +111,34 @@ function page(session: RelaySession, path: string[], token?: { accessToken: stri
       <a class="button secondary" href="/admin" data-testid="admin-link">管理后台 / Admin area</a>
       <form method="post" action="/sso/logout"><button type="submit" class="secondary" data-testid="sign-out">退出登录 / Sign out</button></form>
     </div>`,
+  );
+}
+
+function workspacesPage(table: Workspaces) {
+  const status = {
+    active: '正常 active',
+    disabled: '已停用 disabled',
+    deauthorized: '已取消授权 deauthorized',
+  };
+  const sections = [...table.byTenant.values()].map((w) => {
+    const subscription = w.debug
+      ? '调测 debug tenant'
+      : w.instanceIds.map((id) => table.subscriptions.get(id) ?? 'unknown').join(', ') || '—';
+    const users = [...w.users.values()].map(
+      (u) =>
+        `<tr data-testid="user"><td>${esc(u.name)}</td><td><code>${esc(u.userName)}</code></td><td>${u.role}</td><td>${status[u.status]}</td></tr>`,
+    );
+    return `<section data-testid="workspace" data-tenant-id="${esc(w.tenantId)}">
+      <h2>${esc(w.name)} <small><code data-testid="tenant-code">${esc(w.tenantCode)}</code> · 订阅 subscription: <span data-testid="subscription">${esc(subscription)}</span></small></h2>
+      <table>${users.join('') || '<tr><td>—</td></tr>'}</table>
+    </section>`;
+  });
+  return layout(
+    '工作区 · Workspaces',
+    `
+    <h1>工作区 <small>Workspaces, kept from the relay's change feed</small></h1>
+    ${sections.join('') || '<p>还没有租户 / No tenant yet.</p>'}
+    <p class="en">Feed cursor: <code data-testid="cursor">${esc(table.cursor ?? '(start)')}</code></p>`,
   );
 }
 

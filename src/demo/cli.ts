@@ -13,6 +13,7 @@ async function main() {
   line(`  KooGallery relay demo is running (store: ${process.env.REDIS_URL ? 'Redis' : 'embedded'})`);
   line();
   line(`  Open the sample seller app:   ${demo.url}/`);
+  line(`  Its workspaces (change feed): ${demo.url}/workspaces`);
   line(
     `  Sandbox unified login:        ${demo.sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId=${demo.appId}`,
   );

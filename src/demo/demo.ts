@@ -10,6 +10,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createSellerApp } from '../../examples/seller-app/app.js';
+import { followFeed, Workspaces } from '../../examples/seller-app/workspaces.js';
+import { RelayClient } from '../client/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../ops/log.js';
 import { generateSellerKeyPair, writeSellerKeyPair } from '../sandbox/keys.js';
@@ -39,6 +41,8 @@ export interface RunningDemo {
   appId: string;
   apiKey: string;
   relayApiUrl: string;
+  /** The sample app's own table, kept from the relay's change feed (shown at /workspaces). */
+  workspaces: Workspaces;
   /** The production address registered for the demo, and its two access keys (demo only). */
   productionAddress: string;
   kitKey: string;
@@ -87,7 +91,17 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const relay = await start(config, createLogger(options.logLevel ?? 'warn'));
   const relayApiUrl = `http://127.0.0.1:${relayPort}`;
 
-  const app = createSellerApp({ relayApiUrl, relayApiKey: apiKey }).listen(appPort, '127.0.0.1');
+  // The app keeps its own table of workspaces from the change feed, from the first event on.
+  const workspaces = new Workspaces();
+  const following = new AbortController();
+  const feed = followFeed(
+    new RelayClient({ baseUrl: relayApiUrl, apiKey }),
+    workspaces,
+    following.signal,
+  ).catch((error: unknown) =>
+    console.error(`the sample app stopped following the change feed: ${String(error)}`),
+  );
+  const app = createSellerApp({ relayApiUrl, relayApiKey: apiKey, workspaces }).listen(appPort, '127.0.0.1');
   await new Promise((r) => app.once('listening', r));
   const proxy = await startProxy(
     port,
@@ -111,6 +125,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   await world.lifecycle(appId, tenants.lapsed.tenantId, { kind: 'freeze' });
 
   const close = async () => {
+    following.abort();
+    await feed;
     await Promise.all([closeServer(proxy), closeServer(app)]);
     await relay.stop();
     await sandbox.close();
@@ -123,6 +139,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     appId,
     apiKey,
     relayApiUrl,
+    workspaces,
     productionAddress: `${publicUrl}${produceBasePath}`,
     kitKey,
     basicKey,
