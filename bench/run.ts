@@ -27,6 +27,7 @@ import {
 } from './common.js';
 import { runInstanceBenchmarks, type FreezeRun, type InstanceRun, type MirrorTrace } from './instances.js';
 import { failoverTable, runFailoverBenchmark } from './failover.js';
+import { feedTable, runFeedBenchmark } from './feed.js';
 import { runHostileBenchmark, type HostileRow } from './hostile.js';
 import { runKitBenchmarks, type KitRun } from './kit.js';
 import type { LoadRun } from './load.js';
@@ -48,6 +49,7 @@ const SECTIONS = [
   'signin',
   'revocation',
   'failover',
+  'feed',
 ] as const;
 const only = (process.env.BENCH_ONLY ?? '')
   .split(',')
@@ -387,6 +389,9 @@ async function main(): Promise<void> {
     }
 
     const failover = runs('failover') ? await runFailoverBenchmark({ rounds: quick ? 1 : 3 }) : null;
+    const feed = runs('feed')
+      ? await runFeedBenchmark({ prefix, rounds: quick ? 30 : 200, seconds: quick ? 3 : 10 })
+      : null;
 
     const busyAfter = await cpuBusy();
     const bare = authorize.find((r) => r.path === '/bare');
@@ -450,6 +455,7 @@ async function main(): Promise<void> {
       signin,
       revocation,
       failover,
+      feed,
     };
     // bench/results in the repository, whether this runs from source or from .bench-build/out/bench.
     const dir = fileURLToPath(
@@ -504,6 +510,7 @@ async function main(): Promise<void> {
     if (signin) out.push('### Sign-ins through the callback', '', signInTable(signin), '');
     if (revocation) out.push('### Revocation delay', '', revocationTable(revocation), '');
     if (failover) out.push('### Failover', '', failoverTable(failover), '');
+    if (feed) out.push('### Change feed', '', feedTable(feed), '');
     out.push(`Took ${results.seconds} s. JSON: bench/results/latest.json`, '');
     process.stdout.write(out.join('\n'));
   } finally {

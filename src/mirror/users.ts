@@ -34,11 +34,11 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       const [deletedTenantAt, newestAt] = await store.hmGet(keys.meta(t), ['deletedAt', newestField]);
       // Pushes arrive in order almost always: when this one is newer than every change this app's
       // users have seen, no per-user time can beat it, and the tombstones need not be read. The
-      // current records are read all the same: the change feed tells an added user from an
-      // updated one, and names what a user lost.
+      // current records are read all the same where there is a change feed: it tells an added
+      // user from an updated one, and names what a user lost.
       const inOrder = push.flag !== 3 && push.at > lastChangeAt(newestAt, deletedTenantAt);
       const [rawUsers, tombs, sessions] = await Promise.all([
-        store.hmGet(keys.users(t, appId), names),
+        inOrder && !ctx.events ? null : store.hmGet(keys.users(t, appId), names),
         inOrder ? null : store.hmGet(keys.userTombs(t, appId), names),
         losing.length ? readSessions(ctx, t, appId, losing) : (new Map() as SessionsByUser),
       ]);
@@ -51,7 +51,7 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       const events: WriteOp[] = [];
       let same = 0;
       names.forEach((name, i) => {
-        const current = parseJson<UserRecord>(rawUsers[i]);
+        const current = rawUsers ? parseJson<UserRecord>(rawUsers[i]) : null;
         if (tombs && push.at <= lastChangeAt(current?.at, current ? null : tombs[i], deletedTenantAt)) {
           same++;
           return;
