@@ -1,17 +1,23 @@
 // The kit's webhook receiver: verifyRelayWebhook and the relayWebhook middleware accept what
 // standardwebhooks signs, on the raw bytes, and refuse a changed body, another secret, an old
-// timestamp and missing headers, each with its status and a sentence.
+// timestamp and missing headers, each with its status and a sentence; and a relay's own
+// deliveries verify, the same events as its feed.
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import express from 'express';
 import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import {
+  RelayClient,
   relayWebhook,
   RelayWebhookError,
   verifyRelayWebhook,
   type RelayEvent,
 } from '../../src/client/index.js';
+import { authFields, newTenantId, tenantFields, user } from '../support/data.js';
+import { API_KEY, startRelay } from '../support/relay.js';
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const SECRET = newSecret();
@@ -164,5 +170,49 @@ describe('relayWebhook (Express middleware)', () => {
   it('refuses a malformed secret when it is set up', () => {
     expect(() => relayWebhook({ secret: 'secret' })).toThrow(/whsec_/);
     expect(() => relayWebhook({ secret: [] })).toThrow(/secret/);
+  });
+});
+
+describe("a relay's own deliveries", () => {
+  it('verify with relayWebhook, and are the events of the feed, in order', async () => {
+    const received: RelayEvent[] = [];
+    const app = express();
+    app.post('/relay/webhook', relayWebhook({ secret: SECRET }), (req, res) => {
+      received.push(req.relayEvent!);
+      res.sendStatus(204);
+    });
+    const server: Server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const t = await startRelay({
+      store: 'memory',
+      env: {
+        WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/relay/webhook`,
+        WEBHOOK_SECRET: SECRET,
+      },
+    });
+    try {
+      t.relay.workers.start();
+      const tenantId = newTenantId();
+      expect((await t.pusher.tenantSync(tenantFields(tenantId))).resultCode).toBe('000000');
+      expect((await t.pusher.authSync(authFields(tenantId, [user('ann'), user('bob')]))).resultCode).toBe(
+        '000000',
+      );
+      const feed: RelayEvent[] = [];
+      for await (const { event } of new RelayClient({ baseUrl: t.url, apiKey: API_KEY }).events({
+        wait: 1,
+      })) {
+        feed.push(event);
+        if (feed.length === 3) break;
+      }
+      for (let waited = 0; received.length < 3 && waited < 10_000; waited += 20)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(received.map((e) => e.type)).toEqual(['tenant.created', 'user.added', 'user.added']);
+      expect(received).toEqual(feed);
+    } finally {
+      await t.relay.workers.stop();
+      await t.close();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
