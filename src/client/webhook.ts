@@ -142,12 +142,10 @@ export function relayWebhook(options: RelayWebhookOptions): RequestHandler {
     if (body === undefined && !req.readableEnded) {
       body = await readBody(req, limit);
       if (body === null) {
-        res
-          .status(413)
-          .json({
-            error: 'payload_too_large',
-            message: `A relay webhook body is at most ${limit} bytes here.`,
-          });
+        res.status(413).json({
+          error: 'payload_too_large',
+          message: `A relay webhook body is at most ${limit} bytes here.`,
+        });
         return;
       }
     }
