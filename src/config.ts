@@ -5,6 +5,7 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DataKeyRing } from './crypto/dataKey.js';
+import { parseNode, type NodeAddress, type RedisCredentials, type RedisTls } from './store/redis/connect.js';
 import { deriveSessionKeys, type SessionKeys } from './crypto/sessionKeys.js';
 import { RelayError } from './errors.js';
 import { VARIABLES, type Variable, type VariableName } from './variables.js';
@@ -31,8 +32,14 @@ export interface Config {
   /** PUBLIC_URL without its trailing slash, for building the relay's own URLs (`${publicBase}/sso/…`). */
   publicBase: string;
   redis: {
+    /** At most one of url, clusterNodes and sentinel (none: the embedded store). */
     url?: string;
     clusterNodes?: string[];
+    sentinel?: { nodes: string[]; masterName: string; password?: string };
+    /** REDIS_USERNAME, REDIS_PASSWORD: the data nodes' credentials where the URLs carry none. */
+    credentials?: RedisCredentials;
+    /** REDIS_TLS_*_FILE, read: PEM text for every TLS connection. */
+    tls?: RedisTls;
     prefix: string;
     timeoutMs: number;
     /** REDIS_WAIT_REPLICAS: replicas that must acknowledge a marketplace call's writes (0: none). */
@@ -181,18 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && publicUrl.protocol !== 'https:')
     throw new ConfigError('PUBLIC_URL', 'must be https in production');
 
-  const redisUrl = text('REDIS_URL');
-  const clusterNodes = list('REDIS_CLUSTER_NODES');
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
-    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
-  for (const node of clusterNodes)
-    if (!/^[^:\s]+:\d+$/.test(node))
-      throw new ConfigError('REDIS_CLUSTER_NODES', `"${node}" is not host:port`);
-  if (production && !redisUrl && clusterNodes.length === 0)
-    throw new ConfigError(
-      'REDIS_URL',
-      'is required in production (the embedded store keeps nothing and shares nothing)',
-    );
+  const redis = redisSettings(text, list, production);
   const prefix = value('REDIS_PREFIX');
   if (/[{}\s]/.test(prefix)) throw new ConfigError('REDIS_PREFIX', 'must not contain braces or spaces');
 
@@ -357,8 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     publicBase: publicUrl.href.replace(/\/+$/, ''),
     redis: {
-      ...(redisUrl ? { url: redisUrl } : {}),
-      ...(clusterNodes.length ? { clusterNodes } : {}),
+      ...redis,
       prefix,
       timeoutMs: integer('REDIS_TIMEOUT_MS'),
       waitReplicas: integer('REDIS_WAIT_REPLICAS'),
@@ -456,6 +451,147 @@ function webhookSettings(
  * Express takes a string as a list of addresses or subnets: "true" and a hop count mean what
  * they say only as a boolean and a number.
  */
+/**
+ * Where Redis is and how to reach it: one of REDIS_URL, REDIS_CLUSTER_NODES and
+ * REDIS_SENTINEL_NODES, the data nodes' credentials, and the TLS files (read here, so a missing
+ * file stops the start). No message names a password: an entry holding one is named by its place.
+ */
+function redisSettings(
+  text: (name: VariableName) => string | undefined,
+  list: (name: VariableName) => string[],
+  production: boolean,
+): Pick<Config['redis'], 'url' | 'clusterNodes' | 'sentinel' | 'credentials' | 'tls'> {
+  const url = text('REDIS_URL');
+  const clusterNodes = list('REDIS_CLUSTER_NODES');
+  const sentinelNodes = list('REDIS_SENTINEL_NODES');
+  const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINEL_NODES'] as const).filter((n) =>
+    text(n),
+  );
+  if (given.length > 1)
+    throw new ConfigError(
+      given[1]!,
+      `set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINEL_NODES (${given.join(' and ')} are set)`,
+    );
+  if (production && given.length === 0)
+    throw new ConfigError(
+      'REDIS_URL',
+      'is required in production, or REDIS_CLUSTER_NODES or REDIS_SENTINEL_NODES (the embedded store keeps nothing and shares nothing)',
+    );
+
+  /** Every entry parsed; all must share one scheme (and, for `what` cluster, one set of credentials). */
+  const nodes = (name: 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINEL_NODES', entries: string[]): NodeAddress[] => {
+    const parsed = entries.map((entry, i) => {
+      const node = parseNode(entry);
+      if (!node)
+        throw new ConfigError(
+          name,
+          `${entry.includes('@') ? `entry ${i + 1}` : `"${entry}"`} is not host:port or a redis:// or rediss:// URL with a port`,
+        );
+      return node;
+    });
+    const first = parsed[0]!;
+    if (parsed.some((n) => n.tls !== first.tls))
+      throw new ConfigError(name, 'mixes redis:// (or host:port) and rediss:// entries');
+    if (parsed.some((n) => n.username !== first.username || n.password !== first.password))
+      throw new ConfigError(
+        name,
+        'entries carry different credentials (they apply to every node: give them once)',
+      );
+    return parsed;
+  };
+
+  let inUrls = false;
+  let tlsUsed = false;
+  const out: ReturnType<typeof redisSettings> = {};
+  if (url) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError('REDIS_URL', 'is not a URL (redis://[user:password@]host:port)');
+    }
+    if (!['redis:', 'rediss:'].includes(parsed.protocol))
+      throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+    inUrls = Boolean(parsed.username || parsed.password);
+    tlsUsed = parsed.protocol === 'rediss:';
+    out.url = url;
+  }
+  if (clusterNodes.length) {
+    const seeds = nodes('REDIS_CLUSTER_NODES', clusterNodes);
+    inUrls = Boolean(seeds[0]!.username || seeds[0]!.password);
+    tlsUsed = seeds[0]!.tls;
+    out.clusterNodes = clusterNodes;
+  }
+  const masterName = text('REDIS_SENTINEL_MASTER');
+  const sentinelPassword = text('REDIS_SENTINEL_PASSWORD');
+  if (sentinelNodes.length) {
+    const sentinels = nodes('REDIS_SENTINEL_NODES', sentinelNodes);
+    if (sentinels[0]!.username || sentinels[0]!.password)
+      throw new ConfigError(
+        'REDIS_SENTINEL_NODES',
+        "carries credentials: give the sentinels' password as REDIS_SENTINEL_PASSWORD and the data nodes' as REDIS_PASSWORD",
+      );
+    if (!masterName)
+      throw new ConfigError(
+        'REDIS_SENTINEL_MASTER',
+        'is required with REDIS_SENTINEL_NODES (the monitored name)',
+      );
+    tlsUsed = sentinels[0]!.tls;
+    out.sentinel = {
+      nodes: sentinelNodes,
+      masterName,
+      ...(sentinelPassword ? { password: sentinelPassword } : {}),
+    };
+  } else
+    for (const name of ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD'] as const)
+      if (text(name)) throw new ConfigError(name, 'is set, but REDIS_SENTINEL_NODES is not');
+
+  const username = text('REDIS_USERNAME');
+  const password = text('REDIS_PASSWORD');
+  if (username && !password) throw new ConfigError('REDIS_USERNAME', 'needs REDIS_PASSWORD');
+  if (password && inUrls)
+    throw new ConfigError(
+      'REDIS_PASSWORD',
+      `is set, and ${url ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'} carries credentials too: give them once`,
+    );
+  if (password) out.credentials = { ...(username ? { username } : {}), password };
+
+  const pem = (
+    name: 'REDIS_TLS_CA_FILE' | 'REDIS_TLS_CERT_FILE' | 'REDIS_TLS_KEY_FILE',
+    what: string,
+    marker: RegExp,
+  ) => {
+    const file = text(name);
+    if (file === undefined) return undefined;
+    let content: string;
+    try {
+      content = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        name,
+        `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    if (!marker.test(content)) throw new ConfigError(name, `${file} holds no PEM ${what}`);
+    return content;
+  };
+  const ca = pem('REDIS_TLS_CA_FILE', 'certificate', /-----BEGIN CERTIFICATE/);
+  const cert = pem('REDIS_TLS_CERT_FILE', 'certificate', /-----BEGIN CERTIFICATE/);
+  const key = pem('REDIS_TLS_KEY_FILE', 'private key', /-----BEGIN [A-Z ]*PRIVATE KEY/);
+  if (Boolean(cert) !== Boolean(key))
+    throw new ConfigError(
+      cert ? 'REDIS_TLS_KEY_FILE' : 'REDIS_TLS_CERT_FILE',
+      'is required with the other (both or neither)',
+    );
+  if ((ca || cert) && !tlsUsed)
+    throw new ConfigError(
+      ca ? 'REDIS_TLS_CA_FILE' : 'REDIS_TLS_CERT_FILE',
+      'is set, but no Redis connection uses TLS (a rediss:// URL or entry)',
+    );
+  if (ca || cert) out.tls = { ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) };
+  return out;
+}
+
 function parseTrustProxy(value: string | undefined): boolean | number | string {
   if (value === undefined || value === 'false') return false;
   if (value === 'true') return true;

@@ -12,8 +12,8 @@ import { RedisStore } from './store/redis/store.js';
 import type { Store } from './store/store.js';
 
 export function openStore(config: Config, logger: Logger, metrics?: Metrics): Store {
-  const { url, clusterNodes, timeoutMs } = config.redis;
-  if (!url && !clusterNodes) {
+  const { url, clusterNodes, sentinel, credentials, tls, timeoutMs } = config.redis;
+  if (!url && !clusterNodes && !sentinel) {
     logger.warn(
       'REDIS_URL is not set: using the embedded in-memory store (local runs only; data is lost on exit)',
     );
@@ -21,7 +21,7 @@ export function openStore(config: Config, logger: Logger, metrics?: Metrics): St
   }
   let lastError = '';
   return RedisStore.connect(
-    { url, clusterNodes },
+    { url, clusterNodes, sentinel, credentials, tls },
     {
       timeoutMs,
       onError: (error) => {

@@ -58,11 +58,49 @@ export const VARIABLES = {
   },
   REDIS_URL: {
     meaning:
-      '`redis://` or `rediss://` URL; Redis ≥ 7.0. With `NODE_ENV=production` this or `REDIS_CLUSTER_NODES` is required',
+      '`redis://` or `rediss://` (TLS) URL, e.g. `rediss://:password@redis.internal:6380`; Redis ≥ 7.0. Set exactly one of `REDIS_URL`, `REDIS_CLUSTER_NODES` and `REDIS_SENTINEL_NODES`; with `NODE_ENV=production` one is required',
     shownDefault: 'unset: the embedded in-memory store (refused in production)',
   },
   REDIS_CLUSTER_NODES: {
-    meaning: 'comma-separated `host:port` seeds of a Redis Cluster (instead of `REDIS_URL`)',
+    meaning:
+      "comma-separated seeds of a Redis Cluster (instead of `REDIS_URL`): `host:port`, or `redis://` / `rediss://` URLs with credentials (`rediss://user:password@host:port`); the seeds' scheme and credentials apply to every node the relay discovers, so all seeds must agree",
+    shownDefault: 'unset',
+  },
+  REDIS_SENTINEL_NODES: {
+    meaning:
+      'comma-separated sentinels (Redis Sentinel, instead of `REDIS_URL`): `host:port`, or `rediss://host:port` for TLS to the sentinels and to the data nodes; with `REDIS_SENTINEL_MASTER`. See [Redis high availability](redis-ha.md)',
+    shownDefault: 'unset',
+  },
+  REDIS_SENTINEL_MASTER: {
+    meaning:
+      'the name the sentinels monitor the master under (`sentinel monitor <name> …`); required with `REDIS_SENTINEL_NODES`',
+    shownDefault: 'unset',
+  },
+  REDIS_SENTINEL_PASSWORD: {
+    meaning: "the sentinels' own password (their `requirepass`); the data nodes' is `REDIS_PASSWORD`",
+    shownDefault: 'unset',
+  },
+  REDIS_USERNAME: {
+    meaning: "the data nodes' ACL user, with `REDIS_PASSWORD`",
+    shownDefault: 'unset (`default` user)',
+  },
+  REDIS_PASSWORD: {
+    meaning:
+      "the data nodes' password (`requirepass`, or the ACL user's): for a Sentinel's master and replicas, or for `REDIS_URL` / `REDIS_CLUSTER_NODES` instead of credentials in the URLs (not both); never logged",
+    shownDefault: 'unset',
+  },
+  REDIS_TLS_CA_FILE: {
+    meaning:
+      "PEM file of the CA (or CAs) to trust for every `rediss://` connection, e.g. a self-signed server's; unset, Node's own CA list",
+    shownDefault: 'unset',
+  },
+  REDIS_TLS_CERT_FILE: {
+    meaning:
+      "PEM file of a client certificate, for servers that ask for one (`tls-auth-clients yes`, Redis's default); with `REDIS_TLS_KEY_FILE`",
+    shownDefault: 'unset',
+  },
+  REDIS_TLS_KEY_FILE: {
+    meaning: "PEM file of the client certificate's private key; both or neither",
     shownDefault: 'unset',
   },
   REDIS_PREFIX: { meaning: 'prefix of every key (several relays can share a Redis)', default: 'relay:' },

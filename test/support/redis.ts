@@ -4,12 +4,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { RedisStore } from '../../src/store/redis/store.js';
+import type { TlsFiles } from './tls.js';
 
 export function sharedRedisUrl(): string {
   const url = process.env.TEST_REDIS_URL;
@@ -76,6 +77,57 @@ function isFree(port: number): Promise<boolean> {
 }
 
 /**
+ * How a private server is reached: TLS only (no plain port; `--tls-replication` and
+ * `--tls-cluster` on, clients must present a certificate of the CA), and a password
+ * (`--requirepass`, and `--masterauth` for its replicas).
+ */
+export interface NodeAccess {
+  tls?: TlsFiles;
+  password?: string;
+}
+
+/** The redis-server options that listen on `port` as `access` says. */
+export function serverArgs(port: number, access: NodeAccess = {}): string[] {
+  const { tls, password } = access;
+  return [
+    ...(tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key]
+      : ['--port', String(port)]),
+    ...(tls ? ['--tls-ca-cert-file', tls.ca, '--tls-replication', 'yes'] : []),
+    ...(password ? ['--requirepass', password, '--masterauth', password] : []),
+  ];
+}
+
+/** redis-cli's options to reach a node as `access` says. */
+export function cliArgs(port: number, access: NodeAccess = {}): string[] {
+  const { tls, password } = access;
+  return [
+    '-p',
+    String(port),
+    ...(tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key] : []),
+    ...(password ? ['-a', password, '--no-auth-warning'] : []),
+  ];
+}
+
+/** node-redis options to reach a node as `access` says (the test's own connections, not the store's). */
+export function nodeOptions(port: number, access: NodeAccess = {}) {
+  const { tls, password } = access;
+  return {
+    socket: tls
+      ? {
+          host: '127.0.0.1',
+          port,
+          tls: true as const,
+          ca: readFileSync(tls.ca),
+          cert: readFileSync(tls.cert),
+          key: readFileSync(tls.key),
+        }
+      : { host: '127.0.0.1', port },
+    ...(password ? { password } : {}),
+  };
+}
+
+/**
  * A redis-server of the test's own, which it may pause, stop and start again on the same port.
  * `args` are appended to its command line (later options win), e.g. to turn persistence on.
  */
@@ -84,27 +136,48 @@ export class RedisProcess {
   constructor(
     readonly port: number,
     readonly args: readonly string[] = [],
+    readonly access: NodeAccess = {},
   ) {}
 
-  static async start(args: readonly string[] = []): Promise<RedisProcess> {
-    const p = new RedisProcess(await freePort(), args);
+  static async start(args: readonly string[] = [], access: NodeAccess = {}): Promise<RedisProcess> {
+    const p = new RedisProcess(await freePort(), args, access);
     await p.start();
     return p;
   }
 
+  /** With TLS, `rediss://`; with a password, in the URL. */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    const { tls, password } = this.access;
+    const auth = password ? `:${encodeURIComponent(password)}@` : '';
+    return `${tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args],
+      [
+        ...serverArgs(this.port, this.access),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...this.args,
+      ],
       {
         stdio: 'ignore',
       },
     );
-    await waitForPing(this.url);
+    await waitForPing(nodeOptions(this.port, this.access));
+  }
+
+  /** A connection of the test's own to this server. */
+  async client() {
+    const client = createClient(nodeOptions(this.port, this.access));
+    client.on('error', () => {});
+    await client.connect();
+    return client;
   }
 
   pause(): void {
@@ -117,7 +190,8 @@ export class RedisProcess {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // a child killed by a signal has no exit code, only a signal code
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGCONT');
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
@@ -139,6 +213,8 @@ export interface ClusterOptions {
   dir?: string;
   /** the nodes outlive this process (`npm run cluster`): started in their own process group, not waited for */
   detached?: boolean;
+  /** TLS only (the cluster bus too) and a password */
+  access?: NodeAccess;
 }
 
 /**
@@ -202,7 +278,12 @@ export class RedisCluster {
   /** Runs the nodes, cluster mode on, not yet joined: no node serves a slot. */
   async startNodes(): Promise<void> {
     for (const port of this.ports) await this.startNode(port);
-    await Promise.all(this.ports.map((port) => waitForPing(`redis://127.0.0.1:${port}`)));
+    await Promise.all(this.ports.map((port) => waitForPing(nodeOptions(port, this.options.access))));
+  }
+
+  /** redis-cli's options to reach the node on `port`. */
+  private cli(port: number): string[] {
+    return cliArgs(port, this.options.access);
   }
 
   /** Runs one node (again, after `kill`: it rejoins with its config file, as a replica if it was failed over). */
@@ -211,8 +292,8 @@ export class RedisCluster {
     const child = spawn(
       'redis-server',
       [
-        '--port',
-        String(port),
+        ...serverArgs(port, this.options.access),
+        ...(this.options.access?.tls ? ['--tls-cluster', 'yes'] : []),
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
@@ -236,7 +317,7 @@ export class RedisCluster {
     );
     if (detached) child.unref();
     this.children.set(port, child);
-    if (wait) await waitForPing(`redis://127.0.0.1:${port}`);
+    if (wait) await waitForPing(nodeOptions(port, this.options.access));
   }
 
   /** SIGKILLs one node (SIGCONT first, should it be paused); `startNode` runs it again. */
@@ -271,7 +352,7 @@ export class RedisCluster {
       try {
         const live = this.ports.filter((p) => !dead.includes(p));
         const states = await Promise.all(
-          live.map((port) => run('redis-cli', ['-p', String(port), 'cluster', 'info'])),
+          live.map((port) => run('redis-cli', [...this.cli(port), 'cluster', 'info'])),
         );
         if (states.every((s) => s.output.includes('cluster_state:ok'))) {
           const masters = await this.masterPorts();
@@ -317,6 +398,7 @@ export class RedisCluster {
   /** Joins the nodes into one cluster and waits until every node reports cluster_state:ok. */
   async create(): Promise<void> {
     const created = await run('redis-cli', [
+      ...this.cli(this.ports[0]!).slice(2),
       '--cluster',
       'create',
       ...this.nodes,
@@ -328,7 +410,7 @@ export class RedisCluster {
       throw new Error(`redis-cli --cluster create failed: ${created.output.split('\n').slice(-5).join(' ')}`);
     for (const port of this.ports) {
       for (let i = 0; ; i++) {
-        const info = await run('redis-cli', ['-p', String(port), 'cluster', 'info']);
+        const info = await run('redis-cli', [...this.cli(port), 'cluster', 'info']);
         if (info.output.includes('cluster_state:ok')) break;
         if (i === 200) throw new Error(`the cluster node on port ${port} never reported cluster_state:ok`);
         await new Promise((r) => setTimeout(r, 50));
@@ -342,7 +424,7 @@ export class RedisCluster {
         const replicas = ranges.flatMap((r) => r.replicas);
         const synced = await Promise.all(
           replicas.map(async (port) =>
-            (await run('redis-cli', ['-p', String(port), 'info', 'replication'])).output.includes(
+            (await run('redis-cli', [...this.cli(port), 'info', 'replication'])).output.includes(
               'master_link_status:up',
             ),
           ),
@@ -356,7 +438,7 @@ export class RedisCluster {
 
   /** A plain (non-cluster) connection to one node, for CLUSTER commands and per-node checks. */
   async nodeClient(port = this.ports[0]!) {
-    const client = createClient({ url: `redis://127.0.0.1:${port}` });
+    const client = createClient(nodeOptions(port, this.options.access));
     client.on('error', () => {});
     await client.connect();
     return client;
@@ -426,9 +508,12 @@ export class RedisCluster {
   }
 }
 
-async function waitForPing(url: string): Promise<void> {
+async function waitForPing(options: ReturnType<typeof nodeOptions>): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+    const client = createClient({
+      ...options,
+      socket: { ...options.socket, reconnectStrategy: false, connectTimeout: 500 },
+    });
     client.on('error', () => {});
     try {
       await client.connect();
@@ -440,7 +525,7 @@ async function waitForPing(url: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  throw new Error(`redis-server at ${url} did not start`);
+  throw new Error(`redis-server on port ${options.socket.port} did not start`);
 }
 
 function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {

@@ -1,5 +1,6 @@
 /**
- * The Redis store (node-redis 6), for a single server or a Redis Cluster.
+ * The Redis store (node-redis 6), for a single server, a Redis Cluster, or a master found through
+ * Redis Sentinel (which behaves as a single server whose address changes on a failover).
  *
  * `apply` runs one Lua script (scripts.ts): it checks the guards, then performs every operation,
  * and it first compares the server's clock with the caller's deadline so a command that arrives
@@ -24,18 +25,24 @@ import {
 } from '../store.js';
 import {
   connectCluster,
+  connectSentinel,
   connectSingle,
   createClusterClient,
+  createSentinelClient,
   createSingleClient,
   type ClusterClient,
   type ConnectHooks,
+  type RedisTarget,
+  type SentinelClient,
   type SingleClient,
 } from './connect.js';
 import { APPLY, encodeApply, hashChunks, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
 
 /** Key-less commands (PING, TIME) go to a single server itself, but to a cluster's nodes one by one. */
 type Connection =
-  { single: SingleClient; cluster?: undefined } | { cluster: ClusterClient; single?: undefined };
+  | { single: SingleClient; cluster?: undefined; sentinel?: undefined }
+  | { cluster: ClusterClient; single?: undefined; sentinel?: undefined }
+  | { sentinel: SentinelClient; single?: undefined; cluster?: undefined };
 
 export interface RedisStoreOptions {
   /** Deadline of every store call in ms (KooGallery waits 5 s for a push answer). */
@@ -58,9 +65,10 @@ export class RedisStore implements Store {
   /** Aborted by close(): ends a cluster's connection attempts (connect.ts). */
   private readonly closing = new AbortController();
   /** Keyed commands: node-redis routes them to the key's node on a cluster. */
-  private readonly client: SingleClient | ClusterClient;
+  private readonly client: SingleClient | ClusterClient | SentinelClient;
   private readonly single: SingleClient | undefined;
   private readonly cluster: ClusterClient | undefined;
+  private readonly sentinel: SentinelClient | undefined;
 
   private constructor(
     connection: Connection,
@@ -68,20 +76,20 @@ export class RedisStore implements Store {
   ) {
     this.single = connection.single;
     this.cluster = connection.cluster;
-    this.client = connection.single ?? connection.cluster;
+    this.sentinel = connection.sentinel;
+    this.client = connection.single ?? connection.cluster ?? connection.sentinel;
     this.timeoutMs = options.timeoutMs ?? 1500;
     this.clockTimer = setInterval(() => void this.syncClock().catch(() => undefined), 30_000);
     this.clockTimer.unref();
   }
 
   /** Connects in the background: the relay starts and reports not-ready until Redis answers. */
-  static connect(
-    target: { url?: string; clusterNodes?: string[] },
-    options: RedisStoreOptions = {},
-  ): RedisStore {
-    const connection: Connection = target.clusterNodes?.length
-      ? { cluster: createClusterClient(target.clusterNodes) }
-      : { single: createSingleClient(target.url) };
+  static connect(target: RedisTarget, options: RedisStoreOptions = {}): RedisStore {
+    const connection: Connection = target.sentinel
+      ? { sentinel: createSentinelClient(target.sentinel, target) }
+      : target.clusterNodes?.length
+        ? { cluster: createClusterClient(target.clusterNodes, target) }
+        : { single: createSingleClient(target.url, target) };
     const store = new RedisStore(connection, options);
     const hooks: ConnectHooks = {
       onError: options.onError,
@@ -90,7 +98,9 @@ export class RedisStore implements Store {
     };
     store.firstConnection = connection.cluster
       ? connectCluster(connection.cluster, hooks)
-      : connectSingle(connection.single, hooks);
+      : connection.sentinel
+        ? connectSentinel(connection.sentinel, hooks)
+        : connectSingle(connection.single, hooks);
     return store;
   }
 
@@ -102,9 +112,20 @@ export class RedisStore implements Store {
     await this.ping();
   }
 
+  /**
+   * Through Sentinel, node-redis holds a command back while its master is not connected and
+   * sends it once a master is (rediscovering in a loop meanwhile): it is failed at once instead,
+   * as a single server's commands are (disableOfflineQueue), so nothing piles up in a failover.
+   */
+  private offline(sentinel: SentinelClient | undefined = this.sentinel): void {
+    if (sentinel && !sentinel.getMasterNode())
+      throw new StoreUnavailableError('no Redis master is connected (Sentinel: connecting or failing over)');
+  }
+
   private call<T>(what: string, run: () => Promise<T>): Promise<T> {
     let started: Promise<T>;
     try {
+      this.offline();
       started = run();
     } catch (error) {
       started = Promise.reject(error);
@@ -119,7 +140,7 @@ export class RedisStore implements Store {
   async syncClock(): Promise<void> {
     const before = Date.now();
     const [seconds, micros] = await this.call('TIME', async () =>
-      (this.single ?? (await this.nodeClient(this.masters()[0]!))).time(),
+      (this.single ?? this.sentinel ?? (await this.nodeClient(this.masters()[0]!))).time(),
     );
     const after = Date.now();
     const serverMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
@@ -185,8 +206,13 @@ export class RedisStore implements Store {
   async waitStream(key: string, after: string, ms: number): Promise<boolean> {
     const args = ['XREAD', 'COUNT', '1', 'BLOCK', String(Math.max(1, Math.round(ms))), 'STREAMS', key, after];
     const blocking = await this.blockingClient();
+    this.offline(blocking.sentinel);
     const reply = await withDeadline(
-      blocking.single ? blocking.single.sendCommand(args) : blocking.cluster.sendCommand(key, true, args),
+      blocking.single
+        ? blocking.single.sendCommand(args)
+        : blocking.sentinel
+          ? blocking.sentinel.sendCommand(true, args)
+          : blocking.cluster.sendCommand(key, true, args),
       ms + this.timeoutMs,
       'a blocking read',
     );
@@ -218,16 +244,32 @@ export class RedisStore implements Store {
     return this.durable;
   }
 
-  /** A second connection like the store's (a second cluster client on a cluster). */
+  /**
+   * A second connection like the store's: a second cluster client on a cluster, a second
+   * Sentinel client (its own sentinel and master connections) through Sentinel.
+   */
   private async ownConnection(what: string): Promise<Connection> {
     const connection: Connection = this.single
       ? { single: this.single.duplicate() }
-      : { cluster: this.cluster!.duplicate() };
-    const onError = (error: Error) => this.options.onError?.(error);
+      : this.sentinel
+        ? { sentinel: this.sentinel.duplicate() }
+        : { cluster: this.cluster!.duplicate() };
+    const onError = (error: unknown) =>
+      this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
     const connecting = connection.single
       ? connection.single.on('error', onError).connect()
-      : connection.cluster.on('error', onError).connect();
-    await withDeadline<unknown>(connecting, this.timeoutMs, `connecting for ${what}`);
+      : connection.sentinel
+        ? connection.sentinel.on('error', onError).connect()
+        : connection.cluster.on('error', onError).connect();
+    try {
+      await withDeadline<unknown>(connecting, this.timeoutMs, `connecting for ${what}`);
+    } catch (error) {
+      // not left connecting (and, through Sentinel, rediscovering) in the background
+      void Promise.resolve()
+        .then(() => (connection.single ?? connection.sentinel ?? connection.cluster).destroy())
+        .catch(() => undefined);
+      throw error;
+    }
     return connection;
   }
 
@@ -241,10 +283,20 @@ export class RedisStore implements Store {
     let reply: unknown;
     let node: SingleClient | undefined;
     try {
+      this.offline();
       reply = await withDeadline(
         (async () => {
           if (!waitFor) return this.runScript(APPLY, { keys, arguments: args }, false);
           const durable = await this.durableClient();
+          if (durable.sentinel) {
+            this.offline(durable.sentinel);
+            // the master connection the script runs on (again after a failover, when node-redis
+            // retries it on the new master), so WAIT goes to that connection and no other
+            return durable.sentinel._execute(false, (client) => {
+              node = client as unknown as SingleClient;
+              return this.runScript(APPLY, { keys, arguments: args }, false, node);
+            });
+          }
           // the master that runs the write, to send WAIT to it (and only it) after
           node = durable.single ?? (await durable.cluster.getNodeClientForKey(keys[0]!, false));
           return this.runScript(APPLY, { keys, arguments: args }, false, durable.single ?? durable.cluster);
@@ -279,7 +331,8 @@ export class RedisStore implements Store {
    * WAIT on the connection that ran the write, on its master: Redis answers how many replicas
    * have acknowledged everything that master had written up to that write. On a cluster the
    * write must have run on `node`, the master of its slot when it was sent; if the slot moved
-   * meanwhile (a failover, a redirection) nothing can be said of it. Any failure is
+   * meanwhile (a failover, a redirection) nothing can be said of it. Through Sentinel, `node` is
+   * the master connection itself: a failover closes it, and WAIT on it fails. Any failure is
    * NotReplicatedError: the write was applied, so it must not be taken for one that was not
    * (a lost reply, kit/pipeline.ts), nor answered done.
    */
@@ -355,7 +408,7 @@ export class RedisStore implements Store {
     script: Script,
     options: { keys: string[]; arguments: string[] },
     readOnly: boolean,
-    client: SingleClient | ClusterClient = this.client,
+    client: SingleClient | ClusterClient | SentinelClient = this.client,
   ): Promise<unknown> {
     try {
       return await (readOnly ? client.evalShaRo(script.sha, options) : client.evalSha(script.sha, options));
@@ -367,15 +420,19 @@ export class RedisStore implements Store {
 
   /** See `Store.sendCommand`: a single server takes any command, a cluster routes it by `key`. */
   sendCommand(key: string | undefined, readOnly: boolean, args: readonly string[]): Promise<unknown> {
-    const cluster = this.cluster;
+    const { cluster, sentinel } = this;
     return this.call(args[0] ?? 'a command', () =>
-      cluster ? cluster.sendCommand(key, readOnly, [...args]) : this.single!.sendCommand(args),
+      cluster
+        ? cluster.sendCommand(key, readOnly, [...args])
+        : sentinel
+          ? sentinel.sendCommand(readOnly, [...args])
+          : this.single!.sendCommand(args),
     );
   }
 
   /** On a cluster every master must answer: each serves a share of the tenants. */
   async ping(): Promise<void> {
-    const single = this.single;
+    const single = this.single ?? this.sentinel;
     if (single) {
       await this.call('PING', () => single.ping());
       return;
@@ -386,7 +443,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * A single server: PING. A cluster: the node of each probe key must answer a GET of it
+   * A single server, or the master found through Sentinel: PING. A cluster: the node of each probe key must answer a GET of it
    * (routed by its slot, so a failover is followed); then every known node, masters and replicas, is
    * pinged at once, and the ones that do not answer within the deadline are listed. A cluster
    * that refuses commands (CLUSTERDOWN) fails the GET, so it is not ready.
@@ -420,7 +477,7 @@ export class RedisStore implements Store {
     this.closing.abort();
     clearInterval(this.clockTimer);
     for (const own of [this.blocking, this.durable])
-      if (own) void own.then((c) => (c.single ?? c.cluster).destroy()).catch(() => undefined);
+      if (own) void own.then((c) => (c.single ?? c.cluster ?? c.sentinel).destroy()).catch(() => undefined);
     this.blocking = this.durable = undefined;
     try {
       await withDeadline(this.client.close(), 2000, 'close');
