@@ -855,7 +855,7 @@ export const operations = define({
       410: reply(
         errorAnswer(
           ['cursor_expired'],
-          'Events after `after` are no longer kept (older than `EVENTS_RETENTION_HOURS`): read the mirror again, then the feed from `next` of a read without `after` (`cursor_expired`).',
+          'Events after `after` are no longer kept (older than `EVENTS_RETENTION_HOURS`): read again the records you keep from the mirror, then the feed from its oldest kept event (a read without `after`); events carry each record as it was after its change, so replaying them over what you read converges (`cursor_expired`).',
         ),
       ),
       429: rateLimited,
@@ -911,6 +911,30 @@ export const operations = define({
     },
   },
 });
+
+/**
+ * The change feed's webhook (contract §5b), declared with the API so the OpenAPI document lists it
+ * under `webhooks`: what the relay POSTs to WEBHOOK_URL and what it expects back.
+ */
+export const webhook = {
+  name: 'relayEvent',
+  summary: 'A change-feed event, POSTed to WEBHOOK_URL',
+  description:
+    "Every event of `GET /events` is also POSTed to `WEBHOOK_URL` as its JSON, signed per the Standard Webhooks spec with `WEBHOOK_SECRET`: verify it with a Standard Webhooks library (or the integration kit's `verifyRelayWebhook`) over the raw body. Events arrive in feed order, one at a time, by one relay replica at a time; each is retried with exponential backoff and jitter (up to 1 h apart) until the receiver answers 2xx within 10 s, for as long as the feed keeps it. Delivery is at least once: drop duplicates by `webhook-id`.",
+  headers: z.object({
+    'webhook-id': EventId.meta({ description: "The event's id: the same on every retry." }),
+    'webhook-timestamp': z
+      .string()
+      .regex(/^\d+$/)
+      .meta({ description: 'When this attempt was signed, in seconds since the epoch.' }),
+    'webhook-signature': z.string().meta({
+      description:
+        '`v1,<base64 HMAC-SHA256>` over `<webhook-id>.<webhook-timestamp>.<body>`, keyed by the secret.',
+    }),
+  }),
+  body: RelayEvent,
+  accepted: 'Any 2xx acknowledges the event; anything else, or no answer within 10 s, is retried.',
+} as const;
 
 export type Operations = typeof operations;
 export type OperationId = keyof Operations;

@@ -12,6 +12,7 @@ import {
   operations,
   sharedParameters,
   unknownRoute,
+  webhook,
   type OperationDef,
   type Reply,
 } from './contract.js';
@@ -126,6 +127,19 @@ export function buildOpenApiDocument(): Json {
     (paths[op.path] ??= {})[op.method] = operationObject(operationId, op);
   responseObject(unknownRoute);
   for (const shape of about.schemas) jsonSchema(shape, 'output');
+  const webhooks = {
+    [webhook.name]: {
+      post: {
+        tags: ['events'],
+        summary: webhook.summary,
+        description: webhook.description,
+        security: [],
+        parameters: parameterObjects('header', webhook.headers),
+        requestBody: { required: true, content: { [json]: { schema: bare(webhook.body, 'output') } } },
+        responses: { '2XX': { description: webhook.accepted } },
+      },
+    },
+  };
 
   return {
     openapi: '3.1.0',
@@ -140,6 +154,7 @@ export function buildOpenApiDocument(): Json {
     security: [{ sellerApiKey: [] }],
     tags: Object.entries(about.tags).map(([name, text]) => ({ name, description: text })),
     paths,
+    webhooks,
     components: {
       securitySchemes: { sellerApiKey: { type: 'http', scheme: 'bearer', description: about.apiKey } },
       parameters: sorted(parameters),

@@ -99,12 +99,37 @@ export function renderApiReference(doc: Json = buildOpenApiDocument()): string {
       out.push('');
     }
   }
+  for (const [name, item] of Object.entries((doc.webhooks ?? {}) as Record<string, Json>)) {
+    const hook = item.post as Json;
+    out.push(`## Webhook \`${name}\`: \`POST WEBHOOK_URL\` — ${String(hook.summary ?? '')}`, '');
+    if (hook.description) out.push(String(hook.description), '');
+    out.push('Headers:');
+    for (const h of (hook.parameters ?? []) as Json[])
+      out.push(`  - \`${String(h.name)}\`: ${String(h.description ?? '')}`);
+    const body = ((hook.requestBody as Json).content as Record<string, Json>)['application/json']!.schema;
+    out.push('', `Body: ${phrase(body as Schema)}`, '');
+    for (const [status, answer] of Object.entries(hook.responses as Record<string, Json>))
+      out.push(`Answer ${status}: ${String(answer.description ?? '')}`, '');
+  }
   out.push('## Shapes', '');
   for (const [name, schema] of Object.entries(components.schemas ?? {})) {
     out.push(`### \`${name}\``, '');
     if (typeof schema.description === 'string') out.push(schema.description, '');
     const listed = fields(schema);
-    out.push(...(listed.length ? listed : [`  - ${phrase(schema)}`]), '');
+    // A union told apart by a `type` constant (the change feed's events): each type and its data.
+    const variants = (schema.oneOf ?? schema.anyOf) as Schema[] | undefined;
+    const tagged = variants?.every((v) => (v.properties?.type as Json | undefined)?.const !== undefined);
+    if (variants && tagged) {
+      const common = Object.keys(variants[0]!.properties!).filter((k) => k !== 'data' && k !== 'type');
+      out.push(`Members: ${common.map((k) => `\`${k}\``).join(', ')}, \`type\` and \`data\`:`, '');
+      for (const v of variants) {
+        const data = v.properties!.data as Schema;
+        const members = !refName(data) && data.properties ? Object.keys(data.properties) : null;
+        const shown = members ? `{ ${members.map((m) => `\`${m}\``).join(', ')} }` : phrase(data);
+        out.push(`  - \`${String((v.properties!.type as Json).const)}\`: data ${shown}`);
+      }
+      out.push('');
+    } else out.push(...(listed.length ? listed : [`  - ${phrase(schema)}`]), '');
   }
   return `${out
     .join('\n')

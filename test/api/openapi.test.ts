@@ -173,6 +173,7 @@ describe('the seller API and its OpenAPI document', () => {
       'security',
       'tags',
       'paths',
+      'webhooks',
       'components',
     ]);
     ajv.addSchema({ ...doc, $id: DOC_ID });
@@ -185,6 +186,28 @@ describe('the seller API and its OpenAPI document', () => {
     for (const ref of new Set(refs)) expect([ref, resolve(ref)]).toEqual([ref, expect.anything()]);
 
     check('get', '/openapi.json', res);
+    // the change feed's webhook: its body is the feed's Event, its signature headers documented
+    const hook = (
+      doc as unknown as {
+        webhooks: Record<
+          string,
+          {
+            post: {
+              requestBody: { content: Record<string, { schema: unknown }> };
+              parameters: { name: string }[];
+            };
+          }
+        >;
+      }
+    ).webhooks.relayEvent!.post;
+    expect(hook.requestBody.content['application/json']?.schema).toEqual({
+      $ref: '#/components/schemas/Event',
+    });
+    expect(hook.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'webhook-id',
+      'webhook-timestamp',
+      'webhook-signature',
+    ]);
   });
 
   it('documents exactly the routes the app serves under /api/v1, all but the document behind the key', () => {

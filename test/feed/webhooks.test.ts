@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
+import { RelayEvent } from '../../src/api/contract.js';
 import { WebhookDelivery } from '../../src/feed/webhooks.js';
 import { createLogger } from '../../src/ops/log.js';
 import { newTenantId, tenantFields, authFields, user } from '../support/data.js';
@@ -114,6 +115,8 @@ describe('webhooks', () => {
     expect(r.received.every((x) => x.verified)).toBe(true);
     const delivered = [...new Map(r.received.map((x) => [x.id, x.body])).values()];
     expect(delivered).toEqual(feed.events);
+    // each body is the contract's Event, as the OpenAPI document's webhook says
+    for (const body of delivered) expect(RelayEvent.safeParse(body).error).toBeUndefined();
     // the cursor says where delivery stands
     expect(await t.store.get(t.relay.keys.webhookCursor())).toBe(feed.events.at(-1)!.id);
     const metrics = await t.relay.metrics.registry.getSingleMetricAsString('relay_webhook_deliveries_total');
