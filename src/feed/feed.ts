@@ -41,7 +41,7 @@ export class CursorExpiredError extends RelayError {
     super('cursor_expired', 'events after this cursor are no longer kept', {
       status: 410,
       publicMessage:
-        'Events after `after` are no longer kept (older than EVENTS_RETENTION_HOURS): read the mirror again, then the feed from the `next` of a read without `after`.',
+        'Events after `after` are no longer kept (older than EVENTS_RETENTION_HOURS): read again the records you keep from the mirror, then the feed from its oldest kept event (a read without `after`).',
     });
   }
 }

@@ -7,8 +7,11 @@
  * one write in the `{events}` slot guarded by the previous record: two movers (two replicas, or a
  * write and the sweep) never move an entry twice, and each outbox's entries reach the stream in
  * their own order, so a tenant's events keep theirs. Moved entries are then trimmed from the
- * outbox. Every outbox ever written is listed (`Keys.outboxes`), so the periodic sweep moves what
- * a relay that stopped between the write and the move left behind.
+ * outbox (an emptied outbox stays, as an empty stream). Every outbox ever written is listed
+ * (`Keys.outboxes`), so the periodic sweep moves what a relay that stopped between the write and
+ * the move left behind. While the `{events}` slot cannot be reached, writes go on: their events
+ * wait in the outboxes and reach the feed once it is back (a relay that stops meanwhile leaves
+ * them to the next change of that outbox's tenant).
  *
  * Where one write spans slots (a single server, the embedded store) events go straight to the
  * stream and none of this runs.
@@ -33,6 +36,8 @@ export class Outboxes {
   private readonly moving = new Map<string, Promise<void>>();
   /** Outboxes written to while being moved: moved once more after. */
   private readonly again = new Set<string>();
+  /** Outboxes written to while `{events}` could not be reached: listed and moved by `retry`. */
+  private readonly pending = new Set<string>();
 
   constructor(private readonly o: OutboxesOptions) {}
 
@@ -46,7 +51,13 @@ export class Outboxes {
       let outboxes: Set<string> | undefined;
       for (const op of ops) if (op.op === 'xadd' && op.key !== stream) (outboxes ??= new Set()).add(op.key);
       if (!outboxes) return store.apply(ops, options);
-      await this.list([...outboxes]);
+      // Listed first, so a relay that stops right after the write leaves its events to the
+      // sweep; but never at the cost of the write: where `{events}` cannot be reached, the
+      // write goes on and the outbox is listed (and moved) once it can (`retry`).
+      await this.list([...outboxes]).catch((error: unknown) => {
+        for (const key of outboxes!) this.pending.add(key);
+        this.o.onError(error);
+      });
       const outcome = await store.apply(ops, options);
       if (outcome === 'applied') for (const key of outboxes) this.move(key);
       return outcome;
@@ -108,6 +119,17 @@ export class Outboxes {
         await store.apply([
           { op: 'xtrim', key: outbox, minId: formatStreamId(nextStreamId(parseStreamId(last)!)) },
         ]);
+    }
+  }
+
+  /** Lists and moves the outboxes written while `{events}` could not be reached. */
+  async retry(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const keys = [...this.pending];
+    await this.list(keys);
+    for (const key of keys) {
+      this.pending.delete(key);
+      await this.moveNow(key);
     }
   }
 

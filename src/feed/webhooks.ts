@@ -223,11 +223,13 @@ export class WebhookDelivery {
 
   /** The receiver's status, or null when it could not be reached in time. */
   private async post(id: string, payload: string): Promise<number | null> {
+    // Signed at the real time, whatever clock the relay runs on: receivers check it against theirs.
+    const signedAt = new Date();
     const headers = {
       'content-type': 'application/json',
       'webhook-id': id,
-      'webhook-timestamp': String(Math.floor(this.now() / 1000)),
-      'webhook-signature': this.signer.sign(id, new Date(this.now()), payload),
+      'webhook-timestamp': String(Math.floor(signedAt.getTime() / 1000)),
+      'webhook-signature': this.signer.sign(id, signedAt, payload),
     };
     try {
       const res = await fetch(this.o.url, {

@@ -11,6 +11,7 @@ import type { WebhookDelivery } from './webhooks.js';
 
 const TRIM_EVERY_MS = 60_000;
 const SWEEP_EVERY_MS = 30_000;
+const RETRY_EVERY_MS = 2000;
 
 export class FeedWorkers {
   private timers: NodeJS.Timeout[] = [];
@@ -42,6 +43,9 @@ export class FeedWorkers {
       // Only a store that writes slot by slot (a cluster) fills outboxes.
       if (!this.o.store.atomicAcrossSlots) await this.o.outboxes.sweep();
     });
+    every(RETRY_EVERY_MS, 'moving outboxes written while the feed was unreachable', () =>
+      this.o.outboxes.retry(),
+    );
     this.o.webhooks?.start();
   }
 

@@ -35,6 +35,8 @@ export class MemoryStore implements Store {
   private readonly sweeper: NodeJS.Timeout;
   /** waitStream's callers, woken by every append. */
   private readonly appended = new Set<() => void>();
+  /** waitStream's callers, ended by close(). */
+  private readonly closers = new Set<() => void>();
 
   constructor(private readonly now: () => number = Date.now) {
     this.sweeper = setInterval(() => this.sweep(), 10_000);
@@ -112,9 +114,15 @@ export class MemoryStore implements Store {
       const done = (value: boolean) => {
         clearTimeout(timer);
         this.appended.delete(wake);
+        this.closers.delete(close);
         resolve(value);
       };
       const timer = setTimeout(() => done(false), ms);
+      // close() ends the wait too (wake then finds nothing)
+      this.closers.add(close);
+      function close() {
+        done(false);
+      }
       this.appended.add(wake);
     });
   }
@@ -302,6 +310,7 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    for (const close of [...this.closers]) close();
   }
 
   /** Entries held, expired ones included until they are swept (every 10 s, or when read). */
