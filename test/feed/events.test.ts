@@ -15,7 +15,7 @@ import {
   tenantFields,
   user,
 } from '../support/data.js';
-import { startRelay, type StoreKind, type TestRelay } from '../support/relay.js';
+import { startRelay, V1_KEY, type StoreKind, type TestRelay } from '../support/relay.js';
 
 interface Event {
   id: string;
@@ -353,5 +353,40 @@ describe('change feed retention', () => {
     // and a read without `after` starts at the oldest kept event
     const oldest = await t.api('/api/v1/events');
     expect((oldest.body as { events: Event[] }).events.map((e) => e.data.name)).toEqual(['later']);
+  });
+});
+
+describe('change feed from the V1 interfaces', () => {
+  let t: TestRelay;
+  beforeAll(async () => {
+    t = await startRelay({ store: 'memory', env: { V1_ACCESS_KEY: V1_KEY }, pusher: { v1Key: V1_KEY } });
+  });
+  afterAll(() => t.close());
+
+  it('records V1 pushes and basic calls as the same events as V2', async () => {
+    const tenantId = newTenantId();
+    const start = (await readAll(t)).next;
+    await ok(t.pusher.v1Push('tenantSync', tenantFields(tenantId)));
+    await ok(t.pusher.v1Push('authSync', authFields(tenantId, JSON.stringify([user('ann')]))));
+    const orderId = `CS${randomBytes(6).toString('hex').toUpperCase()}`;
+    const bought = await ok(
+      t.pusher.v1Basic('newInstance', {
+        customerId: tenantId,
+        mobilePhone: '13800138000',
+        email: 'buyer@example.com',
+        orderId,
+        productId: 'P-v1',
+        expireTime: formatExpireTime(Date.UTC(2027, 0, 1)),
+      }),
+    );
+    await ok(t.pusher.v1Basic('expireInstance', { instanceId: bought.answer!.instanceId as string }));
+    const { events } = await readAll(t, '', start);
+    expect(events.map((e) => e.type)).toEqual([
+      'tenant.created',
+      'user.added',
+      'instance.created',
+      'instance.frozen',
+    ]);
+    expect(events[1]!.data).toMatchObject({ userName: 'ann', authorized: true });
   });
 });
