@@ -467,6 +467,126 @@ export class RedisCluster {
     }
   }
 
+  /** The cluster node id of the node on `port` (CLUSTER MYID). */
+  async nodeId(port: number): Promise<string> {
+    const client = await this.nodeClient(port);
+    try {
+      return String(await client.sendCommand(['CLUSTER', 'MYID']));
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** How many keys of `slot` the node on `port` holds (CLUSTER COUNTKEYSINSLOT). */
+  async keysInSlot(port: number, slot: number): Promise<number> {
+    const client = await this.nodeClient(port);
+    try {
+      return Number(await client.sendCommand(['CLUSTER', 'COUNTKEYSINSLOT', String(slot)]));
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /**
+   * The errors a node has answered since it started or `CONFIG RESETSTAT`, by prefix
+   * (`INFO errorstats`: MOVED, ASK, TRYAGAIN, NOSCRIPT…).
+   */
+  async errorStats(port: number): Promise<Record<string, number>> {
+    const client = await this.nodeClient(port);
+    try {
+      const info = String(await client.sendCommand(['INFO', 'errorstats']));
+      const out: Record<string, number> = {};
+      for (const [, name, count] of info.matchAll(/^errorstat_([^:]+):count=(\d+)/gm))
+        out[name!] = Number(count);
+      return out;
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** CONFIG RESETSTAT on every node (running or not): errorStats counts from now on. */
+  async resetStats(): Promise<void> {
+    for (const port of this.ports) {
+      const client = await this.nodeClient(port).catch(() => undefined);
+      if (!client) continue;
+      try {
+        await client.sendCommand(['CONFIG', 'RESETSTAT']);
+      } finally {
+        client.destroy();
+      }
+    }
+  }
+
+  /**
+   * Moves exactly one slot from its master to the master on `to`, the way `redis-cli --cluster
+   * reshard` moves each slot, without choosing the slots for us: CLUSTER SETSLOT IMPORTING on
+   * the target, MIGRATING on the source, then MIGRATE of its keys `batch` at a time (keys written
+   * meanwhile included) until the source holds none, then SETSLOT NODE on the target, the source
+   * and every other master. `afterBatch` runs after each MIGRATE with the keys moved so far and
+   * the keys left on the source: a test may pause there, with the slot split between two nodes
+   * (clients then get ASK for keys already moved and TRYAGAIN for multi-key commands over keys
+   * on both sides or, on the target, over keys not there).
+   */
+  async migrateSlot(
+    slot: number,
+    to: number,
+    options: {
+      batch?: number;
+      /** keys of the slot to move first, in a batch of their own */
+      first?: readonly string[];
+      afterBatch?: (moved: number, left: number) => Promise<void>;
+    } = {},
+  ): Promise<{ from: number; keys: number; batches: number; ms: number }> {
+    const started = Date.now();
+    const from = await this.portOfSlot(slot);
+    if (from === to) throw new Error(`slot ${slot} is already served by the node on port ${to}`);
+    const [fromId, toId] = await Promise.all([this.nodeId(from), this.nodeId(to)]);
+    const source = await this.nodeClient(from);
+    const target = await this.nodeClient(to);
+    let keys = 0;
+    let batches = 0;
+    try {
+      await target.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId]);
+      await source.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId]);
+      for (let first = options.first?.length ? [...options.first] : null; ; first = null) {
+        const names =
+          first ??
+          ((await source.sendCommand([
+            'CLUSTER',
+            'GETKEYSINSLOT',
+            String(slot),
+            String(options.batch ?? 10),
+          ])) as string[]);
+        if (names.length === 0) break;
+        const moved = String(
+          await source.sendCommand(['MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...names]),
+        );
+        if (moved !== 'OK' && moved !== 'NOKEY') throw new Error(`MIGRATE answered ${moved}`);
+        keys += names.length;
+        batches++;
+        const left = Number(await source.sendCommand(['CLUSTER', 'COUNTKEYSINSLOT', String(slot)]));
+        await options.afterBatch?.(keys, left);
+      }
+      // The target first (it then answers for the slot without ASKING), then the source (which
+      // now answers MOVED), then the others, as redis-cli does.
+      await target.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+      await source.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+      for (const port of await this.masterPorts()) {
+        if (port === from || port === to) continue;
+        const other = await this.nodeClient(port);
+        try {
+          await other.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+        } finally {
+          other.destroy();
+        }
+      }
+    } finally {
+      source.destroy();
+      target.destroy();
+    }
+    return { from, keys, batches, ms: Date.now() - started };
+  }
+
   /** Every key under a prefix on every node (each node scans only its own keys). */
   async keysUnder(prefix: string): Promise<string[]> {
     const keys: string[] = [];

@@ -286,7 +286,7 @@ export class RedisStore implements Store {
       this.offline();
       reply = await withDeadline(
         (async () => {
-          if (!waitFor) return this.runScript(APPLY, { keys, arguments: args }, false);
+          if (!waitFor) return this.runScript(APPLY, { keys, arguments: args }, false, this.client, notAfter);
           const durable = await this.durableClient();
           if (durable.sentinel) {
             this.offline(durable.sentinel);
@@ -294,12 +294,18 @@ export class RedisStore implements Store {
             // retries it on the new master), so WAIT goes to that connection and no other
             return durable.sentinel._execute(false, (client) => {
               node = client as unknown as SingleClient;
-              return this.runScript(APPLY, { keys, arguments: args }, false, node);
+              return this.runScript(APPLY, { keys, arguments: args }, false, node, notAfter);
             });
           }
           // the master that runs the write, to send WAIT to it (and only it) after
           node = durable.single ?? (await durable.cluster.getNodeClientForKey(keys[0]!, false));
-          return this.runScript(APPLY, { keys, arguments: args }, false, durable.single ?? durable.cluster);
+          return this.runScript(
+            APPLY,
+            { keys, arguments: args },
+            false,
+            durable.single ?? durable.cluster,
+            notAfter,
+          );
         })(),
         Math.max(1, notAfter - Date.now()),
         'a write',
@@ -403,18 +409,39 @@ export class RedisStore implements Store {
     };
   }
 
-  /** By its SHA; a server that does not know it yet (new, restarted, another node) gets the text. */
+  /**
+   * By its SHA; a server that does not know it yet (new, restarted, another node) gets the text.
+   *
+   * While a cluster slot is being migrated (resharding), node-redis follows MOVED and ASK itself,
+   * but a script over several keys of the slot is refused with TRYAGAIN when its keys are not all
+   * on one node (some moved, some not), or when the target node lacks one of them: Redis ran
+   * nothing, so it is sent again after a short pause (10 ms, doubling up to 100 ms), until
+   * `notAfter` (the write's deadline, or the read's), when the TRYAGAIN is thrown
+   * (StoreUnavailableError: 000005, or 503). See docs/redis-cluster.md, "Resharding".
+   */
   private async runScript(
     script: Script,
     options: { keys: string[]; arguments: string[] },
     readOnly: boolean,
     client: SingleClient | ClusterClient | SentinelClient = this.client,
+    notAfter = Date.now() + this.timeoutMs,
   ): Promise<unknown> {
-    try {
-      return await (readOnly ? client.evalShaRo(script.sha, options) : client.evalSha(script.sha, options));
-    } catch (error) {
-      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      return readOnly ? client.evalRo(script.text, options) : client.eval(script.text, options);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        try {
+          return await (readOnly
+            ? client.evalShaRo(script.sha, options)
+            : client.evalSha(script.sha, options));
+        } catch (error) {
+          if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+          return await (readOnly ? client.evalRo(script.text, options) : client.eval(script.text, options));
+        }
+      } catch (error) {
+        const pause = Math.min(100, 10 * 2 ** attempt);
+        if (!String((error as Error).message).startsWith('TRYAGAIN') || Date.now() + pause >= notAfter)
+          throw error;
+        await new Promise((r) => setTimeout(r, pause));
+      }
     }
   }
 
