@@ -58,7 +58,8 @@ export class EventLog {
       appId,
       userName,
       sessionRef: this.o.sessionRef(sid),
-      ...(ended ? { reason: ended } : { instanceId: login.instanceId ?? null }),
+      // a tenant with no instance signs in with '' (as `GET /session` says, null)
+      ...(ended ? { reason: ended } : { instanceId: login.instanceId || null }),
     };
     return this.append({ tenantId }, ended ? 'session.ended' : 'session.started', tenantId, data);
   }
