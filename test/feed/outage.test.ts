@@ -10,9 +10,9 @@ import type { PushResult, SendOverrides } from '../../src/sandbox/pusher.js';
 import type { BasicActivity, KitInterface } from '../../src/vocabulary.js';
 import { formatExpireTime } from '../../src/sandbox/marketplace/index.js';
 import { RedisStore } from '../../src/store/redis/store.js';
-import { StoreUnavailableError } from '../../src/store/store.js';
 import { allOrgFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
 import { RedisProcess } from '../support/redis.js';
+import { waitFor, WriteHooks } from '../support/writeHooks.js';
 import { startRelay, type TestRelay } from '../support/relay.js';
 
 interface Event {
@@ -22,45 +22,8 @@ interface Event {
   data: Record<string, unknown>;
 }
 
-const waitFor = async (check: () => Promise<boolean>, ms: number) => {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-};
-
-/**
- * Called once, just before the next `apply` that changes more than the feed is sent to the real
- * Redis, then cleared: the write of the push's change, which must be the write of its events too.
- */
-let pauseAtNextWrite: (() => void) | null = null;
-/** Once: the next `apply` reaches Redis and is applied, but its reply is lost on the way back. */
-let loseNextReply = false;
-
-/** The same store, with hooks around its next write (no behaviour of Redis is imitated). */
-function pausingAtWrite(store: RedisStore): RedisStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'apply')
-        return (...args: Parameters<RedisStore['apply']>) => {
-          const hook = pauseAtNextWrite;
-          if (hook && args[0].some((op) => op.op !== 'xadd')) {
-            pauseAtNextWrite = null;
-            hook();
-          }
-          if (!loseNextReply) return target.apply(...args);
-          loseNextReply = false;
-          return target.apply(...args).then(() => {
-            throw new StoreUnavailableError('the connection was lost before the reply (test)');
-          });
-        };
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
+// The push's change is the write the pause waits for (the feed's own moves are not).
+const hooks = new WriteHooks((ops) => ops.some((op) => op.op !== 'xadd'));
 
 /** How a push is sent again: verbatim (the same nonce and timestamp), or as a new call. */
 type Send = (overrides: SendOverrides) => Promise<PushResult>;
@@ -75,7 +38,7 @@ describe('the change feed when the store goes away mid-write', () => {
     redis = await RedisProcess.start();
     store = RedisStore.connect({ url: redis.url }, { timeoutMs: 400 });
     await store.ready();
-    t = await startRelay({ store: pausingAtWrite(store), env: { KIT_DEADLINE_MS: '1200' } });
+    t = await startRelay({ store: hooks.wrap(store), env: { KIT_DEADLINE_MS: '1200' } });
     expect((await t.pusher.tenantSync(tenantFields(tenantId))).resultCode).toBe('000000');
   });
 
@@ -114,7 +77,7 @@ describe('the change feed when the store goes away mid-write', () => {
     const { next: start } = await read();
     const sent = { nonce: randomBytes(32).toString('hex').toUpperCase(), timestamp: String(Date.now()) };
     let writes = 0;
-    pauseAtNextWrite = () => {
+    hooks.pauseAtNextWrite = () => {
       writes++;
       redis.pause();
     };
@@ -125,7 +88,7 @@ describe('the change feed when the store goes away mid-write', () => {
       // past the push's deadline (KIT_DEADLINE_MS 1200) before Redis sees the write
       await new Promise((resolve) => setTimeout(resolve, 1500));
     } finally {
-      pauseAtNextWrite = null;
+      hooks.pauseAtNextWrite = null;
       redis.resume();
     }
     expect(await waitFor(async () => (await ready()) === 200, 5000)).toBe(true);
@@ -216,9 +179,9 @@ describe('the change feed when the store goes away mid-write', () => {
   it('a push whose write landed but whose reply was lost: 000000 as the replay it is, one set of events, none from its retry', async () => {
     const { next: start } = await read();
     const sent = { nonce: randomBytes(32).toString('hex').toUpperCase(), timestamp: String(Date.now()) };
-    loseNextReply = true;
+    hooks.loseNextReply = true;
     const r = await t.pusher.authSync(authFields(tenantId, [user('cid')]), sent);
-    expect(loseNextReply).toBe(false);
+    expect(hooks.loseNextReply).toBe(false);
     expect(r.resultCode).toBe('000000');
     expect((await t.pusher.send('authSync', r.body, sent)).resultCode).toBe('000000');
     expect(types((await read(start)).events)).toEqual(['user.added']);

@@ -5,42 +5,10 @@ import { RedisStore } from '../../src/store/redis/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { authFields, newTenantId, tenantFields, user } from '../support/data.js';
 import { RedisProcess } from '../support/redis.js';
+import { waitFor, WriteHooks } from '../support/writeHooks.js';
 import { startRelay, type TestRelay } from '../support/relay.js';
 
-const waitFor = async (check: () => Promise<boolean>, ms: number) => {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-};
-
-/** Called once, just before the next `apply` is sent to the real Redis, then cleared. */
-let pauseAtNextWrite: (() => void) | null = null;
-/** Once: the next `apply` reaches Redis and is applied, but its reply is lost on the way back. */
-let loseNextReply = false;
-
-/** The same store, with hooks around its next write (no behaviour of Redis is imitated). */
-function pausingAtWrite(store: RedisStore): RedisStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'apply')
-        return (...args: Parameters<RedisStore['apply']>) => {
-          const hook = pauseAtNextWrite;
-          pauseAtNextWrite = null;
-          hook?.();
-          if (!loseNextReply) return target.apply(...args);
-          loseNextReply = false;
-          return target.apply(...args).then(() => {
-            throw new StoreUnavailableError('the connection was lost before the reply (test)');
-          });
-        };
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
+const hooks = new WriteHooks();
 
 describe('when the store goes away', () => {
   let redis: RedisProcess;
@@ -52,7 +20,7 @@ describe('when the store goes away', () => {
     redis = await RedisProcess.start();
     store = RedisStore.connect({ url: redis.url }, { timeoutMs: 400 });
     await store.ready();
-    t = await startRelay({ store: pausingAtWrite(store), env: { KIT_DEADLINE_MS: '1200' } });
+    t = await startRelay({ store: hooks.wrap(store), env: { KIT_DEADLINE_MS: '1200' } });
     const r = await t.pusher.tenantSync(tenantFields(tenantId));
     expect(r.resultCode).toBe('000000');
   });
@@ -95,7 +63,7 @@ describe('when the store goes away', () => {
     // (claim, tenant, users) has been answered, so the write itself is what arrives late.
     const name = 'late-write';
     let writesSent = 0;
-    pauseAtNextWrite = () => {
+    hooks.pauseAtNextWrite = () => {
       writesSent++;
       redis.pause();
     };
@@ -122,12 +90,12 @@ describe('when the store goes away', () => {
 
   it('a push whose write was applied but whose reply was lost: 000000, as the replay it now is', async () => {
     const name = 'reply-lost';
-    loseNextReply = true;
+    hooks.loseNextReply = true;
     const reqId = `reply-lost-${Date.now()}`;
     const r = await t.pusher.authSync(authFields(tenantId, [user(name)]), {
       headers: { 'X-Request-Id': reqId },
     });
-    expect(loseNextReply).toBe(false);
+    expect(hooks.loseNextReply).toBe(false);
     expect([r.resultCode, r.resultMsg]).toEqual(['000000', 'Success']);
     expect((await t.api(`/api/v1/tenants/${tenantId}/users/${name}`)).status).toBe(200);
     expect(await t.logLine(reqId)).toMatchObject({ replyLost: true, resultCode: '000000' });
