@@ -70,9 +70,11 @@ export async function start(
     // clients open new ones, which the load balancer sends elsewhere. For DRAIN_GRACE_MS the
     // listeners still accept, so a balancer that routes by /readyz takes this relay out first.
     lifecycle.stopping = true;
+    // Long polls answer now (clients poll again, elsewhere) and the feed's background work ends.
+    const background = workers.stop();
     if (config.drainGraceMs > 0) await new Promise((r) => setTimeout(r, config.drainGraceMs));
     // Stop accepting on both listeners, let in-flight requests finish, then close the store.
-    await Promise.all([drain(server), ...(opsServer ? [drain(opsServer)] : []), workers.stop()]);
+    await Promise.all([drain(server), ...(opsServer ? [drain(opsServer)] : []), background]);
     await store.close();
   };
   return { server, opsServer, stop };
