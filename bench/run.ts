@@ -7,7 +7,8 @@
  * REDIS_URL selects the Redis (default redis://127.0.0.1:6379). Every key lives under a prefix
  * of its own (bench:<random>:) and is deleted at the end. BENCH_QUICK=1 makes a short smoke run.
  * BENCH_ONLY=session,signin (any of kit, hostile, instances, authorize, session, signin, revocation,
- * failover) runs only those. `failover` runs on a private Redis Cluster of its own (bench/failover.ts).
+ * failover, feed, scaling) runs only those. `failover` runs on a private Redis Cluster of its own (bench/failover.ts);
+ * `scaling` (1, 2 and 3 relay processes) on a private redis-server and a private cluster (bench/scaling.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ import { runHostileBenchmark, type HostileRow } from './hostile.js';
 import { runKitBenchmarks, type KitRun } from './kit.js';
 import type { LoadRun } from './load.js';
 import { runRevocationBenchmark, type RevocationResult } from './revocation.js';
+import { runScalingBenchmark, scalingTable } from './scaling.js';
 import { runSessionBenchmarks, startSessionWorld, type SessionResult } from './session.js';
 import { runSignInBenchmark, type SignInResult } from './signin.js';
 
@@ -50,6 +52,7 @@ const SECTIONS = [
   'revocation',
   'failover',
   'feed',
+  'scaling',
 ] as const;
 const only = (process.env.BENCH_ONLY ?? '')
   .split(',')
@@ -393,6 +396,18 @@ async function main(): Promise<void> {
       ? await runFeedBenchmark({ prefix, rounds: quick ? 30 : 200, seconds: quick ? 3 : 10 })
       : null;
 
+    let busyBeforeScaling: number | null = null;
+    let scaling = null;
+    if (runs('scaling')) {
+      busyBeforeScaling = await waitForQuiet(30);
+      scaling = await runScalingBenchmark({
+        seconds: 5,
+        rounds: quick ? 1 : 2,
+        warmupS: quick ? 1 : 2,
+        connections: 48,
+      });
+    }
+
     const busyAfter = await cpuBusy();
     const bare = authorize.find((r) => r.path === '/bare');
     const relay = authorize.find((r) => r.name.includes('warn'));
@@ -411,6 +426,7 @@ async function main(): Promise<void> {
       background: {
         busyBefore: busyBefore === null ? null : round(busyBefore, 2),
         busyBeforeSignInWorld: busyBeforeSignInWorld === null ? null : round(busyBeforeSignInWorld, 2),
+        busyBeforeScaling: busyBeforeScaling === null ? null : round(busyBeforeScaling, 2),
         busyAfter: busyAfter === null ? null : round(busyAfter, 2),
         loadAverageBefore: loadBefore,
       },
@@ -456,6 +472,7 @@ async function main(): Promise<void> {
       revocation,
       failover,
       feed,
+      scaling,
     };
     // bench/results in the repository, whether this runs from source or from .bench-build/out/bench.
     const dir = fileURLToPath(
@@ -511,6 +528,15 @@ async function main(): Promise<void> {
     if (revocation) out.push('### Revocation delay', '', revocationTable(revocation), '');
     if (failover) out.push('### Failover', '', failoverTable(failover), '');
     if (feed) out.push('### Change feed', '', feedTable(feed), '');
+    if (scaling)
+      out.push(
+        '### Several relay processes (scaling)',
+        '',
+        `Other work on the machine just before: CPU ${pct(results.background.busyBeforeScaling)} busy.`,
+        '',
+        scalingTable(scaling),
+        '',
+      );
     out.push(`Took ${results.seconds} s. JSON: bench/results/latest.json`, '');
     process.stdout.write(out.join('\n'));
   } finally {
