@@ -1,6 +1,9 @@
 /**
  * `POST /api/v1/authorize` under load (autocannon in this process, each server in a child
- * process), beside a bare Express app doing one HGET on the same Redis key, measured identically.
+ * process), beside a bare Express app doing one HGET on the same Redis key and the floor
+ * (bench/servers/floor.ts: Express 5, one GET of a small JSON record, res.json), measured
+ * identically. The relay runs at production's LOG_LEVEL (info), and again at warn, its log lines
+ * going to a file as `npm start` > file would write them.
  * The tenant and its users are seeded through real pushes first. The servers take turns (the
  * measured seconds of each are split into `rounds` segments, the order rotating), and the CPU
  * time each server process spent per request is recorded: on a shared machine it moves less
@@ -18,11 +21,13 @@ import {
   SELLER_PUBLIC_KEY,
   tenantFields,
 } from '../test/support/fixtures.js';
-import { benchUser, log, REDIS_URL, relayEnv, syncedAt } from './common.js';
+import { Keys } from '../src/store/keys.js';
+import { benchUser, log, REDIS_URL, relayEnv, syncedAt, type RedisClient } from './common.js';
 import {
   contender,
   measureInTurns,
   prepare,
+  startFloor,
   waitReady,
   type LoadRun,
   type Target,
@@ -33,8 +38,9 @@ export type { LoadRun };
 
 export interface AuthorizeOptions extends TurnOptions {
   prefix: string;
-  /** also run the relay at LOG_LEVEL=info (production's level), logging to /dev/null */
-  withInfoLogging: boolean;
+  client: RedisClient;
+  /** also run the relay at LOG_LEVEL=warn (beside production's info) */
+  withWarnLogging: boolean;
 }
 
 const allowed = (status: number, body: unknown) =>
@@ -55,7 +61,7 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
   });
   const servers: ChildServer[] = [];
   try {
-    const relay = await startServer('relay', 'relay.ts', relayEnv(o.prefix, { LOG_LEVEL: 'warn' }));
+    const relay = await startServer('relay', 'relay.ts', relayEnv(o.prefix, { LOG_LEVEL: 'info' }));
     servers.push(relay);
     await waitReady(relay.url);
     // Seed through the front door: the tenant, the app's credential, then 500 users of the app.
@@ -83,8 +89,20 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
       KOO_APP_ID: APP_ID,
     });
     servers.push(bare);
+    const record = await o.client.hGet(new Keys(o.prefix).users(tenantId, APP_ID), userName);
+    if (!record) throw new Error('the user has no mirror record');
+    const floor = await startFloor(o.prefix, record);
+    servers.push(floor);
     const contenders = [
-      contender(relay, relayTarget('relay, LOG_LEVEL=warn')),
+      contender(relay, relayTarget('relay, LOG_LEVEL=info (to a file)')),
+      contender(floor, {
+        name: 'floor: Express + one GET',
+        method: 'POST',
+        path: '/floor',
+        headers: json,
+        body,
+        check: (status) => (status === 200 ? null : 'expected 200'),
+      }),
       contender(bare, {
         name: 'bare Express + one HGET',
         method: 'POST',
@@ -94,11 +112,11 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
         check: allowed,
       }),
     ];
-    if (o.withInfoLogging) {
-      const info = await startServer('relay (info)', 'relay.ts', relayEnv(o.prefix, { LOG_LEVEL: 'info' }));
-      servers.push(info);
-      await waitReady(info.url);
-      contenders.push(contender(info, relayTarget('relay, LOG_LEVEL=info (to /dev/null)')));
+    if (o.withWarnLogging) {
+      const warn = await startServer('relay (warn)', 'relay.ts', relayEnv(o.prefix, { LOG_LEVEL: 'warn' }));
+      servers.push(warn);
+      await waitReady(warn.url);
+      contenders.push(contender(warn, relayTarget('relay, LOG_LEVEL=warn')));
     }
     for (const c of contenders) {
       log(`${c.target.name}: check and ${o.warmupS} s warm-up`);

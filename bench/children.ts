@@ -5,7 +5,27 @@
  * point, src/main.ts, for the fault script and the soak.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * Where the servers' stdout goes: one file per server, as production redirects the relay's log
+ * lines (pino writes them to stdout). A pipe read by this process, or /dev/null, would cost the
+ * server less or more than a real file does.
+ */
+export const LOG_DIR = fileURLToPath(
+  new URL(
+    import.meta.url.endsWith('.js') ? '../../../bench/results/logs/' : './results/logs/',
+    import.meta.url,
+  ),
+);
+
+/** A file of LOG_DIR for `name`'s stdout, emptied; its descriptor is the caller's to close. */
+export function logFile(name: string): { path: string; fd: number } {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const path = `${LOG_DIR}${name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-|-$/g, '')}.log`;
+  return { path, fd: openSync(path, 'w') };
+}
 
 const running = new Set<ChildProcess>();
 
@@ -24,6 +44,8 @@ export interface ChildServer {
   stop: () => Promise<void>;
   /** Asks the child to exit normally (so `--cpu-prof` writes its profile), then waits for it. */
   exit: () => Promise<void>;
+  /** the file its stdout (the relay's log lines) is written to */
+  stdoutFile: string;
 }
 
 /** Starts `bench/servers/<file>` with `env`; resolves once it listens and has told us its port. */
@@ -38,12 +60,15 @@ export function startServer(
   const path = fileURLToPath(
     new URL(`./servers/${compiled ? file.replace(/\.ts$/, '.js') : file}`, import.meta.url),
   );
+  const stdout = logFile(name);
   const child = fork(path, [], {
     execArgv: [...(compiled ? [] : ['--import', 'tsx']), ...(options.execArgv ?? [])],
     env: env as NodeJS.ProcessEnv,
-    // stdout (the relay's logs) to /dev/null, stderr shown, plus the IPC channel for the port.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // stdout (the relay's logs) to a file of its own, stderr shown, plus the IPC channel for the port.
+    stdio: ['ignore', stdout.fd, 'inherit', 'ipc'],
   });
+  // The child has its own copy of the descriptor.
+  closeSync(stdout.fd);
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => running.delete(child));
@@ -85,7 +110,16 @@ export function startServer(
     }, 20_000);
     child.once('message', (message: { port?: number }) => {
       clearTimeout(timer);
-      resolve({ name, pid: child.pid!, url: `http://127.0.0.1:${message.port}`, cpuMs, cpu, stop, exit });
+      resolve({
+        name,
+        pid: child.pid!,
+        url: `http://127.0.0.1:${message.port}`,
+        cpuMs,
+        cpu,
+        stop,
+        exit,
+        stdoutFile: stdout.path,
+      });
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);

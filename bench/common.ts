@@ -269,7 +269,7 @@ export async function waitForServerTime(r: InProcessRelay, nonce: string): Promi
 }
 
 export interface Variant {
-  name: 'push' | 'apply' | 'floor';
+  name: 'push' | 'apply' | 'floor' | 'handler';
   /** prepares outside the timing, runs, checks, and returns the timed ms */
   run: () => Promise<number>;
 }

@@ -6,8 +6,9 @@
  * second do.
  */
 import autocannon from 'autocannon';
-import type { ChildServer } from './children.js';
-import { log, round, stats } from './common.js';
+import { createClient } from 'redis';
+import { startServer, type ChildServer } from './children.js';
+import { log, REDIS_URL, round, stats } from './common.js';
 
 export interface LoadRun {
   name: string;
@@ -183,4 +184,24 @@ export async function waitReady(url: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error('the relay did not become ready');
+}
+
+/**
+ * The floor server (bench/servers/floor.ts) over a copy of `record` (a small JSON record: the
+ * mirror's record of the user under load), stored at `<prefix>floor:record`.
+ */
+export async function startFloor(
+  prefix: string,
+  record: string,
+  options: { execArgv?: string[] } = {},
+): Promise<ChildServer> {
+  const key = `${prefix}floor:record`;
+  const client = createClient({ url: REDIS_URL });
+  await client.connect();
+  try {
+    await client.set(key, record);
+  } finally {
+    client.destroy();
+  }
+  return startServer('floor', 'floor.ts', { REDIS_URL, FLOOR_KEY: key }, options);
 }

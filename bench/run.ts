@@ -15,6 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runAuthorizeBenchmarks } from './authorize.js';
+import { runExternalBenchmark, type ExternalResult } from './external.js';
 import {
   benchPrefix,
   connectClient,
@@ -42,6 +43,9 @@ const TARGET_PUSH_RATIO = 1.5;
 const TARGET_AUTHORIZE_RATIO = 0.8;
 const TARGET_SESSION_BARE_RATIO = 0.8;
 const TARGET_SESSION_PASSPORT_RATIO = 1.5;
+/** Issue 13: session and authorize ≥ 0.9× the floor's req/s, CPU per request ≤ 1.15× the floor's. */
+const TARGET_FLOOR_RATIO = 0.9;
+const TARGET_FLOOR_CPU_RATIO = 1.15;
 const SECTIONS = [
   'kit',
   'hostile',
@@ -53,6 +57,7 @@ const SECTIONS = [
   'failover',
   'feed',
   'scaling',
+  'external',
 ] as const;
 const only = (process.env.BENCH_ONLY ?? '')
   .split(',')
@@ -60,7 +65,9 @@ const only = (process.env.BENCH_ONLY ?? '')
   .filter(Boolean);
 for (const x of only)
   if (!(SECTIONS as readonly string[]).includes(x)) throw new Error(`BENCH_ONLY: unknown section ${x}`);
-const runs = (section: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(section);
+// `external` builds the relay and runs it by `npm start`: only when asked for by name.
+const runs = (section: (typeof SECTIONS)[number]) =>
+  only.includes(section) || (only.length === 0 && section !== 'external');
 
 const fmt = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(2)) : 'n/a');
 const pct = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v * 100)}%`);
@@ -74,15 +81,22 @@ function kitTable(runs: KitRun[]): string {
       ['relay over HTTP, server-side (request → answer sent)', r.server],
       ['mirror apply alone (`relay.mirror.*Sync`)', r.apply],
       ['floor: one MULTI of the same records', r.floor],
+      [
+        'handler floor: raw body, canonical payload + HMAC, zod, one MULTI; over HTTP, client-observed',
+        r.handler,
+      ],
     ];
     rows.forEach(([label, s], i) =>
       lines.push(`| ${i === 0 ? r.name : ''} | ${label} | ${s.n} | ${fmt(s.p50)} | ${fmt(s.p95)} |`),
     );
+    const h50 = ratio(r.push.p50, r.handler.p50);
+    const h95 = ratio(r.push.p95, r.handler.p95);
+    const hMet = h50 <= TARGET_PUSH_RATIO && h95 <= TARGET_PUSH_RATIO ? 'met' : 'not met';
     const p50 = ratio(r.push.p50, r.floor.p50);
     const p95 = ratio(r.push.p95, r.floor.p95);
-    const met = p50 <= TARGET_PUSH_RATIO && p95 <= TARGET_PUSH_RATIO ? 'met' : 'not met';
     lines.push(
-      `| | **relay ÷ floor** (target ≤ ${TARGET_PUSH_RATIO}×: ${met}) | | **${p50}×** | **${p95}×** |`,
+      `| | **relay ÷ handler floor** (target ≤ ${TARGET_PUSH_RATIO}×: ${hMet}) | | **${h50}×** | **${h95}×** |`,
+      `| | relay ÷ MULTI floor | | ${p50}× | ${p95}× |`,
       `| | apply alone ÷ floor | | ${ratio(r.apply.p50, r.floor.p50)}× | ${ratio(r.apply.p95, r.floor.p95)}× |`,
     );
   }
@@ -184,6 +198,8 @@ interface Comparison {
   baseline: string;
   label: string;
   target: number;
+  /** the highest relay CPU per request ÷ the baseline's, when there is a target for it */
+  cpuTarget?: number;
 }
 
 function loadTable(
@@ -205,11 +221,70 @@ function loadTable(
     if (!base) continue;
     for (const r of runs.filter(isSubject)) {
       const x = ratio(r.reqPerSec, base.reqPerSec);
+      const cpu =
+        c.cpuTarget === undefined
+          ? `${ratio(base.cpuUsPerRequest, r.cpuUsPerRequest)}× (${c.label} µs ÷ relay µs)`
+          : (() => {
+              const y = ratio(r.cpuUsPerRequest, base.cpuUsPerRequest);
+              return `**${y}×** (relay µs ÷ ${c.label} µs; target ≤ ${c.cpuTarget}×: ${y <= c.cpuTarget ? 'met' : 'not met'})`;
+            })();
       lines.push(
-        `| **${r.name} ÷ ${c.label}** (target ≥ ${c.target}×: ${x >= c.target ? 'met' : 'not met'}) | | | **${x}×** | | | ${ratio(r.p95, base.p95)}× | | ${ratio(base.cpuUsPerRequest, r.cpuUsPerRequest)}× (${c.label} µs ÷ relay µs) | | | |`,
+        `| **${r.name} ÷ ${c.label}** (target ≥ ${c.target}×: ${x >= c.target ? 'met' : 'not met'}) | | | **${x}×** | | | ${ratio(r.p95, base.p95)}× | | ${cpu} | | | |`,
       );
     }
   }
+  return lines.join('\n');
+}
+
+function externalTable(x: ExternalResult): string {
+  const lines = [
+    '| Target (each server its own process; autocannon processes, 50 connections) | req/s | req/s per turn | p50 ms | p97.5 ms | p99 ms | CPU µs/request | CPU µs per turn | non-2xx | errors |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+  ];
+  for (const r of x.runs)
+    lines.push(
+      `| ${r.name} | ${r.reqPerSec} | ${r.turns.join(' / ')} | ${r.p50} | ${r.p97_5} | ${r.p99} | ${r.cpuUsPerRequest} | ${r.cpuUsPerTurn.join(' / ')} | ${r.non2xx} | ${r.errors} |`,
+    );
+  const find = (name: string) => x.runs.find((r) => r.name === name);
+  const floorGet = find('floor GET');
+  const floorPost = find('floor POST');
+  const passport = find('passport GET /me');
+  lines.push('', '| Ratio (target) | req/s | CPU per request (relay ÷ other) |', '| --- | ---: | ---: |');
+  const verdict = (ok: boolean) => (ok ? 'met' : 'not met');
+  for (const relay of x.relays) {
+    const session = find(`${relay.name} GET /api/v1/session`);
+    const authorize = find(`${relay.name} POST /api/v1/authorize`);
+    const floorCpu = `CPU ≤ ${TARGET_FLOOR_CPU_RATIO}×`;
+    const rows = [
+      [
+        `${relay.name}: session ÷ floor (≥ ${TARGET_FLOOR_RATIO}×; ${floorCpu})`,
+        session,
+        floorGet,
+        TARGET_FLOOR_RATIO,
+      ],
+      [
+        `${relay.name}: authorize ÷ floor (≥ ${TARGET_FLOOR_RATIO}×; ${floorCpu})`,
+        authorize,
+        floorPost,
+        TARGET_FLOOR_RATIO,
+      ],
+      [
+        `${relay.name}: session ÷ passport (≥ ${TARGET_SESSION_PASSPORT_RATIO}×)`,
+        session,
+        passport,
+        TARGET_SESSION_PASSPORT_RATIO,
+      ],
+    ] as const;
+    for (const [label, a, b, target] of rows) {
+      if (!a || !b) continue;
+      const x = ratio(a.reqPerSec, b.reqPerSec);
+      const cpu = ratio(a.cpuUsPerRequest, b.cpuUsPerRequest);
+      const cpuVerdict = b === passport ? '' : `: ${verdict(cpu <= TARGET_FLOOR_CPU_RATIO)}`;
+      lines.push(`| ${label} | **${x}×**: ${verdict(x >= target)} | ${cpu}×${cpuVerdict} |`);
+    }
+  }
+  const started = x.relays.map((r) => `${r.name} = \`npm start\` in ${r.dir} (commit ${r.commit})`);
+  lines.push('', `Relays: ${started.join('; ')}; stdout of each server in bench/results/logs/.`);
   return lines.join('\n');
 }
 
@@ -339,11 +414,13 @@ async function main(): Promise<void> {
     const authorize = runs('authorize')
       ? await runAuthorizeBenchmarks({
           prefix,
-          durationS: quick ? 3 : 10,
+          client,
+          // three interleaved 8-s turns each (issue 13)
+          durationS: quick ? 3 : 24,
           warmupS: quick ? 1 : 3,
-          rounds: 2,
+          rounds: quick ? 1 : 3,
           connections: 50,
-          withInfoLogging: true,
+          withWarnLogging: true,
         })
       : [];
 
@@ -361,9 +438,9 @@ async function main(): Promise<void> {
         if (runs('session'))
           session = await runSessionBenchmarks({
             world,
-            durationS: quick ? 3 : 10,
+            durationS: quick ? 3 : 24,
             warmupS: quick ? 1 : 3,
-            rounds: quick ? 1 : 2,
+            rounds: quick ? 1 : 3,
             connections: 50,
           });
         if (runs('signin'))
@@ -396,6 +473,16 @@ async function main(): Promise<void> {
       ? await runFeedBenchmark({ prefix, rounds: quick ? 30 : 200, seconds: quick ? 3 : 10 })
       : null;
 
+    const external = runs('external')
+      ? await runExternalBenchmark({
+          prefix,
+          turnS: quick ? 3 : 8,
+          warmupS: quick ? 1 : 3,
+          rounds: quick ? 1 : 3,
+          connections: 50,
+        })
+      : null;
+
     let busyBeforeScaling: number | null = null;
     let scaling = null;
     if (runs('scaling')) {
@@ -410,9 +497,12 @@ async function main(): Promise<void> {
 
     const busyAfter = await cpuBusy();
     const bare = authorize.find((r) => r.path === '/bare');
-    const relay = authorize.find((r) => r.name.includes('warn'));
+    const relay = authorize.find((r) => r.name.includes('info'));
+    const floor = authorize.find((r) => r.path === '/floor');
     const sessionOf = (path: string) => session?.runs.find((r) => r.path === path);
-    const [sRelay, sBare, sPassport] = ['/api/v1/session', '/bare/session', '/me'].map(sessionOf);
+    const [sRelay, sBare, sFloor, sPassport] = ['/api/v1/session', '/bare/session', '/floor', '/me'].map(
+      sessionOf,
+    );
     const results = {
       date: new Date().toISOString(),
       quick,
@@ -434,7 +524,8 @@ async function main(): Promise<void> {
       kit: kit.map((r) => ({
         ...r,
         ratio: { p50: ratio(r.push.p50, r.floor.p50), p95: ratio(r.push.p95, r.floor.p95) },
-        target: `relay/floor <= ${TARGET_PUSH_RATIO}`,
+        handlerRatio: { p50: ratio(r.push.p50, r.handler.p50), p95: ratio(r.push.p95, r.handler.p95) },
+        target: `relay/handler floor <= ${TARGET_PUSH_RATIO} (p50 and p95)`,
       })),
       instances: instances && {
         newInstance: {
@@ -455,24 +546,29 @@ async function main(): Promise<void> {
       authorize: {
         runs: authorize,
         ratio: bare && relay ? ratio(relay.reqPerSec, bare.reqPerSec) : null,
-        target: `relay/bare req/s >= ${TARGET_AUTHORIZE_RATIO}`,
+        relayToFloor: floor && relay ? ratio(relay.reqPerSec, floor.reqPerSec) : null,
+        cpuRelayToFloor: floor && relay ? ratio(relay.cpuUsPerRequest, floor.cpuUsPerRequest) : null,
+        target: `relay (info)/bare req/s >= ${TARGET_AUTHORIZE_RATIO}; relay/floor req/s >= ${TARGET_FLOOR_RATIO}, CPU <= ${TARGET_FLOOR_CPU_RATIO}`,
       },
       session: session && {
         ...session,
         ratio: {
           relayToBare: sRelay && sBare ? ratio(sRelay.reqPerSec, sBare.reqPerSec) : null,
+          relayToFloor: sRelay && sFloor ? ratio(sRelay.reqPerSec, sFloor.reqPerSec) : null,
+          cpuRelayToFloor: sRelay && sFloor ? ratio(sRelay.cpuUsPerRequest, sFloor.cpuUsPerRequest) : null,
           relayToPassport: sRelay && sPassport ? ratio(sRelay.reqPerSec, sPassport.reqPerSec) : null,
           cpuBareToRelay: sRelay && sBare ? ratio(sBare.cpuUsPerRequest, sRelay.cpuUsPerRequest) : null,
           cpuPassportToRelay:
             sRelay && sPassport ? ratio(sPassport.cpuUsPerRequest, sRelay.cpuUsPerRequest) : null,
         },
-        target: `relay/bare req/s >= ${TARGET_SESSION_BARE_RATIO}, relay/passport req/s >= ${TARGET_SESSION_PASSPORT_RATIO}`,
+        target: `relay/bare req/s >= ${TARGET_SESSION_BARE_RATIO}, relay/floor req/s >= ${TARGET_FLOOR_RATIO} (CPU <= ${TARGET_FLOOR_CPU_RATIO}), relay/passport req/s >= ${TARGET_SESSION_PASSPORT_RATIO}`,
       },
       signin,
       revocation,
       failover,
       feed,
       scaling,
+      external,
     };
     // bench/results in the repository, whether this runs from source or from .bench-build/out/bench.
     const dir = fileURLToPath(
@@ -509,7 +605,13 @@ async function main(): Promise<void> {
       out.push(
         '### POST /api/v1/authorize',
         '',
-        loadTable(authorize, 'Server (POST, 50 connections)', (r) => r.path !== '/bare', [
+        loadTable(authorize, 'Server (POST, 50 connections)', (r) => r.path === '/api/v1/authorize', [
+          {
+            baseline: '/floor',
+            label: 'floor',
+            target: TARGET_FLOOR_RATIO,
+            cpuTarget: TARGET_FLOOR_CPU_RATIO,
+          },
           { baseline: '/bare', label: 'bare', target: TARGET_AUTHORIZE_RATIO },
         ]),
         '',
@@ -519,6 +621,12 @@ async function main(): Promise<void> {
         '### GET /api/v1/session',
         '',
         loadTable(session.runs, 'Server (GET, 50 connections)', (r) => r.path === '/api/v1/session', [
+          {
+            baseline: '/floor',
+            label: 'floor',
+            target: TARGET_FLOOR_RATIO,
+            cpuTarget: TARGET_FLOOR_CPU_RATIO,
+          },
           { baseline: '/bare/session', label: 'bare', target: TARGET_SESSION_BARE_RATIO },
           { baseline: '/me', label: 'passport', target: TARGET_SESSION_PASSPORT_RATIO },
         ]),
@@ -528,6 +636,8 @@ async function main(): Promise<void> {
     if (revocation) out.push('### Revocation delay', '', revocationTable(revocation), '');
     if (failover) out.push('### Failover', '', failoverTable(failover), '');
     if (feed) out.push('### Change feed', '', feedTable(feed), '');
+    if (external)
+      out.push('### Session and authorize, measured from outside', '', externalTable(external), '');
     if (scaling)
       out.push(
         '### Several relay processes (scaling)',

@@ -1,9 +1,11 @@
 /**
- * `GET /api/v1/session` under load: the real relay (src/server.ts `start`, RedisStore) answering
- * for a session made by a real sign-in through the sandbox, named by the browser's forwarded
- * Cookie header, beside two servers measured identically in the same run (bench/load.ts: turns,
- * order rotating, CPU per request):
+ * `GET /api/v1/session` under load: the real relay (src/server.ts `start`, RedisStore, LOG_LEVEL
+ * info, its log lines to a file) answering for a session made by a real sign-in through the
+ * sandbox, named by the browser's forwarded Cookie header, beside three servers measured
+ * identically in the same run (bench/load.ts: turns, order rotating, CPU per request):
  *   - bare:     bare Express, one GET of the same stored session (bench/servers/bare.ts);
+ *   - floor:    Express 5, one GET of a small JSON record (the user's mirror record), res.json
+ *               (bench/servers/floor.ts);
  *   - passport: passport + passport-oauth2 + express-session + connect-redis on the same Redis,
  *               `req.isAuthenticated()` and the user as JSON (bench/servers/passport.ts).
  *
@@ -14,7 +16,17 @@ import type { SandboxWorld } from '../src/sandbox/world.js';
 import { startServer, type ChildServer } from './children.js';
 import { API_KEY, APP_ID } from '../test/support/fixtures.js';
 import { freePort, log, REDIS_URL, relayEnv } from './common.js';
-import { contender, measureInTurns, prepare, waitReady, type LoadRun, type TurnOptions } from './load.js';
+import {
+  contender,
+  measureInTurns,
+  prepare,
+  startFloor,
+  waitReady,
+  type LoadRun,
+  type TurnOptions,
+} from './load.js';
+import { Keys } from '../src/store/keys.js';
+import { connectClient } from './common.js';
 import { buildWorld, newWorldSpec, signIn, worldUserName, type WorldSpec } from './world.js';
 
 export interface SessionWorld {
@@ -36,6 +48,8 @@ export async function startSessionWorld(
   prefix: string,
   users: number,
   relayExecArgv: string[] = [],
+  /** the relay's LOG_LEVEL: production's default, info, unless told */
+  logLevel = 'info',
 ): Promise<SessionWorld> {
   const port = await freePort();
   const relayUrl = `http://127.0.0.1:${port}`;
@@ -51,7 +65,7 @@ export async function startSessionWorld(
       'relay (sign-in world)',
       'relay.ts',
       relayEnv(prefix, {
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: logLevel,
         PORT: String(port),
         PUBLIC_URL: relayUrl,
         UNIFIED_LOGIN_URL: `${sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId={appId}`,
@@ -108,6 +122,13 @@ export async function runSessionBenchmarks(o: SessionOptions): Promise<SessionRe
       KOO_APP_ID: APP_ID,
     });
     servers.push(bare);
+    const client = await connectClient();
+    const record = await client
+      .hGet(new Keys(w.prefix).users(w.spec.tenant.tenantId, APP_ID), userName)
+      .finally(() => client.destroy());
+    if (!record) throw new Error('the user has no mirror record');
+    const floor = await startFloor(w.prefix, record);
+    servers.push(floor);
     // The passport session holds the user the relay answers, serialized as JSON.
     const passportUser = {
       ...relayAnswer.user,
@@ -152,6 +173,13 @@ export async function runSessionBenchmarks(o: SessionOptions): Promise<SessionRe
         path: '/bare/session',
         headers: relayHeaders,
         check: named,
+      }),
+      contender(floor, {
+        name: 'floor: Express + one GET',
+        method: 'GET',
+        path: '/floor',
+        headers: relayHeaders,
+        check: (status) => (status === 200 ? null : 'expected 200'),
       }),
       contender(passport, {
         name: 'passport + express-session + connect-redis',

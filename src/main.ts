@@ -2,8 +2,7 @@
  * Entry point: read configuration, start the relay, and drain on SIGTERM.
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { pino } from 'pino';
-import { createLogger } from './ops/log.js';
+import { stdoutLogger } from './ops/log.js';
 import { start } from './server.js';
 
 async function main(): Promise<void> {
@@ -17,10 +16,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  // Asynchronous writes to stdout: a line is handed to the kernel off the request's path, and
-  // lines written while one write is in flight go out together. pino flushes what is left
-  // synchronously on every way out (process.exit, a crash, the end of the event loop).
-  const logger = createLogger(config.logLevel, pino.destination({ dest: 1, sync: false }));
+  // Asynchronous writes to stdout, flushed on every way out (ops/log.ts).
+  const logger = stdoutLogger(config.logLevel);
   // A generated BASIC_ACCESS_KEY gets its own warning below: it closes routes rather than losing sessions.
   const sessionState = config.generated.filter((name) => name !== 'BASIC_ACCESS_KEY');
   if (sessionState.length)

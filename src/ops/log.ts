@@ -46,6 +46,16 @@ export function createLogger(level = 'info', destination?: DestinationStream): L
   );
 }
 
+/**
+ * The relay's logger as `npm start` runs it (main.ts): JSON lines to stdout by asynchronous
+ * writes, so a line is handed to the kernel off the request's path and lines written while one
+ * write is in flight go out together. pino flushes what is left synchronously on every way out
+ * (process.exit, a crash, the end of the event loop). The benchmarks' relay uses it too.
+ */
+export function stdoutLogger(level = 'info'): Logger {
+  return createLogger(level, pino.destination({ dest: 1, sync: false }));
+}
+
 declare module 'express-serve-static-core' {
   interface Request {
     reqId: string;
