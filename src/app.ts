@@ -91,7 +91,16 @@ export function buildApp(deps: AppDeps): Relay {
     outboxes,
     logger,
     webhooks: webhook
-      ? new WebhookDelivery({ store, keys, feed, url: webhook.url, secret: webhook.secret, metrics, logger, now })
+      ? new WebhookDelivery({
+          store,
+          keys,
+          feed,
+          url: webhook.url,
+          secret: webhook.secret,
+          metrics,
+          logger,
+          now,
+        })
       : null,
   });
   const sessions: Sessions = new Sessions({
