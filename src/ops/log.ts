@@ -75,36 +75,66 @@ export function notes(res: Response): RequestNotes {
   return ((res.locals as { notes?: RequestNotes }).notes ??= {});
 }
 
+/**
+ * Names that REDACTED_PATHS censor at the top level of a log line. A line whose values are all
+ * primitives can hold a secret only there (the other paths reach inside objects), so the request
+ * line goes through a child logger that checks just these names: pino runs every value of a line
+ * through the wildcard paths' redactor otherwise, which cost 11 µs of each request's 13 µs of
+ * logging. A line with an object among its values goes through the full logger, so every line
+ * comes out exactly as the full redaction writes it.
+ */
+const TOP_LEVEL_REDACTED = REDACTED_PATHS.filter((p) => /^\w+$/.test(p));
+
 export function requestLogger(
   logger: Logger,
   observe: (route: string, status: number, seconds: number) => void,
 ): (req: Request, res: Response, next: NextFunction) => void {
+  // Its level is the logger's, checked below for every line (the logger's may change).
+  const flat = logger.child(
+    {},
+    { level: 'trace', redact: { paths: TOP_LEVEL_REDACTED, censor: '[redacted]' } },
+  );
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     // Captured now: routers rewrite req.path, and the query (an OAuth code) is never logged.
     const path = req.path;
     const incoming = req.get('x-request-id');
-    req.reqId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', req.reqId);
+    const reqId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.reqId = reqId;
+    res.setHeader('X-Request-Id', reqId);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const n = notes(res);
-      const route = n.route ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
-      observe(route, res.statusCode, seconds);
-      if (!logger.isLevelEnabled(res.statusCode >= 500 ? 'error' : 'info')) return;
+      const n = (res.locals as { notes?: RequestNotes }).notes;
+      const status = res.statusCode;
+      const route = n?.route ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
+      observe(route, status, seconds);
+      const error = status >= 500;
+      if (!logger.isLevelEnabled(error ? 'error' : 'info')) return;
+      const fields = n?.fields;
       const line = {
+        reqId: req.reqId,
         method: req.method,
         path,
         route,
-        status: res.statusCode,
+        status,
         ms: Math.round(seconds * 10_000) / 10,
-        ...n.fields,
+        ...fields,
       };
-      if (res.statusCode >= 500) logger.error({ reqId: req.reqId, ...line }, 'request');
-      else logger.info({ reqId: req.reqId, ...line }, 'request');
+      const to = fields && !flatValues(fields) ? logger : flat;
+      if (error) to.error(line, 'request');
+      else to.info(line, 'request');
     });
     next();
   };
+}
+
+/** Whether no value of `fields` is an object (which the wildcard paths would look into). */
+function flatValues(fields: Record<string, unknown>): boolean {
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === 'object' && value !== null) return false;
+  }
+  return true;
 }
 
 /**
