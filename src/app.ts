@@ -165,12 +165,14 @@ export function buildApp(deps: AppDeps): Relay {
   app.use(requestLogger(logger, metrics.observeHttp));
 
   // The seller app's API first: it is the hot path, JSON only, for servers (no browser headers).
+  // The OpenAPI document, the session and the mirror routes are registered on this router itself:
+  // a router nested in it would cost its own dispatch on every request.
   const api = express.Router();
-  api.use(openApiRouter());
+  openApiRouter(api);
   api.use(requireApiKey(config.sellerApiKeys, limits.apiKeyRefused));
   // The session routes first: GET /session is the call a seller app makes on every page.
-  api.use(
-    sessionRoutes({
+  sessionRoutes(
+    {
       sessions,
       appId: config.appId,
       renewal,
@@ -183,9 +185,10 @@ export function buildApp(deps: AppDeps): Relay {
       },
       ticketLimit: limits.ticket,
       now,
-    }),
+    },
+    api,
   );
-  api.use(mirrorRoutes(mirror, config.appId));
+  mirrorRoutes(mirror, config.appId, api);
   api.use(eventRoutes(feed));
   api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
   api.use(apiErrorHandler(() => metrics.storeErrors.inc()));

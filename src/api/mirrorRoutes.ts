@@ -11,10 +11,10 @@ import {
 import { operations, type Answer } from './contract.js';
 import { ApiError } from './errors.js';
 import { serve } from './guard.js';
+import { sendJson } from './json.js';
 
-export function mirrorRoutes(mirror: Mirror, appId: string): Router {
-  const router = express.Router();
-
+/** Registers the mirror's routes on `router` (the API's own: a nested router costs a dispatch per request). */
+export function mirrorRoutes(mirror: Mirror, appId: string, router: Router = express.Router()): Router {
   serve(router, operations.getTenant, async (_req, res, { params: { tenantId } }) => {
     const [tenant, instances] = await Promise.all([
       mirror.tenant(tenantId),
@@ -52,7 +52,7 @@ export function mirrorRoutes(mirror: Mirror, appId: string): Router {
 
   serve(router, operations.authorize, express.json({ limit: '16kb' }), async (_req, res, { body }) => {
     const answer = await mirror.authorize(body.tenantId, body.appId ?? appId, body.userName, body.role);
-    res.json({
+    sendJson(res, {
       allowed: answer.allowed,
       reason: answer.reason,
       ...(answer.user ? { user: publicUser(answer.user) } : {}),

@@ -185,9 +185,8 @@ const sorted = (record: Record<string, Json>) =>
 let served: string | undefined;
 
 /** `GET /openapi.json` (mounted under /api/v1, before the API-key check). */
-export function openApiRouter(): Router {
+export function openApiRouter(router: Router = express.Router()): Router {
   const body = (served ??= JSON.stringify(buildOpenApiDocument()));
-  const router = express.Router();
   serve(router, operations.getOpenApiDocument, (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.type(json).send(body);

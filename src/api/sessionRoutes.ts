@@ -16,6 +16,7 @@ import type { Sessions, StoredSession } from '../sso/sessions.js';
 import { operations, type Answer } from './contract.js';
 import { ApiError } from './errors.js';
 import { serve } from './guard.js';
+import { sendJson } from './json.js';
 
 export interface SessionRoutesDeps {
   sessions: Sessions;
@@ -30,9 +31,9 @@ export interface SessionRoutesDeps {
   now: () => number;
 }
 
-export function sessionRoutes(deps: SessionRoutesDeps): Router {
+/** Registers the session routes on `router` (the API's own: a nested router costs a dispatch per request). */
+export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.Router()): Router {
   const { sessions, renewal, now, appId } = deps;
-  const router = express.Router();
 
   // Checked as express-session checks its cookie, with the same keys (sso/sessionCookie.ts).
   const sidOf = (req: Request) => {
@@ -101,7 +102,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): Router {
     const { sid, current, decision } = await live(sidOf(req), res);
     const ttlMs = await sessions.touch(sid, current);
     res.setHeader('Cache-Control', 'no-store');
-    res.json(view(current, decision, ttlMs));
+    sendJson(res, view(current, decision, ttlMs));
   });
 
   serve(router, operations.getAccessToken, express.json({ limit: '1kb' }), async (req, res, { body }) => {
