@@ -154,14 +154,24 @@ export class Mirror {
     userName: string,
     role?: 'user' | 'admin',
   ): Promise<AuthorizeAnswer> {
-    // Issued together: one round trip to Redis.
-    const [tenant, app, user, gate] = await Promise.all([
-      this.tenant(tenantId),
-      this.store.hGet(this.keys.apps(tenantId), appId),
-      this.user(tenantId, appId, userName),
-      this.gating ? this.store.get(this.keys.gate(tenantId)) : null,
+    // One read of the tenant's slot (one script on Redis): the tenant, then its app, the user and
+    // the gate. One command instead of four is what this hot path spends least on.
+    const { keys } = this;
+    const found = await this.store.readRecordWithRefs(keys.tenant(tenantId), [], keys.apps(tenantId), [
+      { key: keys.apps(tenantId), field: appId },
+      { key: keys.users(tenantId, appId), field: userName },
+      ...(this.gating ? [keys.gate(tenantId)] : []),
     ]);
-    return decideAuthorization({ tenant, appKnown: app !== null, user, gate }, role);
+    const [app, user, gate] = found.also;
+    return decideAuthorization(
+      {
+        tenant: parseJson<TenantRecord>(found.value),
+        appKnown: app !== null && app !== undefined,
+        user: parseJson<UserRecord>(user),
+        gate: gate ?? null,
+      },
+      role,
+    );
   }
 }
 
