@@ -11,18 +11,9 @@
  */
 import { Pusher } from '../src/sandbox/pusher.js';
 import { startServer, type ChildServer } from './children.js';
-import {
-  API_KEY,
-  APP_ID,
-  appFields,
-  authFields,
-  KIT_KEY,
-  newTenantId,
-  SELLER_PUBLIC_KEY,
-  tenantFields,
-} from '../test/support/fixtures.js';
+import { API_KEY, APP_ID, KIT_KEY, newTenantId, SELLER_PUBLIC_KEY } from '../test/support/fixtures.js';
 import { Keys } from '../src/store/keys.js';
-import { benchUser, log, REDIS_URL, relayEnv, syncedAt, type RedisClient } from './common.js';
+import { benchUser, log, REDIS_URL, relayEnv, seedTenantWithUsers, type RedisClient } from './common.js';
 import {
   contender,
   measureInTurns,
@@ -70,18 +61,7 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
       kitAccessKey: KIT_KEY,
       publicKey: SELLER_PUBLIC_KEY,
     });
-    for (const result of [
-      await pusher.tenantSync(tenantFields(tenantId)),
-      await pusher.applicationSync(appFields(tenantId)),
-      await pusher.authSync(
-        authFields(
-          tenantId,
-          Array.from({ length: 500 }, (_, i) => benchUser(i)),
-          syncedAt(pusher.nextSyncTime()),
-        ),
-      ),
-    ])
-      if (!result.ok) throw new Error(`seeding failed: ${result.interface} ${result.problem}`);
+    await seedTenantWithUsers(pusher, tenantId);
 
     const bare = await startServer('bare', 'bare.ts', {
       REDIS_URL,

@@ -15,7 +15,15 @@ import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/ops/log.js';
 import { Pusher } from '../src/sandbox/pusher.js';
 import { RedisStore } from '../src/store/redis/store.js';
-import { BASIC_KEY, KIT_KEY, relayEnv as fixtureEnv, user } from '../test/support/fixtures.js';
+import {
+  appFields,
+  authFields,
+  BASIC_KEY,
+  KIT_KEY,
+  relayEnv as fixtureEnv,
+  tenantFields,
+  user,
+} from '../test/support/fixtures.js';
 
 export const REDIS_URL = process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
 
@@ -296,4 +304,23 @@ export async function timeStep(reps: number, step: () => unknown): Promise<numbe
     times.push(performance.now() - t0);
   }
   return stats(times).p50;
+}
+
+/**
+ * Seeds a tenant through the relay's front door, as the marketplace would: the tenant, the app's
+ * credential, then 500 users of the app (benchUser 0…499).
+ */
+export async function seedTenantWithUsers(pusher: Pusher, tenantId: string): Promise<void> {
+  for (const result of [
+    await pusher.tenantSync(tenantFields(tenantId)),
+    await pusher.applicationSync(appFields(tenantId)),
+    await pusher.authSync(
+      authFields(
+        tenantId,
+        Array.from({ length: 500 }, (_, i) => benchUser(i)),
+        syncedAt(pusher.nextSyncTime()),
+      ),
+    ),
+  ])
+    if (!result.ok) throw new Error(`seeding failed: ${result.interface} ${result.problem}`);
 }

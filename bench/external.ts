@@ -29,15 +29,7 @@ import { createLogger } from '../src/ops/log.js';
 import { Pusher } from '../src/sandbox/pusher.js';
 import type { SignedIn } from '../src/sso/sessions.js';
 import { RedisStore } from '../src/store/redis/store.js';
-import {
-  APP_ID,
-  appFields,
-  authFields,
-  newTenantId,
-  relayEnv,
-  SELLER_PUBLIC_KEY,
-  tenantFields,
-} from '../test/support/fixtures.js';
+import { APP_ID, newTenantId, relayEnv, SELLER_PUBLIC_KEY, tenantFields } from '../test/support/fixtures.js';
 import { logFile, startServer, type ChildServer } from './children.js';
 import {
   benchUser,
@@ -45,8 +37,8 @@ import {
   log,
   REDIS_URL,
   round,
+  seedTenantWithUsers,
   stats,
-  syncedAt,
   UNTRIPPED_RATE_LIMITS,
 } from './common.js';
 import { startFloor } from './load.js';
@@ -283,18 +275,7 @@ export async function runExternalBenchmark(o: ExternalOptions): Promise<External
       kitAccessKey: kitKey,
       publicKey: SELLER_PUBLIC_KEY,
     });
-    for (const result of [
-      await pusher.tenantSync(tenantFields(tenantId)),
-      await pusher.applicationSync(appFields(tenantId)),
-      await pusher.authSync(
-        authFields(
-          tenantId,
-          Array.from({ length: 500 }, (_, i) => benchUser(i)),
-          syncedAt(pusher.nextSyncTime()),
-        ),
-      ),
-    ])
-      if (!result.ok) throw new Error(`seeding failed: ${result.interface} ${result.problem}`);
+    await seedTenantWithUsers(pusher, tenantId);
 
     // The session, made as a sign-in leaves it, by the relay's own Sessions on the same keys.
     await store.ready();

@@ -29,6 +29,7 @@ import type { AuthSync } from '../src/kit/schemas.js';
 import { parseSyncTime } from '../src/kit/timestamp.js';
 import { checkCredentials, checkSignedBody, kitScheme } from '../src/kit/verify.js';
 import { encodeOrg, type UserRecord } from '../src/mirror/records.js';
+import { OPTIONAL_USER_FIELDS } from '../src/mirror/users.js';
 import type { Fields } from '../src/sandbox/pusher.js';
 import { allOrgFields, authFields, KIT_KEY, newTenantId, tenantFields } from '../test/support/fixtures.js';
 import {
@@ -127,17 +128,6 @@ function grantedUser(push: AuthSync, u: AuthSync['userList'][number]): Record<st
   for (const k of OPTIONAL_USER_FIELDS) if (u[k] !== undefined) record[k] = u[k];
   return record;
 }
-const OPTIONAL_USER_FIELDS = [
-  'position',
-  'employeeCode',
-  'employeeType',
-  'mobile',
-  'email',
-  'workPlace',
-  'entryDate',
-  'extension',
-] as const;
-
 export interface HandlerFloor {
   /** signs and sends as the marketplace does, to the handler floor */
   pusher: Pusher;

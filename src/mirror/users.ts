@@ -115,14 +115,15 @@ function userRecord(push: AuthSync, u: SyncedUser, current: UserRecord | null): 
     at: push.at,
   };
   // Optional fields only when present (assigning undefined would cost JSON.stringify time).
-  for (const k of OPTIONAL) {
+  for (const k of OPTIONAL_USER_FIELDS) {
     const v = u[k] ?? base?.[k];
     if (v !== undefined) (record as unknown as Record<string, unknown>)[k] = v;
   }
   return record;
 }
 
-const OPTIONAL = [
+/** The authSync user fields a record holds only when the marketplace sent them. */
+export const OPTIONAL_USER_FIELDS = [
   'position',
   'employeeCode',
   'employeeType',
