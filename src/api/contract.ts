@@ -312,6 +312,8 @@ const Departments = z.strictObject({ departments: z.array(Department) }).meta({ 
 const EventId = z
   .string()
   .regex(/^\d{1,16}-\d{1,16}$/)
+  // Both parts within JavaScript's safe integers, as every real id is (ms since 1970, a count).
+  .refine((id) => id.split('-').every((n) => Number.isSafeInteger(Number(n))), 'is not an event id')
   .meta({
     id: 'EventId',
     description:

@@ -77,10 +77,11 @@ export class Feed {
     const { store, keys } = this.o;
     const key = keys.events();
     const after = q.after ?? null;
-    // Issued together: one round trip.
-    const [trimmed, first] = await Promise.all([
-      store.get(keys.eventsTrimmed()),
+    // Issued together (one round trip), the range first: a trim that ran before the range was
+    // read has written its mark before this GET reads it, so a cursor it overtook is caught.
+    const [first, trimmed] = await Promise.all([
       store.xRange(key, after, Math.min(q.limit * 4, 500)),
+      store.get(keys.eventsTrimmed()),
     ]);
     if (after !== null && trimmed !== null && before(after, trimmed)) throw new CursorExpiredError();
     const matches = matcher(q);
@@ -98,7 +99,11 @@ export class Feed {
         if (events.length >= q.limit) return { events, next: entry.id };
       }
       if (batch.length === 0 || examined >= SCAN_BUDGET) break;
-      batch = await store.xRange(key, next, 500);
+      const [more, mark] = await Promise.all([store.xRange(key, next, 500), store.get(keys.eventsTrimmed())]);
+      // Trimmed past what this read examined while it read: nothing after `next` is lost only if
+      // the trim stopped before it.
+      if (next !== null && mark !== null && before(next, mark)) throw new CursorExpiredError();
+      batch = more;
     }
     return { events, next: next ?? '0-0' };
   }
@@ -109,7 +114,7 @@ export class Feed {
    * blocking read at a time, on the store's connection for blocking reads.
    */
   wait(position: string, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.released) return Promise.resolve();
+    if (this.released || signal?.aborted || !parseStreamId(position)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -126,7 +131,9 @@ export class Feed {
       void this.o.store
         .xRange(this.o.keys.events(), position, 1)
         .then((found) => (found.length ? done() : this.watch()))
-        .catch(() => this.watch());
+        .catch(() => this.watch())
+        // watch() handles its own failures; this is the last line of defence of a void chain
+        .catch(() => done());
     });
   }
 
@@ -181,10 +188,10 @@ export class Feed {
     this.watching = true;
     try {
       while (this.waiters.size > 0) {
-        let from = [...this.waiters][0]!.position;
-        for (const w of this.waiters) if (before(w.position, from)) from = w.position;
         let woke: boolean;
         try {
+          let from = [...this.waiters][0]!.position;
+          for (const w of this.waiters) if (before(w.position, from)) from = w.position;
           woke = await this.o.store.waitStream(this.o.keys.events(), from, WATCH_BLOCK_MS);
         } catch {
           // The store is away: waiters time out on their own, or are woken once it is back.

@@ -136,7 +136,8 @@ export class Outboxes {
   /** Moves every listed outbox (what a stopped relay left unmoved). */
   async sweep(): Promise<void> {
     const all = await this.o.store.sMembers(this.o.keys.outboxes());
-    for (const key of all) await this.moveNow(key);
+    // One outbox whose master is down does not hold up the others.
+    for (const key of all) await this.moveNow(key).catch((error: unknown) => this.o.onError(error));
   }
 
   /** Resolves once the moves under way have ended (shutdown, tests). */

@@ -300,6 +300,9 @@ describe.each<StoreKind>(['memory', 'redis'])('change feed on the %s store', (ki
   it.each([
     ['after=yesterday', 'after'],
     ['after=1-2-3', 'after'],
+    // matches the shape, but is past JavaScript's safe integers: no id is
+    ['after=9999999999999999-0', 'after'],
+    ['after=0-9999999999999999', 'after'],
     ['limit=0', 'limit'],
     ['limit=501', 'limit'],
     ['limit=ten', 'limit'],

@@ -56,6 +56,15 @@ describe('long polls of the change feed', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('survives a wait from a position that is no stream id (it ends at once)', async () => {
+    // a watcher comparing such a position used to throw outside its catch and end the process
+    await t.relay.feed.wait('9999999999999999-0', 5000);
+    await t.relay.feed.wait('not-an-id', 5000);
+    expect(t.relay.feed.waiting).toBe(0);
+    const res = await t.api('/api/v1/events?wait=0.2');
+    expect(res.status).toBe(200);
+  });
+
   it('answers an empty page when the time is up', async () => {
     const after = await tail();
     const res = await t.api(`/api/v1/events?after=${after}&wait=0.3`);
