@@ -100,6 +100,7 @@ export function buildApp(deps: AppDeps): Relay {
           metrics,
           logger,
           now,
+          retentionMs: config.events.retentionMs,
         })
       : null,
   });

@@ -432,6 +432,12 @@ function webhookSettings(
   } catch {
     throw new ConfigError('WEBHOOK_URL', 'must be an absolute http(s) URL');
   }
+  // fetch refuses such URLs: every delivery would fail
+  if (url.username || url.password)
+    throw new ConfigError(
+      'WEBHOOK_URL',
+      'must not carry credentials (the signature authenticates the relay)',
+    );
   // Events carry users' names, e-mails and mobile numbers: never in clear text off the machine.
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
   if (production && url.protocol !== 'https:' && !loopback)

@@ -39,6 +39,8 @@ export interface WebhookOptions {
   maxBackoffMs?: number;
   /** How long the deliverer waits for new events before it looks at its lease again. */
   idleWaitMs?: number;
+  /** EVENTS_RETENTION_HOURS in ms: an event older than this is given up (counted `expired`). */
+  retentionMs?: number;
 }
 
 export type DeliveryOutcome = 'delivered' | 'failed' | 'expired';
@@ -51,6 +53,7 @@ export class WebhookDelivery {
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly idleWaitMs: number;
+  private readonly retentionMs: number;
   private readonly now: () => number;
   private running: Promise<void> | null = null;
   /** Aborted by stop(): ends waits and the POST in flight. */
@@ -65,6 +68,7 @@ export class WebhookDelivery {
     this.baseBackoffMs = o.baseBackoffMs ?? 1000;
     this.maxBackoffMs = o.maxBackoffMs ?? 3_600_000;
     this.idleWaitMs = o.idleWaitMs ?? 5000;
+    this.retentionMs = o.retentionMs ?? 168 * 3_600_000;
     this.now = o.now ?? Date.now;
   }
 
@@ -193,7 +197,10 @@ export class WebhookDelivery {
     return outcome === 'applied';
   }
 
-  /** POSTs one event until a 2xx; false when stopped or the lease was lost meanwhile. */
+  /**
+   * POSTs one event until a 2xx, or until it is older than the retention (then given up); false
+   * when stopped or the lease was lost meanwhile.
+   */
   private async deliver(event: RelayEventView): Promise<boolean> {
     const { metrics, logger } = this.o;
     const payload = JSON.stringify(event);
@@ -204,7 +211,14 @@ export class WebhookDelivery {
         return true;
       }
       metrics.webhookDeliveries.inc({ outcome: 'failed' });
-      metrics.webhookOldestUndelivered.set(Math.max(0, (this.now() - Date.parse(event.occurredAt)) / 1000));
+      const age = this.now() - Date.parse(event.occurredAt);
+      metrics.webhookOldestUndelivered.set(Math.max(0, age / 1000));
+      if (age > this.retentionMs) {
+        // Refused for as long as the feed keeps events: given up, so the ones after it go out.
+        logger.error({ eventId: event.id, status }, 'webhook delivery: event given up after the retention');
+        metrics.webhookDeliveries.inc({ outcome: 'expired' });
+        return true;
+      }
       const delay = this.backoff(attempt);
       logger.warn(
         { eventId: event.id, attempt: attempt + 1, status, retryInMs: delay },

@@ -128,6 +128,28 @@ describe('webhooks', () => {
     );
   });
 
+  it('gives up an event refused for longer than the retention, and delivers the ones after it', async () => {
+    await reset();
+    const tenantId = newTenantId();
+    await t.pusher.tenantSync(tenantFields(tenantId));
+    await t.pusher.authSync(authFields(tenantId, [user('ann')]));
+    const feed = await t.relay.feed.read({ limit: 500 });
+    const refused = feed.events.find((e) => e.type === 'tenant.created' && e.tenantId === tenantId)!;
+    // the receiver refuses that one event for good
+    const r = await receiver((_n, req) => (req.headers['webhook-id'] === refused.id ? 400 : 204));
+    stops.push(r.close);
+    const before = await t.relay.metrics.registry.getSingleMetricAsString('relay_webhook_deliveries_total');
+    const expiredBefore = Number(/outcome="expired"} (\d+)/.exec(before)?.[1] ?? 0);
+    // a retention far shorter than the test: the event is older than it at its first refusal
+    delivery(r.url, { retentionMs: 1 }).start();
+    const last = feed.events.at(-1)!.id;
+    await until(() => r.received.some((x) => x.id === last));
+    const after = await t.relay.metrics.registry.getSingleMetricAsString('relay_webhook_deliveries_total');
+    expect(Number(/outcome="expired"} (\d+)/.exec(after)?.[1])).toBeGreaterThan(expiredBefore);
+    // refused once (no endless retries), and everything after it delivered
+    expect(r.received.filter((x) => x.id === refused.id)).toHaveLength(1);
+  });
+
   it('refuses a tampered body, as a receiver verifying with the library would', async () => {
     const signer = new Webhook(SECRET);
     const body = JSON.stringify({ id: '1-0', type: 'tenant.created' });

@@ -369,6 +369,9 @@ describe('configuration (contract §2)', () => {
         expect(() =>
           loadConfig(testEnv({ WEBHOOK_URL: 'https://app.example.com/h', WEBHOOK_SECRET: bad })),
         ).toThrow('WEBHOOK_SECRET: must be whsec_');
+      expect(() =>
+        loadConfig(testEnv({ WEBHOOK_URL: 'https://u:p@app.example.com/h', WEBHOOK_SECRET: secret })),
+      ).toThrow('WEBHOOK_URL: must not carry credentials');
       expect(() => loadConfig(testEnv({ WEBHOOK_URL: 'ftp://x', WEBHOOK_SECRET: secret }))).toThrow(
         'WEBHOOK_URL: must be an absolute http(s) URL',
       );
