@@ -125,6 +125,24 @@ describe.each<StoreKind>(['memory', 'redis'])('session events on the %s store', 
     expect(ref).not.toBe(sid);
   });
 
+  it('ends the session a browser holds when it signs in again, with its event', async () => {
+    const from = await now();
+    const first = await signIn('alice');
+    const firstRef = await sidClaim(first.sid);
+    // the same browser through the unified login and the callback again
+    const callback = await w.unifiedLogin(first.browser, 'alice');
+    const again = await first.browser.request(callback);
+    expect(again.status).toBe(302);
+    const events = await sessionEvents(from);
+    expect(events.map((e) => [e.type, e.data.reason ?? null])).toEqual([
+      ['session.started', null],
+      ['session.ended', 'logout'],
+      ['session.started', null],
+    ]);
+    expect(events[1]).toMatchObject(ended(firstRef, 'logout'));
+    expect(await w.relay.store.get(w.relay.relay.keys.session(first.sid))).toBeNull();
+  });
+
   it('records a sign-out as session.ended, reason logout', async () => {
     const { sid, browser } = await signIn('alice');
     const ref = await sidClaim(sid);

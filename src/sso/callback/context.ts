@@ -27,7 +27,7 @@ declare module 'express-serve-static-core' {
 export interface CallbackDeps {
   config: Config;
   mirror: Pick<Mirror, 'authorize'>;
-  sessions: Pick<Sessions, 'sealTokens' | 'register'>;
+  sessions: Pick<Sessions, 'sealTokens' | 'register' | 'end'>;
   idps: Pick<IdentityServers, 'resolve' | 'exchangeCode' | 'userinfo'>;
   handoff: Pick<Handoff, 'issue'>;
   metrics: Pick<Metrics, 'logins'>;

@@ -26,6 +26,10 @@ export async function session(ctx: CallbackContext): Promise<Answered | void> {
     tokens: { v: 0, access: '', expiresAt: 0 },
   };
   req.signInTenant = tenantId;
+  // A browser signed in already (as the same user: sessionConflict let it through) has that
+  // session ended first, with its event: regenerate() alone would drop it without one.
+  const previous = req.session?.login;
+  if (previous) await sessions.end(req.sessionID, previous, 'logout');
   await promisify((cb) => req.session.regenerate(cb));
   signedIn.tokens = sessions.sealTokens(req.sessionID, found(ctx, 'grant'), 1);
   const registered = await sessions.register(req.sessionID, signedIn);

@@ -165,6 +165,7 @@ export function fake(options: FakeOptions = {}): Fake {
     sessions: {
       sealTokens: (sid, g, v) => ({ v, access: `sealed:${sid}:${g.accessToken}`, expiresAt: g.expiresAt }),
       register: async () => 'registered' as const,
+      end: async () => undefined,
     },
     idps: {
       resolve: async () => ({ tenant: tenantRecord(), config: idpConfig }),
