@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import request from 'supertest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/ops/log.js';
+import { createLogger, LOG_FLUSH_MS } from '../../src/ops/log.js';
 import { canonicalPayload, kitSign } from '../../src/sandbox/marketplace/index.js';
 import { start } from '../../src/server.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -122,6 +122,31 @@ describe('the relay process', () => {
     ]);
     expect(warnings.filter((l) => l.msg.startsWith('BASIC_ACCESS_KEY is not set'))).toHaveLength(1);
     expect(warnings.filter((l) => l.msg.startsWith('ALLOW_INSECURE_IDP=true'))).toHaveLength(1);
+  });
+
+  it('writes stdout in batches, yet a lone request line within LOG_FLUSH_MS, and the rest on SIGTERM', async () => {
+    const port = await freePort();
+    const p = startProcess(testEnv({ PORT: String(port) }));
+    try {
+      for (let i = 0; i < 100 && !p.out().includes('relay listening'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(p.out()).toContain('relay listening');
+      const seen = (reqId: string) => p.out().includes(`"reqId":"${reqId}"`);
+      // One request, then nothing: its line is far below LOG_BATCH_BYTES, so only the timer sends it.
+      await fetch(`http://127.0.0.1:${port}/healthz`, { headers: { 'X-Request-Id': 'lone-request-0001' } });
+      const sent = Date.now();
+      while (!seen('lone-request-0001') && Date.now() - sent < 2000)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(seen('lone-request-0001')).toBe(true);
+      expect(Date.now() - sent).toBeLessThan(LOG_FLUSH_MS + 900);
+      // Lines still waiting for their batch when SIGTERM comes are written before the exit.
+      await fetch(`http://127.0.0.1:${port}/healthz`, { headers: { 'X-Request-Id': 'last-request-0001' } });
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      expect(seen('last-request-0001')).toBe(true);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
   });
 
   it('on SIGTERM finishes the request in flight, then exits 0', async () => {
