@@ -121,9 +121,16 @@ export interface SessionRecord {
 /** Where the record names its user: the store finds the user's mirror record by it (sessions.ts). */
 export const RECORD_USER_NAME_PATH = ['login', 'userName'] as const;
 
-/** The record as stored: exactly `{cookie, login}`, whatever else a request put on its session. */
+/**
+ * The record as stored: exactly `{login, cookie}`, whatever else a request put on its session.
+ * It opens with RECORD_USER_NAME_PATH, `{"login":{"userName":`, so the Redis store's read script
+ * takes the user's name from there instead of decoding the whole record (store/redis/scripts.ts).
+ */
 export function encodeSessionRecord(record: SessionRecord): string {
-  return JSON.stringify({ cookie: record.cookie, login: record.login });
+  const { login, cookie } = record;
+  if (!login) return JSON.stringify({ cookie });
+  const { userName, ...rest } = login;
+  return JSON.stringify({ login: { userName, ...rest }, cookie });
 }
 
 /** Throws on a value that is not JSON (a fault of the store, not a missing session). */

@@ -258,6 +258,27 @@ export function storeBattery(
     expect(
       (await store.readRecordWithRefs(k('no-rec'), ['login', 'userName'], k('people'), refs)).also,
     ).toEqual(['O', 'B', null]);
+    // Whatever the record's key order and escapes: the path first (read without decoding by the
+    // Redis script), elsewhere, or holding escapes (decoded).
+    const names = ['bob', 'a"b', 'a\\b', 'caf\u00e9', ''];
+    await store.apply([
+      {
+        op: 'hset',
+        key: k('people'),
+        entries: names.map((n) => [n, `found ${n}`] as [string, string]),
+      },
+    ]);
+    for (const userName of names)
+      for (const shape of [
+        { login: { userName, tenantId: 't' }, cookie: {} },
+        { cookie: {}, login: { tenantId: 't', userName } },
+        { login: { tenantId: 't', profile: { userName: 'eve' }, userName }, cookie: {} },
+      ]) {
+        await store.apply([{ op: 'set', key: k('shaped'), value: JSON.stringify(shape) }]);
+        expect(
+          (await store.readRecordWithRefs(k('shaped'), ['login', 'userName'], k('people'), [])).linked,
+        ).toBe(`found ${userName}`);
+      }
     await store.apply([{ op: 'set', key: k('not-json'), value: 'plain text' }]);
     expect(
       await store.readRecordWithRefs(k('not-json'), ['login', 'userName'], k('people'), []),

@@ -7,6 +7,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import {
   decodeSessionRecord,
   encodeSessionRecord,
+  RECORD_USER_NAME_PATH,
   sessionRecordSerializer,
   type SignedIn,
 } from '../../src/sso/sessionCookie.js';
@@ -38,14 +39,19 @@ const expressCookie = () => {
 };
 
 describe('the session record', () => {
-  it("is what connect-redis stored before: express-session's cookie, then login", () => {
+  it('opens with the path to its user, `{"login":{"userName":`, then the rest of login and the cookie', () => {
     const data = { cookie: expressCookie(), login } as session.SessionData;
     const raw = sessionRecordSerializer.stringify(data);
-    expect(raw).toBe(JSON.stringify({ cookie: data.cookie, login }));
-    expect(Object.keys(JSON.parse(raw) as object)).toEqual(['cookie', 'login']);
+    // The Redis store's read script takes the user's name from this prefix (store/redis/scripts.ts).
+    expect(raw.startsWith(`{"${RECORD_USER_NAME_PATH.join('":{"')}":"alice",`)).toBe(true);
+    expect(Object.keys(JSON.parse(raw) as object)).toEqual(['login', 'cookie']);
+    expect(JSON.parse(raw)).toEqual({ cookie: JSON.parse(JSON.stringify(data.cookie)), login });
     const back = sessionRecordSerializer.parse(raw);
     expect(back.login).toEqual(login);
     expect(back.cookie).toEqual(JSON.parse(JSON.stringify(data.cookie)));
+    // A record as connect-redis stored it before (cookie first) reads the same.
+    const before = JSON.stringify({ cookie: data.cookie, login });
+    expect(sessionRecordSerializer.parse(before)).toEqual(back);
   });
 
   it('keeps exactly {cookie, login}: nothing else set on a session is stored', () => {
