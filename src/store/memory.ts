@@ -139,7 +139,7 @@ export class MemoryStore implements Store {
     if (value === null) return { value, ttlMs: -2, linked: null, also: await others() };
     let at: unknown;
     try {
-      at = JSON.parse(value);
+      at = pointer.length > 0 ? JSON.parse(value) : undefined;
     } catch {
       at = undefined;
     }

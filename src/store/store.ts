@@ -107,9 +107,10 @@ export interface Store {
   apply(ops: readonly WriteOp[], options?: ApplyOptions): Promise<ApplyResult>;
   /**
    * One round trip for a record and what it points to: GET `key` (a JSON string) and its TTL;
-   * the string at property path `pointer` inside it names a field of `hash`, read too; and each
-   * of `also`: GET of a key, HGET of a `{ key, field }`. All keys in one slot. (A session, its
-   * user, its tenant and its app, in one read.)
+   * the string at property path `pointer` inside it names a field of `hash`, read too (an empty
+   * `pointer` names none: the record is then not decoded); and each of `also`: GET of a key,
+   * HGET of a `{ key, field }`. All keys in one slot. (A session, its user, its tenant and its
+   * app, in one read.)
    */
   readRecordWithRefs(
     key: string,

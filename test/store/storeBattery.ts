@@ -279,6 +279,13 @@ export function storeBattery(
           (await store.readRecordWithRefs(k('shaped'), ['login', 'userName'], k('people'), [])).linked,
         ).toBe(`found ${userName}`);
       }
+    // An empty path names nothing, even in a record that is a JSON string.
+    await store.apply([{ op: 'set', key: k('shaped'), value: '"bob"' }]);
+    expect(await store.readRecordWithRefs(k('shaped'), [], k('people'), [k('other')])).toMatchObject({
+      value: '"bob"',
+      linked: null,
+      also: ['O'],
+    });
     await store.apply([{ op: 'set', key: k('not-json'), value: 'plain text' }]);
     expect(
       await store.readRecordWithRefs(k('not-json'), ['login', 'userName'], k('people'), []),

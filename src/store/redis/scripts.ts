@@ -121,7 +121,7 @@ if v then
       if string.find(at, '\\\\', 1, true) then at = nil end
     end
   end
-  if at == nil then
+  if at == nil and n > 0 then
     local ok, decoded = pcall(cjson.decode, v)
     if ok then
       at = decoded
