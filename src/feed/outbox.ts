@@ -62,11 +62,18 @@ export class Outboxes {
       if (outcome === 'applied') for (const key of outboxes) this.move(key);
       return outcome;
     };
+    // Each method bound once: a bind per call cost every store read a function to collect.
+    const bound = new Map<PropertyKey, unknown>();
     return new Proxy(store, {
       get(target, prop) {
         if (prop === 'apply') return apply;
+        const known = bound.get(prop);
+        if (known !== undefined) return known;
         const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        if (typeof value !== 'function') return value;
+        const method = (value as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, method);
+        return method;
       },
     });
   }
