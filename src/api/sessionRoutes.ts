@@ -7,7 +7,7 @@
  */
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { decideAuthorization, type AuthorizeAnswer } from '../mirror/mirror.js';
-import { parseJson, type TenantRecord, type UserRecord } from '../mirror/records.js';
+import { parseFrozen, type TenantRecord, type UserRecord } from '../mirror/records.js';
 import { notes } from '../ops/log.js';
 import type { AssertionKeys } from '../sso/assertionKeys.js';
 import type { Handoff } from '../sso/handoff.js';
@@ -61,9 +61,9 @@ export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.
     if (login.ended) throw endedAs === 'reauthenticate' ? new ReauthenticateError() : new NoSessionError();
     if (login.absoluteExpiresAt <= now()) throw new NoSessionError();
     const decision = decideAuthorization({
-      tenant: parseJson<TenantRecord>(found.tenant),
+      tenant: parseFrozen<TenantRecord>(found.tenant),
       appKnown: found.app !== null,
-      user: parseJson<UserRecord>(found.user),
+      user: parseFrozen<UserRecord>(found.user),
       // null unless INSTANCE_GATING is on (Sessions reads the gate only then)
       gate: found.gate,
     });

@@ -19,6 +19,7 @@ import {
 } from './instances.js';
 import {
   decodeOrg,
+  parseFrozen,
   parseJson,
   type AppRecord,
   type InstanceCopy,
@@ -165,9 +166,9 @@ export class Mirror {
     const [app, user, gate] = found.also;
     return decideAuthorization(
       {
-        tenant: parseJson<TenantRecord>(found.value),
+        tenant: parseFrozen<TenantRecord>(found.value),
         appKnown: app !== null && app !== undefined,
-        user: parseJson<UserRecord>(user),
+        user: parseFrozen<UserRecord>(user),
         gate: gate ?? null,
       },
       role,

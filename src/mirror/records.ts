@@ -3,6 +3,8 @@
  * `at` is the epoch ms of the push's `timeStamp` (users: `currentSyncTime`) that last changed
  * the record; a push no newer than that is acknowledged and ignored.
  */
+import { DecodeCache } from '../store/decodeCache.js';
+
 export interface TenantRecord {
   tenantId: string;
   tenantCode: string;
@@ -108,6 +110,16 @@ export function decodeOrg(orgCode: string, raw: string): OrgRecord {
 
 export function parseJson<T>(raw: string | null | undefined): T | null {
   return raw ? (JSON.parse(raw) as T) : null;
+}
+
+const decoded = new DecodeCache<unknown>((text) => JSON.parse(text));
+
+/**
+ * parseJson for the reads on every seller app request (GET /api/v1/session, POST
+ * /api/v1/authorize): a text decodes once, to a frozen value its readers share (DecodeCache).
+ */
+export function parseFrozen<T>(raw: string | null | undefined): T | null {
+  return raw ? (decoded.get(raw) as T) : null;
 }
 
 import type { InstanceActivity, InstanceStatus } from '../vocabulary.js';

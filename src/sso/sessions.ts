@@ -10,6 +10,7 @@
 import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import type { DataKeyRing } from '../crypto/dataKey.js';
 import type { EventLog } from '../feed/eventLog.js';
+import { DecodeCache } from '../store/decodeCache.js';
 import { fromKeyPart, keyPart, type Keys } from '../store/keys.js';
 import { isGateReason, type GateReason } from '../mirror/gate.js';
 import { StoreUnavailableError, type Store, type WriteOp } from '../store/store.js';
@@ -41,6 +42,9 @@ export interface StoredSession {
  * each, so an encoded one is `~` and at most 256 base64url characters.
  */
 const SID = /^\{t:([A-Za-z0-9._@~-]{1,257})\}\.[A-Za-z0-9_-]{43}$/;
+
+/** Session records decoded once per text (a seller app names the same sessions again and again). */
+const decodedRecords = new DecodeCache(decodeSessionRecord);
 
 export interface SessionsOptions {
   store: Store;
@@ -105,9 +109,9 @@ export class Sessions {
     return raw ? this.stored(raw, ttlMs) : null;
   }
 
-  /** A record as read from the store, decoded; null when nobody is signed in to it. */
+  /** A record as read from the store, decoded (once per text); null when nobody is signed in to it. */
   private stored(raw: string, ttlMs: number): StoredSession | null {
-    const { cookie, login } = decodeSessionRecord(raw);
+    const { cookie, login } = decodedRecords.get(raw);
     return login ? { raw, cookie, login, ttlMs } : null;
   }
 
