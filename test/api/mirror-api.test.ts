@@ -54,6 +54,17 @@ describe('seller API over the mirror', () => {
       expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
     });
 
+    it('refuses a wrong key after the right one was accepted, even one that only extends it', async () => {
+      const path = `/api/v1/tenants/${tenantId}`;
+      expect((await t.http.get(path).set('Authorization', `Bearer ${API_KEY}`)).status).toBe(200);
+      for (const key of [`${API_KEY}x`, API_KEY.slice(0, -1), API_KEY.toUpperCase()]) {
+        // twice: a refused key is not remembered either
+        for (const _ of [1, 2])
+          expect((await t.http.get(path).set('Authorization', `Bearer ${key}`)).status).toBe(401);
+      }
+      expect((await t.http.get(path).set('Authorization', `Bearer ${API_KEY}`)).status).toBe(200);
+    });
+
     it('accepts every configured key (rotation)', async () => {
       const res = await t.http
         .get(`/api/v1/tenants/${tenantId}`)
