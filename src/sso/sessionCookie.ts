@@ -92,10 +92,25 @@ export class SessionCookie {
     return null;
   }
 
+  /**
+   * Cookie headers already read, with the session id they name: a seller app forwards the same
+   * browser's header on every page, and finding the cookie in it again cost more than the rest of
+   * the check. Only headers that named a verified session go in; emptied when full.
+   */
+  private readonly headers = new Map<string, string>();
+
   /** The session a forwarded Cookie header names. */
   fromCookieHeader(header: string | undefined): string | null {
+    if (header === undefined) return null;
+    const known = this.headers.get(header);
+    if (known !== undefined) return known;
     const value = cookieValue(header, this.name);
-    return value === undefined ? null : this.unsign(value);
+    const sid = value === undefined ? null : this.unsign(value);
+    if (sid !== null) {
+      if (this.headers.size >= 10_000) this.headers.clear();
+      this.headers.set(header, sid);
+    }
+    return sid;
   }
 
   /** `X-Session-Id`: the stored id as is, or the signed cookie value as the browser sent it. */
