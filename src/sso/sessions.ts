@@ -106,12 +106,12 @@ export class Sessions {
       this.options.store.get(this.key(sid)),
       this.options.store.pTtl(this.key(sid)),
     ]);
-    return raw ? this.stored(raw, ttlMs) : null;
+    return raw ? this.stored(sid, raw, ttlMs) : null;
   }
 
-  /** A record as read from the store, decoded (once per text); null when nobody is signed in to it. */
-  private stored(raw: string, ttlMs: number): StoredSession | null {
-    const { cookie, login } = decodedRecords.get(raw);
+  /** A session's record as read from the store, decoded (once per text); null when nobody is signed in to it. */
+  private stored(sid: string, raw: string, ttlMs: number): StoredSession | null {
+    const { cookie, login } = decodedRecords.get(raw, sid);
     return login ? { raw, cookie, login, ttlMs } : null;
   }
 
@@ -144,7 +144,7 @@ export class Sessions {
         ...(this.options.gating ? [keys.gate(tenantId)] : []),
       ],
     );
-    const current = found.value ? this.stored(found.value, found.ttlMs) : null;
+    const current = found.value ? this.stored(sid, found.value, found.ttlMs) : null;
     if (!current || current.login.tenantId !== tenantId || current.login.appId !== appId) return null;
     return {
       current,

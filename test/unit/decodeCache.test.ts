@@ -30,6 +30,21 @@ describe('DecodeCache', () => {
     expect(cache.get('{"user":{"roles":["admin"]}}').user.roles).toEqual(['admin']);
   });
 
+  it('by a name: the text under that name now, compared whole', () => {
+    let decodes = 0;
+    const cache = new DecodeCache((text) => {
+      decodes++;
+      return JSON.parse(text) as { v: number };
+    });
+    expect(cache.get('{"v":1}', 'sid-1').v).toBe(1);
+    expect(cache.get(`{"v":${1}}`, 'sid-1').v).toBe(1);
+    expect(decodes).toBe(1);
+    // the session was rewritten: same name, another text
+    expect(cache.get('{"v":2}', 'sid-1').v).toBe(2);
+    expect(cache.get('{"v":1}', 'sid-2').v).toBe(1);
+    expect(decodes).toBe(3);
+  });
+
   it('holds at most its capacity', () => {
     const cache = new DecodeCache((text) => text.length, 3);
     for (const text of ['a', 'bb', 'ccc', 'dddd', 'eeeee']) cache.get(text);
