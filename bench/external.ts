@@ -27,6 +27,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/ops/log.js';
 import { Pusher } from '../src/sandbox/pusher.js';
+import { encodeSessionRecord } from '../src/sso/sessionCookie.js';
 import type { SignedIn } from '../src/sso/sessions.js';
 import { RedisStore } from '../src/store/redis/store.js';
 import { APP_ID, newTenantId, relayEnv, SELLER_PUBLIC_KEY, tenantFields } from '../test/support/fixtures.js';
@@ -319,7 +320,8 @@ export async function runExternalBenchmark(o: ExternalOptions): Promise<External
       {
         op: 'set',
         key: keys.session(sid),
-        value: JSON.stringify(record),
+        // as express-session saves it, through connect-redis's serializer (sso/sessionCookie.ts)
+        value: encodeSessionRecord(record),
         ttlMs: config.session.idleSeconds * 1000,
       },
     ]);
