@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  // Asynchronous writes to stdout, flushed on every way out (ops/log.ts).
+  // Lines to stdout in batches, within 100 ms, the last ones written on the way out (ops/log.ts).
   const logger = stdoutLogger(config.logLevel);
   // A generated BASIC_ACCESS_KEY gets its own warning below: it closes routes rather than losing sessions.
   const sessionState = config.generated.filter((name) => name !== 'BASIC_ACCESS_KEY');
