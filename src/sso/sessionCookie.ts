@@ -95,7 +95,8 @@ export class SessionCookie {
   /**
    * Cookie headers already read, with the session id they name: a seller app forwards the same
    * browser's header on every page, and finding the cookie in it again cost more than the rest of
-   * the check. Only headers that named a verified session go in; emptied when full.
+   * the check. Only headers that named a verified session go in, and only short ones: a browser
+   * can vary its other cookies at will, so the map holds at most 10,000 × 1 KB; emptied when full.
    */
   private readonly headers = new Map<string, string>();
 
@@ -106,7 +107,7 @@ export class SessionCookie {
     if (known !== undefined) return known;
     const value = cookieValue(header, this.name);
     const sid = value === undefined ? null : this.unsign(value);
-    if (sid !== null) {
+    if (sid !== null && header.length <= 1024) {
       if (this.headers.size >= 10_000) this.headers.clear();
       this.headers.set(header, sid);
     }
