@@ -51,6 +51,9 @@ describe('secrets at rest in Redis', () => {
         .accessToken as string;
       expect(accessToken).toEqual(expect.any(String));
       const raw = (await redis.get(key))!;
+      // written by express-session and by the renewal alike so that the read script finds the
+      // user without decoding the record (store/redis/scripts.ts)
+      expect([round, raw.startsWith('{"login":{"userName":"alice",')]).toEqual([round, true]);
       const { tokens } = (JSON.parse(raw) as { login: SignedIn }).login;
       const refreshToken = w.relay.relay.sessions.refreshToken(sid, tokens)!;
       // these are the live tokens, as the identity server knows them
