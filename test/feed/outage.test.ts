@@ -9,11 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PushResult, SendOverrides } from '../../src/sandbox/pusher.js';
 import type { BasicActivity, KitInterface } from '../../src/vocabulary.js';
 import { formatExpireTime } from '../../src/sandbox/marketplace/index.js';
-import { RedisStore } from '../../src/store/redis/store.js';
 import { allOrgFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
-import { RedisProcess } from '../support/redis.js';
-import { waitFor, WriteHooks } from '../support/writeHooks.js';
-import { startRelay, type TestRelay } from '../support/relay.js';
+import type { RedisProcess } from '../support/redis.js';
+import { startOutageWorld, waitFor, WriteHooks, type OutageWorld } from '../support/writeHooks.js';
+import type { TestRelay } from '../support/relay.js';
 
 interface Event {
   id: string;
@@ -30,23 +29,17 @@ type Send = (overrides: SendOverrides) => Promise<PushResult>;
 
 describe('the change feed when the store goes away mid-write', () => {
   let redis: RedisProcess;
-  let store: RedisStore;
   let t: TestRelay;
   const tenantId = newTenantId();
 
+  let world: OutageWorld;
+
   beforeAll(async () => {
-    redis = await RedisProcess.start();
-    store = RedisStore.connect({ url: redis.url }, { timeoutMs: 400 });
-    await store.ready();
-    t = await startRelay({ store: hooks.wrap(store), env: { KIT_DEADLINE_MS: '1200' } });
-    expect((await t.pusher.tenantSync(tenantFields(tenantId))).resultCode).toBe('000000');
+    world = await startOutageWorld(hooks, tenantId);
+    ({ redis, t } = world);
   });
 
-  afterAll(async () => {
-    await t.close();
-    await store.close();
-    await redis.stop();
-  });
+  afterAll(() => world.close());
 
   const ready = async () => (await t.http.get('/readyz')).status;
 

@@ -1,12 +1,12 @@
 // Redis taken away mid-flight: a redis-server of the test's own is paused, killed and restarted.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RedisStore } from '../../src/store/redis/store.js';
+import type { RedisStore } from '../../src/store/redis/store.js';
 import { StoreUnavailableError } from '../../src/store/store.js';
 import { authFields, newTenantId, tenantFields, user } from '../support/data.js';
-import { RedisProcess } from '../support/redis.js';
-import { waitFor, WriteHooks } from '../support/writeHooks.js';
-import { startRelay, type TestRelay } from '../support/relay.js';
+import type { RedisProcess } from '../support/redis.js';
+import { startOutageWorld, waitFor, WriteHooks, type OutageWorld } from '../support/writeHooks.js';
+import type { TestRelay } from '../support/relay.js';
 
 const hooks = new WriteHooks();
 
@@ -16,20 +16,14 @@ describe('when the store goes away', () => {
   let t: TestRelay;
   const tenantId = newTenantId();
 
+  let world: OutageWorld;
+
   beforeAll(async () => {
-    redis = await RedisProcess.start();
-    store = RedisStore.connect({ url: redis.url }, { timeoutMs: 400 });
-    await store.ready();
-    t = await startRelay({ store: hooks.wrap(store), env: { KIT_DEADLINE_MS: '1200' } });
-    const r = await t.pusher.tenantSync(tenantFields(tenantId));
-    expect(r.resultCode).toBe('000000');
+    world = await startOutageWorld(hooks, tenantId);
+    ({ redis, store, t } = world);
   });
 
-  afterAll(async () => {
-    await t.close();
-    await store.close();
-    await redis.stop();
-  });
+  afterAll(() => world.close());
 
   const ready = async () => (await t.http.get('/readyz')).status;
 

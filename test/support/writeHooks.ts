@@ -3,8 +3,11 @@
  * sent, or lose the reply of a write that landed. No behaviour of Redis is imitated: the write
  * goes to the real server either way.
  */
-import type { RedisStore } from '../../src/store/redis/store.js';
+import { RedisStore } from '../../src/store/redis/store.js';
 import { StoreUnavailableError, type WriteOp } from '../../src/store/store.js';
+import { tenantFields } from './data.js';
+import { RedisProcess } from './redis.js';
+import { startRelay, type TestRelay } from './relay.js';
 
 export class WriteHooks {
   /** Called once, just before the next write that `counts` is sent to the real Redis, then cleared. */
@@ -47,4 +50,35 @@ export async function waitFor(check: () => Promise<boolean>, ms: number): Promis
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+/** A relay on a redis-server of its own, its writes through `hooks`, with `tenantId` pushed. */
+export interface OutageWorld {
+  redis: RedisProcess;
+  store: RedisStore;
+  t: TestRelay;
+  close: () => Promise<void>;
+}
+
+/**
+ * The outage tests' world: short store and kit deadlines (400 ms, 1,200 ms), so a paused Redis
+ * answers 000005 quickly, and one tenant already in the mirror.
+ */
+export async function startOutageWorld(hooks: WriteHooks, tenantId: string): Promise<OutageWorld> {
+  const redis = await RedisProcess.start();
+  const store = RedisStore.connect({ url: redis.url }, { timeoutMs: 400 });
+  await store.ready();
+  const t = await startRelay({ store: hooks.wrap(store), env: { KIT_DEADLINE_MS: '1200' } });
+  const r = await t.pusher.tenantSync(tenantFields(tenantId));
+  if (r.resultCode !== '000000') throw new Error(`tenantSync answered ${r.resultCode}`);
+  return {
+    redis,
+    store,
+    t,
+    close: async () => {
+      await t.close();
+      await store.close();
+      await redis.stop();
+    },
+  };
 }
