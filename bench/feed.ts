@@ -188,6 +188,7 @@ async function webhookThroughput(r: InProcessRelay, events: number): Promise<num
     secret: SECRET,
     metrics: r.relay.metrics,
     logger: createLogger('silent'),
+    retentionMs: r.config.events.retentionMs,
   });
   const started = performance.now();
   delivery.start();

@@ -40,7 +40,7 @@ export interface WebhookOptions {
   /** How long the deliverer waits for new events before it looks at its lease again. */
   idleWaitMs?: number;
   /** EVENTS_RETENTION_HOURS in ms: an event older than this is given up (counted `expired`). */
-  retentionMs?: number;
+  retentionMs: number;
 }
 
 export type DeliveryOutcome = 'delivered' | 'failed' | 'expired';
@@ -68,7 +68,7 @@ export class WebhookDelivery {
     this.baseBackoffMs = o.baseBackoffMs ?? 1000;
     this.maxBackoffMs = o.maxBackoffMs ?? 3_600_000;
     this.idleWaitMs = o.idleWaitMs ?? 5000;
-    this.retentionMs = o.retentionMs ?? 168 * 3_600_000;
+    this.retentionMs = o.retentionMs;
     this.now = o.now ?? Date.now;
   }
 
