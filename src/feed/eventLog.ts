@@ -33,15 +33,26 @@ export interface EventLogOptions {
   sessionRef: (sid: string) => string;
 }
 
+/**
+ * An event's `data` already printed as JSON, by a change that printed it anyway (a user's record:
+ * records.ts encodeUser), so a push of thousands of users does not print each one twice.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 export class EventLog {
   constructor(private readonly o: EventLogOptions) {}
+  /** The last time printed: the events of one change share it. */
+  private printed = { at: NaN, iso: '' };
 
   /** The operation that appends one event, for the write that makes its change. */
-  append(slot: EventSlot, type: EventType, tenantId: string | null, data: object): WriteOp {
+  append(slot: EventSlot, type: EventType, tenantId: string | null, data: object | JsonText): WriteOp {
     const { store, keys, now } = this.o;
     const at = now();
-    const event: StoredEvent = { type, occurredAt: new Date(at).toISOString(), tenantId, data };
-    const value = JSON.stringify(event);
+    if (this.printed.at !== at) this.printed = { at, iso: new Date(at).toISOString() };
+    // A StoredEvent, printed as JSON.stringify prints it, member by member.
+    const value = `{"type":${JSON.stringify(type)},"occurredAt":"${this.printed.iso}","tenantId":${JSON.stringify(tenantId)},"data":${data instanceof JsonText ? data.text : JSON.stringify(data)}}`;
     if (store.atomicAcrossSlots) return { op: 'xadd', key: keys.events(), value };
     const key = slot === 'instances' ? keys.instanceOutbox() : keys.tenantOutbox(slot.tenantId);
     return { op: 'xadd', key, value };

@@ -94,6 +94,19 @@ export function publicUser(u: UserRecord) {
   return shown;
 }
 
+/**
+ * A user record's stored text, and the text of what events show of it (`publicUser`): one
+ * JSON.stringify for both. A record whose `at` comes last (mirror/users.ts builds them so) prints
+ * as the shown user with `,"at":…` before its closing brace; any other is printed twice.
+ */
+export function encodeUser(u: UserRecord): { record: string; shown: string } {
+  const record = JSON.stringify(u);
+  const tail = `,"at":${u.at}}`;
+  return record.endsWith(tail)
+    ? { record, shown: `${record.slice(0, -tail.length)}}` }
+    : { record, shown: JSON.stringify(publicUser(u)) };
+}
+
 export function publicOrg(o: OrgRecord) {
   return { orgCode: o.orgCode, orgName: o.orgName, parentCode: o.parentCode };
 }

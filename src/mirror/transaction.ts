@@ -3,7 +3,7 @@
  * `apply`. Business rules therefore live once, here in TypeScript, and both stores only need to
  * execute a guarded batch.
  */
-import type { EventLog, EventSlot } from '../feed/eventLog.js';
+import type { EventLog, EventSlot, JsonText } from '../feed/eventLog.js';
 import type { Keys } from '../store/keys.js';
 import type { EventType } from '../vocabulary.js';
 import {
@@ -34,7 +34,7 @@ export function eventOps(
   slot: EventSlot,
   type: EventType,
   tenantId: string | null,
-  data: object,
+  data: object | JsonText,
 ): WriteOp[] {
   return ctx.events ? [ctx.events.append(slot, type, tenantId, data)] : [];
 }

@@ -2,15 +2,19 @@
 import type { AuthSync, SyncedUser } from '../kit/schemas.js';
 import type { WriteOp } from '../store/store.js';
 import type { EventType } from '../vocabulary.js';
-import { parseJson, publicUser, type UserRecord } from './records.js';
+import { JsonText } from '../feed/eventLog.js';
+import { encodeUser, parseJson, type UserRecord } from './records.js';
 import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
 import { eventOps, lastChangeAt, transact, type MirrorContext, type SyncOutcome } from './transaction.js';
 
-/** What happened to a user, as the change feed says it; the loss of access wins over other changes. */
-function userEvent(current: UserRecord | null, next: UserRecord): EventType {
-  if (!current) return 'user.added';
-  if (current.authorized && !next.authorized) return 'user.deauthorized';
-  if (current.enable && !next.enable) return 'user.disabled';
+/**
+ * What happened to a user, as the change feed says it; the loss of access wins over other
+ * changes. The record held before is decoded only when the new one lacks access.
+ */
+function userEvent(held: boolean, current: () => UserRecord | null, next: UserRecord): EventType {
+  if (!held) return 'user.added';
+  if (!next.authorized && current()!.authorized) return 'user.deauthorized';
+  if (!next.enable && current()!.enable) return 'user.disabled';
   return 'user.updated';
 }
 
@@ -51,8 +55,13 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       const events: WriteOp[] = [];
       let same = 0;
       names.forEach((name, i) => {
-        const current = rawUsers ? parseJson<UserRecord>(rawUsers[i]) : null;
-        if (tombs && push.at <= lastChangeAt(current?.at, current ? null : tombs[i], deletedTenantAt)) {
+        // Decoded only where a rule needs more than whether the user is held: most pushes grant
+        // access in order, and 500 users' records cost more to decode than to write.
+        const raw = rawUsers?.[i];
+        const held = !!raw;
+        let decoded: UserRecord | null | undefined;
+        const current = () => (decoded === undefined ? (decoded = parseJson<UserRecord>(raw)) : decoded);
+        if (tombs && push.at <= lastChangeAt(current()?.at, held ? null : tombs[i], deletedTenantAt)) {
           same++;
           return;
         }
@@ -60,15 +69,18 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
           deletes.push(name);
           revoked.push(name);
           // a user the mirror did not hold is only remembered (tombstone), not reported
-          if (current)
+          if (held)
             events.push(
               ...eventOps(ctx, { tenantId: t }, 'user.removed', t, { tenantId: t, appId, userName: name }),
             );
           return;
         }
-        const next = userRecord(push, byName.get(name)!, current);
-        upserts.push([name, JSON.stringify(next)]);
-        events.push(...eventOps(ctx, { tenantId: t }, userEvent(current, next), t, publicUser(next)));
+        const next = userRecord(push, byName.get(name)!, push.flag === 3 ? current() : null);
+        const { record, shown } = encodeUser(next);
+        upserts.push([name, record]);
+        events.push(
+          ...eventOps(ctx, { tenantId: t }, userEvent(held, current, next), t, new JsonText(shown)),
+        );
         if (!next.authorized || !next.enable) revoked.push(name);
       });
       if (upserts.length === 0 && deletes.length === 0)
@@ -97,10 +109,9 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
   );
 }
 
-function userRecord(push: AuthSync, u: SyncedUser, current: UserRecord | null): UserRecord {
-  // flag 3 (取消授权) keeps the user and may carry only the identifier: fill from what we had.
-  const base = push.flag === 3 ? current : null;
-  const record: UserRecord = {
+/** `base`: for flag 3 (取消授权), which keeps the user and may carry only the identifier, what we had. */
+function userRecord(push: AuthSync, u: SyncedUser, base: UserRecord | null): UserRecord {
+  const record: Omit<UserRecord, 'at'> & { at?: number } = {
     tenantId: push.tenantId,
     appId: push.appId,
     userName: u.userName,
@@ -112,14 +123,15 @@ function userRecord(push: AuthSync, u: SyncedUser, current: UserRecord | null): 
     instanceId: push.instanceId,
     testFlag: push.testFlag,
     currentSyncTime: push.currentSyncTime,
-    at: push.at,
   };
   // Optional fields only when present (assigning undefined would cost JSON.stringify time).
   for (const k of OPTIONAL_USER_FIELDS) {
     const v = u[k] ?? base?.[k];
     if (v !== undefined) (record as unknown as Record<string, unknown>)[k] = v;
   }
-  return record;
+  // Last, so the record prints as its event's data plus `at` (records.ts encodeUser).
+  record.at = push.at;
+  return record as UserRecord;
 }
 
 /** The authSync user fields a record holds only when the marketplace sent them. */

@@ -2,7 +2,7 @@
 // write spans slots, to the slot's outbox where it cannot (Redis Cluster); sessions named by
 // their fingerprint only.
 import { describe, expect, it } from '@jest/globals';
-import { EventLog } from '../../src/feed/eventLog.js';
+import { EventLog, JsonText } from '../../src/feed/eventLog.js';
 import { Keys } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/store.js';
@@ -24,6 +24,26 @@ describe('EventLog', () => {
       tenantId: 't1',
       data: { tenantId: 't1' },
     });
+  });
+
+  it('prints an event as JSON.stringify would, its data given as an object or as JSON text', () => {
+    const events = log(new MemoryStore());
+    const data = { userName: 'ann "a" \\', name: '用户', n: 1, nested: { x: [null, true] } };
+    for (const tenantId of ['t"1', null]) {
+      const expected = JSON.stringify({
+        type: 'user.added',
+        occurredAt: '2026-11-30T12:00:00.000Z',
+        tenantId,
+        data,
+      });
+      expect(events.append({ tenantId: 't1' }, 'user.added', tenantId, data)).toMatchObject({
+        value: expected,
+      });
+      const text = new JsonText(JSON.stringify(data));
+      expect(events.append({ tenantId: 't1' }, 'user.added', tenantId, text)).toMatchObject({
+        value: expected,
+      });
+    }
   });
 
   it("appends to the tenant's or the instances' outbox on a store that writes slot by slot", () => {
