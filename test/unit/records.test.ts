@@ -34,10 +34,11 @@ describe('stored user records', () => {
     at: 1_764_504_000_000,
   };
   const withAtLast = ({ at, ...rest }: UserRecord): UserRecord => ({ ...rest, email: 'a@example.com', at });
+  const withAtFirst = ({ at, ...rest }: UserRecord): UserRecord => ({ at, ...rest });
 
   it.each([
     ['at last, as the mirror builds them', withAtLast(user)],
-    ['at first (an older record)', { at: user.at, ...user }],
+    ['at first (an older record)', withAtFirst(user)],
     ['at in the middle', { ...user, email: 'a@example.com' }],
     ['an extension holding an at, after at', { ...withAtLast(user), extension: { at: 2 } }],
   ])('print the record and its shown part with one stringify, exactly: %s', (_, u) => {
