@@ -175,6 +175,23 @@ describe('encodeApply', () => {
     ]);
   });
 
+  it('turns a run of appends to one stream into one xadd operation, in order', () => {
+    const encoded = encode([
+      { op: 'xadd', key: 'feed', value: 'a' },
+      { op: 'xadd', key: 'feed', value: 'b' },
+      { op: 'xadd', key: 'outbox', value: 'c' },
+      { op: 'incr', key: 'v' },
+      { op: 'xadd', key: 'feed', value: 'd' },
+      { op: 'xadd', key: 'feed', value: 'e' },
+    ]);
+    expect(decode(encoded).ops).toEqual([
+      { code: 'xadd', key: 'feed', args: ['a', 'b'] },
+      { code: 'xadd', key: 'outbox', args: ['c'] },
+      { code: 'incr', key: 'v', args: [] },
+      { code: 'xadd', key: 'feed', args: ['d', 'e'] },
+    ]);
+  });
+
   it('encodes thousands of deletes as one operation referring to every key', () => {
     const names = Array.from({ length: 2500 }, (_, i) => `k${i}`);
     const encoded = encode(names.map((key) => ({ op: 'del' as const, key })));

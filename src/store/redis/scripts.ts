@@ -68,7 +68,8 @@ for o = 1, nops do
   elseif code == 'pexpire' then
     redis.call('PEXPIRE', key, ARGV[i])
   elseif code == 'xadd' then
-    redis.call('XADD', key, '*', 'e', ARGV[i])
+    -- a run of appends to one stream (a push's events), in order
+    for j = i, i + n - 1 do redis.call('XADD', key, '*', 'e', ARGV[j]) end
   elseif code == 'xtrim' then
     redis.call('XTRIM', key, 'MINID', ARGV[i])
   elseif code == 'move' then
@@ -197,7 +198,11 @@ export function encodeApply(
         payload = [keyRef(op.to)];
         break;
       case 'xadd':
+        // Consecutive appends to one stream go as one operation: a push of 500 users appends 500
+        // events, and three arguments fewer each cost both Redis and node-redis less.
         payload = [op.value];
+        for (let next = ops[o + 1]; next?.op === 'xadd' && next.key === op.key; next = ops[++o + 1])
+          payload.push(next.value);
         break;
       case 'xtrim':
         payload = [op.minId];
