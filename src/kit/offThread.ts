@@ -31,8 +31,11 @@ export class OffThreadVerifier {
 
   constructor(private readonly maxQueued = 8) {}
 
-  /** Resolves when the body is a JSON object whose signature holds; throws KitRefusal otherwise. */
-  async check(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array): Promise<void> {
+  /**
+   * Resolves to the body's text when its signature holds (verify.ts verifyCall); throws
+   * KitRefusal otherwise.
+   */
+  async check(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array): Promise<string> {
     if (this.pending.size >= this.maxQueued)
       throw new KitRefusal(
         ResultCode.internalError,
@@ -50,7 +53,7 @@ export class OffThreadVerifier {
       };
       worker.postMessage(job);
     });
-    if (verdict.ok) return;
+    if (verdict.ok) return verdict.text;
     if ('resultCode' in verdict) throw new KitRefusal(verdict.resultCode as ResultCode, verdict.message);
     throw new Error(`off-thread verification failed: ${verdict.failed}`);
   }

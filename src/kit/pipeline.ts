@@ -190,9 +190,9 @@ async function admit(
   const timed = checkCallCredentials(route.scheme, credentials, started, deps.clockWindowMs);
   let checked: Checked;
   if (bytes.length > OFF_THREAD_BYTES && !credentials.query) {
-    await deps.offThread.check(route.scheme, credentials, bytes);
+    const text = await deps.offThread.check(route.scheme, credentials, bytes);
     // Signed by the marketplace: parsing it here is no longer anyone's lever on the event loop.
-    checked = readVerifiedCall(route.scheme, credentials, bytes);
+    checked = readVerifiedCall(route.scheme, credentials, text);
   } else checked = checkCall(route.scheme, credentials, bytes);
   // V2 calls are timed by their credentials, V1 calls by the timeStamp they signed.
   const signedAt = timed ?? checked.signedAt!;

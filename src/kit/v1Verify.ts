@@ -98,7 +98,13 @@ export interface V1Checked {
  * Checks a V1 call and returns its parameters. `verify` false: the token was already checked (on
  * the worker thread, offThread.ts) and only the parameters are read again.
  */
-export function checkV1Call(scheme: V1Scheme, call: V1Call, bytes: Uint8Array, verify = true): V1Checked {
+/** `received`: the body's bytes, or its text already read and verified (offThread.ts). */
+export function checkV1Call(
+  scheme: V1Scheme,
+  call: V1Call,
+  received: Uint8Array | string,
+  verify = true,
+): V1Checked {
   if (scheme.where === 'header' && !call.sign)
     throw new KitRefusal(ResultCode.authFailed, 'authToken header is missing');
   let text = '';
@@ -106,7 +112,7 @@ export function checkV1Call(scheme: V1Scheme, call: V1Call, bytes: Uint8Array, v
   if (call.query)
     readings = call.query.plusKept ? [call.query.decoded, call.query.plusKept] : [call.query.decoded];
   else {
-    text = decodeBody(bytes);
+    text = typeof received === 'string' ? received : decodeBody(received);
     readings = [bodyParameters(text)];
   }
   const first = new Map(readings[0]);

@@ -94,9 +94,19 @@ export function checkCall(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array
   return scheme.name === 'v1' ? checkV1Call(scheme, call, bytes) : checkSignedBody(scheme, call, bytes);
 }
 
-/** A body the worker thread verified, read again on the event loop without the signature. */
-export function readVerifiedCall(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array): Checked {
-  return scheme.name === 'v1' ? checkV1Call(scheme, call, bytes, false) : parseJsonObject(bytes);
+/**
+ * `checkCall` on the worker thread (offThread.ts): the body's text, once its signature holds. A
+ * V2 body is not parsed where its canonical form matches: the event loop parses it anyway.
+ */
+export function verifyCall(scheme: AnyScheme, call: SignedCall, bytes: Uint8Array): string {
+  return scheme.name === 'v1'
+    ? checkV1Call(scheme, call, bytes).text
+    : verifySignedBody(scheme, call, bytes).text;
+}
+
+/** A body's text that the worker thread verified, read on the event loop without the signature. */
+export function readVerifiedCall(scheme: AnyScheme, call: SignedCall, text: string): Checked {
+  return scheme.name === 'v1' ? checkV1Call(scheme, call, text, false) : { text, body: parseObject(text) };
 }
 
 const NONCE = /^[\x21-\x7e]{1,128}$/;
@@ -132,6 +142,20 @@ export function checkSignedBody(
   call: SignedCall,
   bytes: Uint8Array,
 ): { text: string; body: Record<string, unknown> } {
+  const { text, body } = verifySignedBody(scheme, call, bytes);
+  return { text, body: body ?? parseObject(text) };
+}
+
+/**
+ * `checkSignedBody` that parses the body only where it must: to say why a body that is not
+ * canonical JSON is refused, and for the older signed form. Refusals are the same, in the same
+ * order: parsing after a matching signature refuses what parsing before it would have.
+ */
+function verifySignedBody(
+  scheme: Scheme,
+  call: SignedCall,
+  bytes: Uint8Array,
+): { text: string; body?: Record<string, unknown> } {
   const text = decodeBody(bytes);
   // The canonical scan first: it stops at the 65th top-level member or the 1,001st level, where
   // JSON.parse would build the whole tree of a hostile body before anything could be refused.
@@ -143,35 +167,21 @@ export function checkSignedBody(
     refused = (error as Error).message;
     if (!refused.startsWith('expected ')) throw new KitRefusal(ResultCode.invalidRequest, `body ${refused}`);
   }
+  // Jackson's form is what the reference code signs; the older JSON.stringify form is fixed by
+  // the same body and key, so it is accepted too (computed only when the first does not match).
+  if (payload !== null && call.sign && signs(scheme, call, payload)) return { text };
   // Not JSON at all: JSON.parse says so as cheaply, at the same position.
   const body = parseObject(text);
   if (payload === null) throw new KitRefusal(ResultCode.invalidRequest, `body ${refused}`);
-  checkSignature(scheme, call, payload, body);
-  return { text, body };
-}
-
-/** `payload`: the body's canonical form. */
-function checkSignature(
-  scheme: Scheme,
-  call: SignedCall,
-  payload: string,
-  body: Record<string, unknown>,
-): void {
   const { names, where } = scheme;
   if (!call.sign) throw new KitRefusal(ResultCode.authFailed, `${names.sign} ${where} is missing`);
-  const matches = (p: string) =>
-    signaturesMatch(scheme.sign(scheme.key, call.nonce!, call.timestamp!, p), call.sign!);
-  // Jackson's form is what the reference code signs; the older JSON.stringify form is fixed by
-  // the same body and key, so it is accepted too (computed only when the first does not match).
-  if (!matches(payload) && !matches(legacyCanonicalPayload(body)))
+  if (!signs(scheme, call, legacyCanonicalPayload(body)))
     throw new KitRefusal(
       ResultCode.authFailed,
       `${names.sign} does not match the request (check the ${scheme.name} access key)`,
     );
+  return { text, body };
 }
 
-/** A body already verified (offThread.ts), parsed on the event loop. */
-export function parseJsonObject(bytes: Uint8Array): { text: string; body: Record<string, unknown> } {
-  const text = decodeBody(bytes);
-  return { text, body: parseObject(text) };
-}
+const signs = (scheme: Scheme, call: SignedCall, payload: string) =>
+  signaturesMatch(scheme.sign(scheme.key, call.nonce!, call.timestamp!, payload), call.sign!);

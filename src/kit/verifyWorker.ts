@@ -1,10 +1,10 @@
 /**
- * The worker thread of offThread.ts: checks large bodies (parse, canonical payload, HMAC) so the
+ * The worker thread of offThread.ts: checks large bodies (decode, canonical payload, HMAC) so the
  * event loop never spends more than a few milliseconds on a call before its signature is known.
  */
 import { parentPort } from 'node:worker_threads';
 import { KitRefusal } from './resultCodes.js';
-import { checkCall, schemeOf, type SchemeData, type SignedCall } from './verify.js';
+import { schemeOf, verifyCall, type SchemeData, type SignedCall } from './verify.js';
 
 export interface VerifyJob {
   id: number;
@@ -14,15 +14,15 @@ export interface VerifyJob {
 }
 
 export type VerifyVerdict =
-  | { id: number; ok: true }
+  /** `text`: the body as read, so the event loop does not decode it again */
+  | { id: number; ok: true; text: string }
   | { id: number; ok: false; resultCode: string; message: string }
   | { id: number; ok: false; failed: string };
 
 parentPort?.on('message', (job: VerifyJob) => {
   let verdict: VerifyVerdict;
   try {
-    checkCall(schemeOf(job.scheme), job.call, job.bytes);
-    verdict = { id: job.id, ok: true };
+    verdict = { id: job.id, ok: true, text: verifyCall(schemeOf(job.scheme), job.call, job.bytes) };
   } catch (error) {
     verdict =
       error instanceof KitRefusal

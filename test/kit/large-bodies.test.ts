@@ -9,7 +9,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OFF_THREAD_BYTES, OffThreadVerifier } from '../../src/kit/offThread.js';
 import { kitScheme } from '../../src/kit/verify.js';
-import type { PushResult } from '../../src/sandbox/pusher.js';
+import { canonicalPayload, kitSign, newNonce } from '../../src/sandbox/marketplace/index.js';
+import { Pusher, type PushResult } from '../../src/sandbox/pusher.js';
 import { allOrgFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
 import { KIT_KEY, startRelay, type TestRelay } from '../support/relay.js';
 
@@ -52,6 +53,21 @@ describe('large and hostile kit bodies', () => {
     const all = await t.pusher.allOrgSync(allOrgFields(id, list));
     expect([all.resultCode, all.resultMsg]).toEqual(['000000', 'Success']);
     expect((await t.relay.mirror.departments(id)).length).toBe(12_000);
+  });
+
+  it('takes a large push signed in the older JSON.stringify form too (off the event loop)', async () => {
+    const id = newTenantId();
+    await t.pusher.tenantSync(tenantFields(id));
+    const legacy = new Pusher({ ...t.pusher.options, signing: 'legacy' });
+    // a control character: Jackson escapes it \u001F, JSON.stringify \u001f, so the forms differ
+    const big = allOrgFields(id, [
+      ...departments(2999, 100),
+      { orgCode: 'c', orgName: 'a\u001fb', parentCode: '' },
+    ]);
+    expect(JSON.stringify(big).length).toBeGreaterThan(OFF_THREAD_BYTES);
+    const r = await legacy.allOrgSync(big);
+    expect([r.resultCode, r.resultMsg]).toEqual(['000000', 'Success']);
+    expect((await t.relay.mirror.departments(id)).length).toBe(3000);
   });
 
   it('refuses more than 64 top-level members before sorting them, inline and off the thread', async () => {
@@ -101,6 +117,17 @@ describe('large and hostile kit bodies', () => {
 });
 
 describe('the off-thread verifier', () => {
+  it("hands back the body's text once its signature holds", async () => {
+    const verifier = new OffThreadVerifier();
+    const text = JSON.stringify({ orgInfoList: departments(2_000), tenantId: '租户' });
+    const call = { timestamp: String(Date.now()), nonce: newNonce() };
+    const sign = kitSign(KIT_KEY, call.nonce, call.timestamp, canonicalPayload(text));
+    await expect(verifier.check(kitScheme(KIT_KEY), { ...call, sign }, Buffer.from(text))).resolves.toBe(
+      text,
+    );
+    await verifier.close();
+  });
+
   it('a worker going idle and exiting never fails the job just given to its successor', async () => {
     const verifier = new OffThreadVerifier();
     const scheme = kitScheme(KIT_KEY);
