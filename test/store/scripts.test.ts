@@ -3,7 +3,13 @@
 // the parts the battery cannot see (a key sent twice, an empty operation sent at all).
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { APPLY, encodeApply, hashChunks, READ_RECORD_WITH_REFS } from '../../src/store/redis/scripts.js';
+import {
+  APPLY,
+  encodeApply,
+  hashChunks,
+  packArgs,
+  READ_RECORD_WITH_REFS,
+} from '../../src/store/redis/scripts.js';
 import type { ApplyOptions, WriteOp } from '../../src/store/store.js';
 
 interface Decoded {
@@ -239,5 +245,54 @@ describe('the scripts', () => {
     for (const script of [APPLY, READ_RECORD_WITH_REFS])
       expect(script.sha).toBe(createHash('sha1').update(script.text).digest('hex'));
     expect(APPLY.sha).not.toBe(READ_RECORD_WITH_REFS.sha);
+  });
+});
+
+describe('packArgs', () => {
+  /** A MessagePack reader for what packArgs may write: one array of strings (fixstr to str 32). */
+  function unpack(b: Buffer): string[] {
+    let at = 0;
+    const uint = (bytes: number) => {
+      const v = b.readUIntBE(at, bytes);
+      at += bytes;
+      return v;
+    };
+    const tag = uint(1);
+    const count =
+      tag >= 0x90 && tag <= 0x9f ? tag - 0x90 : tag === 0xdc ? uint(2) : tag === 0xdd ? uint(4) : -1;
+    if (count < 0) throw new Error(`not an array: 0x${tag.toString(16)}`);
+    const out: string[] = [];
+    for (let n = 0; n < count; n++) {
+      const t = uint(1);
+      const length =
+        t >= 0xa0 && t <= 0xbf
+          ? t - 0xa0
+          : t === 0xd9
+            ? uint(1)
+            : t === 0xda
+              ? uint(2)
+              : t === 0xdb
+                ? uint(4)
+                : -1;
+      if (length < 0) throw new Error(`not a string: 0x${t.toString(16)}`);
+      out.push(b.toString('utf8', at, at + length));
+      at += length;
+    }
+    if (at !== b.length) throw new Error(`${b.length - at} bytes after the array`);
+    return out;
+  }
+
+  it('packs the arguments as one MessagePack array of UTF-8 strings, in order', () => {
+    const args = ['1764504000000', '0', '', '用户', '🚀', 'é'.repeat(100_000), '\u0000', '"q"'];
+    expect(unpack(packArgs(args))).toEqual(args);
+    expect(unpack(packArgs([]))).toEqual([]);
+    // a lone surrogate is sent as U+FFFD, as node-redis sends a string
+    expect(unpack(packArgs(['a\ud800b']))).toEqual(['a\ufffdb']);
+  });
+
+  it('packs what encodeApply makes, and the script unpacks it first', () => {
+    const { args } = encode([{ op: 'hset', key: 'h', entries: [['名', '值']] }], {}, 5);
+    expect(unpack(packArgs(args))).toEqual(args);
+    expect(APPLY.text).toMatch(/^#!lua\nlocal args = cmsgpack\.unpack\(ARGV\[1\]\)\n/);
   });
 });

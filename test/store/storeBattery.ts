@@ -91,6 +91,31 @@ export function storeBattery(
     expect(await store.pTtl(k('e'))).toBe(-2);
   });
 
+  it('writes any text as it was given: empty, multi-byte, astral, control characters', async () => {
+    const texts = [
+      '',
+      '用户 名',
+      '🚀 emoji',
+      'a\u0000b\r\n\t',
+      '\u00e9'.repeat(70_000),
+      '"quoted" \\ {json}',
+    ];
+    await store.apply([
+      { op: 'hset', key: k('texts'), entries: texts.map((t, i) => [`f${i}${t.slice(0, 3)}`, t]) },
+      { op: 'set', key: k('text'), value: texts[1]! },
+      { op: 'xadd', key: k('text-feed'), value: texts[2]! },
+      { op: 'xadd', key: k('text-feed'), value: texts[0]! },
+    ]);
+    expect(
+      await store.hmGet(
+        k('texts'),
+        texts.map((t, i) => `f${i}${t.slice(0, 3)}`),
+      ),
+    ).toEqual(texts);
+    expect(await store.get(k('text'))).toBe(texts[1]);
+    expect((await store.xRange(k('text-feed'), null, 10)).map((e) => e.value)).toEqual([texts[2], texts[0]]);
+  });
+
   it('writes large hashes in one batch (past Lua unpack limits)', async () => {
     const entries = Array.from({ length: 12_345 }, (_, i) => [`f${i}`, `v${i}`] as const);
     await store.apply([

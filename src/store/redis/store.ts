@@ -36,7 +36,7 @@ import {
   type SentinelClient,
   type SingleClient,
 } from './connect.js';
-import { APPLY, encodeApply, hashChunks, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
+import { APPLY, encodeApply, hashChunks, packArgs, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
 
 /** Key-less commands (PING, TIME) go to a single server itself, but to a cluster's nodes one by one. */
 type Connection =
@@ -277,8 +277,10 @@ export class RedisStore implements Store {
     const notAfter = options.notAfter ?? Date.now() + this.timeoutMs;
     if (Date.now() > notAfter)
       throw new StoreDeadlineError('the write was not sent: its deadline had passed');
-    const { keys, args } = encodeApply(ops, options, notAfter + this.clockOffsetMs);
+    const encoded = encodeApply(ops, options, notAfter + this.clockOffsetMs);
+    const keys = encoded.keys;
     if (keys.length === 0) return 'applied';
+    const args = [packArgs(encoded.args)];
     const waitFor = options.waitReplicas?.count ? options.waitReplicas : undefined;
     let reply: unknown;
     let node: SingleClient | undefined;
@@ -421,7 +423,7 @@ export class RedisStore implements Store {
    */
   private async runScript(
     script: Script,
-    options: { keys: string[]; arguments: string[] },
+    options: { keys: string[]; arguments: (string | Buffer)[] },
     readOnly: boolean,
     client: SingleClient | ClusterClient | SentinelClient = this.client,
     notAfter = Date.now() + this.timeoutMs,
