@@ -173,7 +173,10 @@ async function landed(deps: PipelineDeps, call: VerifiedCall): Promise<boolean> 
   }
 }
 
-/** checkContentType → checkCredentials → checkSignedBody (off the event loop when large) → claimFor. */
+/**
+ * checkContentType → checkCredentials → checkSignedBody (off the event loop when large; a V2
+ * claim's reads meanwhile) → claimFor.
+ */
 async function admit(
   deps: PipelineDeps,
   route: SignedRoute,
@@ -189,19 +192,22 @@ async function admit(
   const bytes: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   const timed = checkCallCredentials(route.scheme, credentials, started, deps.clockWindowMs);
   let checked: Checked;
+  let early: Promise<CallClaim> | null = null;
   if (bytes.length > OFF_THREAD_BYTES && !credentials.query) {
-    const text = await deps.offThread.check(route.scheme, credentials, bytes);
+    const verified = deps.offThread.check(route.scheme, credentials, bytes);
+    // A V2 claim reads by the nonce and signature headers alone: while the worker verifies. Its
+    // answer counts only after the signature's, so a refusal of the signature still comes first.
+    if (route.scheme.name !== 'v1' && credentials.sign) {
+      early = claimFor(deps, route.scheme, credentials.nonce ?? null, credentials.sign);
+      early.catch(() => undefined); // not awaited when the signature is refused
+    }
     // Signed by the marketplace: parsing it here is no longer anyone's lever on the event loop.
-    checked = readVerifiedCall(route.scheme, credentials, text);
+    checked = readVerifiedCall(route.scheme, credentials, await verified);
   } else checked = checkCall(route.scheme, credentials, bytes);
   // V2 calls are timed by their credentials, V1 calls by the timeStamp they signed.
   const signedAt = timed ?? checked.signedAt!;
-  const claim = await claimFor(
-    deps,
-    route.scheme,
-    credentials.nonce ?? null,
-    checked.sign ?? credentials.sign!,
-  );
+  const claim = await (early ??
+    claimFor(deps, route.scheme, credentials.nonce ?? null, checked.sign ?? credentials.sign!));
   const n = notes(res);
   if (claim.replay) n.fields = { ...n.fields, replay: true };
   return {

@@ -70,6 +70,23 @@ describe('large and hostile kit bodies', () => {
     expect((await t.relay.mirror.departments(id)).length).toBe(3000);
   });
 
+  it('answers a large call with a used nonce by its signature first, then by its nonce', async () => {
+    const id = newTenantId();
+    await t.pusher.tenantSync(tenantFields(id));
+    const nonce = newNonce();
+    const body = (n: number) => allOrgFields(id, departments(n, 100));
+    expect((await t.pusher.allOrgSync(body(3000), { nonce })).resultCode).toBe('000000');
+    const state = await t.state();
+    // the nonce's claim is read while the worker verifies: a wrong signature is still what is said
+    refused(
+      await t.pusher.allOrgSync(body(3001), { nonce, sign: 'C'.repeat(64) }),
+      '000001',
+      /^x-sign does not match/,
+    );
+    refused(await t.pusher.allOrgSync(body(3001), { nonce }), '000001', /^x-nonce was already used/);
+    expect(await t.state()).toEqual(state);
+  });
+
   it('refuses more than 64 top-level members before sorting them, inline and off the thread', async () => {
     const state = await t.state();
     for (const count of [65, 100_000]) {
