@@ -35,17 +35,22 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
     t,
     notAfter,
     async () => {
-      const [deletedTenantAt, newestAt] = await store.hmGet(keys.meta(t), ['deletedAt', newestField]);
-      // Pushes arrive in order almost always: when this one is newer than every change this app's
-      // users have seen, no per-user time can beat it, and the tombstones need not be read. The
-      // current records are read all the same where there is a change feed: it tells an added
-      // user from an updated one, and names what a user lost.
-      const inOrder = push.flag !== 3 && push.at > lastChangeAt(newestAt, deletedTenantAt);
-      const [rawUsers, tombs, sessions] = await Promise.all([
-        inOrder && !ctx.events ? null : store.hmGet(keys.users(t, appId), names),
-        inOrder ? null : store.hmGet(keys.userTombs(t, appId), names),
+      // The current records are read all the same where there is a change feed (it tells an
+      // added user from an updated one, and names what a user lost): with the times, not after.
+      const [[deletedTenantAt, newestAt], held, sessions] = await Promise.all([
+        store.hmGet(keys.meta(t), ['deletedAt', newestField]),
+        ctx.events ? store.hmGet(keys.users(t, appId), names) : null,
         losing.length ? readSessions(ctx, t, appId, losing) : (new Map() as SessionsByUser),
       ]);
+      // Pushes arrive in order almost always: when this one is newer than every change this app's
+      // users have seen, no per-user time can beat it, and the tombstones need not be read.
+      const inOrder = push.flag !== 3 && push.at > lastChangeAt(newestAt, deletedTenantAt);
+      const [rawUsers, tombs] = inOrder
+        ? [held, null]
+        : await Promise.all([
+            held ?? store.hmGet(keys.users(t, appId), names),
+            store.hmGet(keys.userTombs(t, appId), names),
+          ]);
       return { deletedTenantAt, newestAt, rawUsers, tombs, sessions };
     },
     ({ deletedTenantAt, newestAt, rawUsers, tombs, sessions }) => {
