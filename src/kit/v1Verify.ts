@@ -95,10 +95,10 @@ export interface V1Checked {
 }
 
 /**
- * Checks a V1 call and returns its parameters. `verify` false: the token was already checked (on
- * the worker thread, offThread.ts) and only the parameters are read again.
+ * Checks a V1 call and returns its parameters. `received`: the body's bytes, or its text as the
+ * worker thread read it (offThread.ts). `verify` false: the token was already checked there and
+ * only the parameters are read again.
  */
-/** `received`: the body's bytes, or its text already read and verified (offThread.ts). */
 export function checkV1Call(
   scheme: V1Scheme,
   call: V1Call,

@@ -37,7 +37,7 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
     async () => {
       // The current records are read all the same where there is a change feed (it tells an
       // added user from an updated one, and names what a user lost): with the times, not after.
-      const [[deletedTenantAt, newestAt], held, sessions] = await Promise.all([
+      const [[deletedTenantAt, newestAt], records, sessions] = await Promise.all([
         store.hmGet(keys.meta(t), ['deletedAt', newestField]),
         ctx.events ? store.hmGet(keys.users(t, appId), names) : null,
         losing.length ? readSessions(ctx, t, appId, losing) : (new Map() as SessionsByUser),
@@ -46,9 +46,9 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       // users have seen, no per-user time can beat it, and the tombstones need not be read.
       const inOrder = push.flag !== 3 && push.at > lastChangeAt(newestAt, deletedTenantAt);
       const [rawUsers, tombs] = inOrder
-        ? [held, null]
+        ? [records, null]
         : await Promise.all([
-            held ?? store.hmGet(keys.users(t, appId), names),
+            records ?? store.hmGet(keys.users(t, appId), names),
             store.hmGet(keys.userTombs(t, appId), names),
           ]);
       return { deletedTenantAt, newestAt, rawUsers, tombs, sessions };
