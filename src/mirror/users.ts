@@ -7,6 +7,8 @@ import { encodeUser, parseJson, type UserRecord } from './records.js';
 import { endSessionsOps, readSessions, type SessionsByUser } from './sessionIndex.js';
 import { eventOps, lastChangeAt, transact, type MirrorContext, type SyncOutcome } from './transaction.js';
 
+const utf8 = new TextDecoder();
+
 /**
  * What happened to a user, as the change feed says it; the loss of access wins over other
  * changes. The record held before is decoded only when the new one lacks access.
@@ -39,7 +41,7 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       // added user from an updated one, and names what a user lost): with the times, not after.
       const [[deletedTenantAt, newestAt], records, sessions] = await Promise.all([
         store.hmGet(keys.meta(t), ['deletedAt', newestField]),
-        ctx.events ? store.hmGet(keys.users(t, appId), names) : null,
+        ctx.events ? store.hmGetBytes(keys.users(t, appId), names) : null,
         losing.length ? readSessions(ctx, t, appId, losing) : (new Map() as SessionsByUser),
       ]);
       // Pushes arrive in order almost always: when this one is newer than every change this app's
@@ -48,7 +50,7 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       const [rawUsers, tombs] = inOrder
         ? [records, null]
         : await Promise.all([
-            records ?? store.hmGet(keys.users(t, appId), names),
+            records ?? store.hmGetBytes(keys.users(t, appId), names),
             store.hmGet(keys.userTombs(t, appId), names),
           ]);
       return { deletedTenantAt, newestAt, rawUsers, tombs, sessions };
@@ -60,12 +62,15 @@ export function applyAuthSync(ctx: MirrorContext, push: AuthSync, notAfter: numb
       const events: WriteOp[] = [];
       let same = 0;
       names.forEach((name, i) => {
-        // Decoded only where a rule needs more than whether the user is held: most pushes grant
-        // access in order, and 500 users' records cost more to decode than to write.
+        // Read as bytes, decoded only where a rule needs more than whether the user is held: most
+        // pushes grant access in order, and 500 users' records cost more to decode than to write.
         const raw = rawUsers?.[i];
-        const held = !!raw;
+        const held = !!raw?.length;
         let decoded: UserRecord | null | undefined;
-        const current = () => (decoded === undefined ? (decoded = parseJson<UserRecord>(raw)) : decoded);
+        const current = () =>
+          decoded === undefined
+            ? (decoded = held ? parseJson<UserRecord>(utf8.decode(raw!)) : null)
+            : decoded;
         if (tombs && push.at <= lastChangeAt(current()?.at, held ? null : tombs[i], deletedTenantAt)) {
           same++;
           return;

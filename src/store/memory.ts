@@ -75,6 +75,10 @@ export class MemoryStore implements Store {
     return fields.map((f) => h?.get(f) ?? null);
   }
 
+  async hmGetBytes(key: string, fields: readonly string[]): Promise<(Uint8Array | null)[]> {
+    return (await this.hmGet(key, fields)).map((v) => (v === null ? null : Buffer.from(v, 'utf8')));
+  }
+
   async hGetAll(key: string): Promise<Record<string, string>> {
     return Object.fromEntries(this.typed(key, 'hash')?.value ?? []);
   }

@@ -91,6 +91,28 @@ export function storeBattery(
     expect(await store.pTtl(k('e'))).toBe(-2);
   });
 
+  it('reads hash fields as UTF-8 bytes, absent ones as null', async () => {
+    await store.apply([
+      {
+        op: 'hset',
+        key: k('bytes'),
+        entries: [
+          ['a', '用户 🚀'],
+          ['e', ''],
+        ],
+      },
+    ]);
+    const read = await store.hmGetBytes(k('bytes'), ['a', 'none', 'e']);
+    expect(read[0]).toBeInstanceOf(Uint8Array);
+    expect(read.map((b) => (b === null ? null : Buffer.from(b).toString('hex')))).toEqual([
+      Buffer.from('用户 🚀', 'utf8').toString('hex'),
+      null,
+      '',
+    ]);
+    expect(await store.hmGetBytes(k('bytes'), [])).toEqual([]);
+    expect(await store.hmGetBytes(k('no-hash'), ['a'])).toEqual([null]);
+  });
+
   it('writes any text as it was given: empty, multi-byte, astral, control characters', async () => {
     const texts = [
       '',

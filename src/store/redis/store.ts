@@ -36,6 +36,7 @@ import {
   type SentinelClient,
   type SingleClient,
 } from './connect.js';
+import { RESP_TYPES } from 'redis';
 import { APPLY, encodeApply, hashChunks, packArgs, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
 
 /** Key-less commands (PING, TIME) go to a single server itself, but to a cluster's nodes one by one. */
@@ -170,6 +171,18 @@ export class RedisStore implements Store {
   async hmGet(key: string, fields: readonly string[]) {
     if (fields.length === 0) return [];
     return this.call('HMGET', () => this.client.hmGet(key, [...fields]));
+  }
+
+  /** The store's client answering bulk strings as Buffers (hmGetBytes), made on first use. */
+  private bytesClient: { hmGet: (key: string, fields: string[]) => Promise<(Buffer | null)[]> } | undefined;
+
+  async hmGetBytes(key: string, fields: readonly string[]): Promise<(Uint8Array | null)[]> {
+    if (fields.length === 0) return [];
+    this.bytesClient ??= (this.client as SingleClient).withTypeMapping({
+      [RESP_TYPES.BLOB_STRING]: Buffer,
+    }) as unknown as NonNullable<RedisStore['bytesClient']>;
+    const client = this.bytesClient;
+    return this.call('HMGET', () => client.hmGet(key, [...fields]));
   }
 
   async hGetAll(key: string) {
