@@ -99,21 +99,6 @@ return 1
 `);
 
 /**
- * `stage`, one chunk of a staged hash: KEYS[1] is the staging key, ARGV[1] its TTL in ms, ARGV[2]
- * the chunk's `field, value, …` as one MessagePack array (`packArgs`), for the reason `APPLY`'s
- * arguments are: 10,000 departments sent as separate strings cost node-redis 10–50 ms.
- */
-export const STAGE = script(`#!lua
-local entries = cmsgpack.unpack(ARGV[2])
--- unpack is bounded by Lua's C stack; 1000 arguments per call stays far below it.
-for j = 1, #entries, 1000 do
-  redis.call('HSET', KEYS[1], unpack(entries, j, math.min(j + 999, #entries)))
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-`);
-
-/**
  * `readRecordWithRefs`: KEYS[1] is the JSON record, KEYS[2] the hash, KEYS[3..] the other
  * values' keys; ARGV[1] is the property path's length n, ARGV[2..n+1] the path, then one entry
  * per other value: `s` (GET) or `h` and a field name (HGET). Replies { record, its PTTL, the

@@ -37,15 +37,7 @@ import {
   type SingleClient,
 } from './connect.js';
 import { RESP_TYPES } from 'redis';
-import {
-  APPLY,
-  encodeApply,
-  hashChunks,
-  packArgs,
-  READ_RECORD_WITH_REFS,
-  STAGE,
-  type Script,
-} from './scripts.js';
+import { APPLY, encodeApply, hashChunks, packArgs, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
 
 /** Key-less commands (PING, TIME) go to a single server itself, but to a cluster's nodes one by one. */
 type Connection =
@@ -394,17 +386,12 @@ export class RedisStore implements Store {
 
   async stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void> {
     if (entries.length === 0) return;
-    const notAfter = Date.now() + this.timeoutMs;
-    // Issued together (pipelined), in chunks so no single script call is long.
-    const writes = hashChunks(entries).map((chunk) =>
-      this.runScript(
-        STAGE,
-        { keys: [key], arguments: [String(ttlMs), packArgs(chunk)] },
-        false,
-        this.client,
-        notAfter,
-      ),
-    );
+    const writes: Promise<unknown>[] = [];
+    // Issued together (pipelined), in chunks so no single command is huge.
+    for (const [i, chunk] of hashChunks(entries).entries()) {
+      writes.push(this.client.hSet(key, chunk));
+      if (i === 0) writes.push(this.client.pExpire(key, ttlMs));
+    }
     await withDeadline(Promise.all(writes), this.timeoutMs, 'staging');
   }
 
