@@ -244,12 +244,15 @@ export function storeBattery(
 
   it('stages a hash aside and moves it over another in one step, without expiry', async () => {
     await store.apply([{ op: 'hset', key: k('target'), entries: [['old', '1']] }]);
-    const entries = Array.from({ length: 2500 }, (_, i) => [`f${i}`, `v${i}`] as const);
+    const entries = Array.from({ length: 2500 }, (_, i) => [`f${i}`, `部门 ${i} 🚀`] as const);
     await store.stage(k('staged'), entries, 60_000);
     expect(await store.hGet(k('target'), 'f0')).toBeNull();
     expect(await store.pTtl(k('staged'))).toBeGreaterThan(0);
     expect(await store.apply([{ op: 'move', key: k('staged'), to: k('target') }])).toBe('applied');
     expect(await store.hLen(k('target'))).toBe(2500);
+    expect(await store.hmGet(k('target'), ['f0', 'f999', 'f1000', 'f2499'])).toEqual(
+      ['f0', 'f999', 'f1000', 'f2499'].map((f) => `部门 ${f.slice(1)} 🚀`),
+    );
     expect(await store.hGet(k('target'), 'old')).toBeNull();
     expect(await store.pTtl(k('target'))).toBe(-1);
     expect(await store.pTtl(k('staged'))).toBe(-2);
