@@ -178,6 +178,8 @@ export class RedisStore implements Store {
 
   async hmGetBytes(key: string, fields: readonly string[]): Promise<(Uint8Array | null)[]> {
     if (fields.length === 0) return [];
+    // A single server's, a cluster's and a Sentinel client's withTypeMapping are alike; their
+    // union's signatures are not callable as one, hence the one type named here.
     this.bytesClient ??= (this.client as SingleClient).withTypeMapping({
       [RESP_TYPES.BLOB_STRING]: Buffer,
     }) as unknown as NonNullable<RedisStore['bytesClient']>;
