@@ -14,11 +14,13 @@ import {
   type StreamEntry,
   type WriteOp,
 } from './store.js';
-import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from './streamIds.js';
+import { compareStreamIds, parseStreamId, type StreamId } from './streamIds.js';
+import { checkStreamValue, expandRuns, runsOf } from './streamRuns.js';
 
 /** A stream's entries in id order, and the last id it gave (ids never go back, as in Redis). */
 interface Stream {
-  entries: { id: StreamId; value: string }[];
+  /** Stored entries, each a run of values under its last id, as in Redis (streamRuns.ts). */
+  entries: { id: StreamId; text: string }[];
   last: StreamId;
 }
 
@@ -96,13 +98,11 @@ export class MemoryStore implements Store {
     const from = after === null ? null : parseStreamId(after);
     if (after !== null && !from)
       throw new Error(`ERR Invalid stream ID specified as stream command argument`);
-    const out: StreamEntry[] = [];
-    for (const e of entries) {
-      if (out.length >= count) break;
-      if (from && compareStreamIds(e.id, from) <= 0) continue;
-      out.push({ id: formatStreamId(e.id), value: e.value });
-    }
-    return out;
+    return expandRuns(
+      entries.filter((e) => !from || compareStreamIds(e.id, from) > 0),
+      from,
+      count,
+    );
   }
 
   async waitStream(key: string, after: string, ms: number): Promise<boolean> {
@@ -175,7 +175,18 @@ export class MemoryStore implements Store {
     }
     // Type-check every operation before the first write, so a bad batch changes nothing.
     for (const op of ops) this.check(op);
-    for (const op of ops) this.run(op);
+    for (let o = 0; o < ops.length; o++) {
+      const op = ops[o]!;
+      if (op.op !== 'xadd') {
+        this.run(op);
+        continue;
+      }
+      // A run of appends to one stream is stored as Redis stores it (streamRuns.ts).
+      const values = [op.value];
+      for (let next = ops[o + 1]; next?.op === 'xadd' && next.key === op.key; next = ops[++o + 1])
+        values.push(next.value);
+      this.append(op.key, values);
+    }
     return 'applied';
   }
 
@@ -193,6 +204,7 @@ export class MemoryStore implements Store {
       case 'xadd':
       case 'xtrim':
         this.typed(op.key, 'stream');
+        if (op.op === 'xadd') checkStreamValue(op.value);
         if (op.op === 'xtrim' && !parseStreamId(op.minId))
           throw new Error('ERR Invalid stream ID specified as stream command argument');
         break;
@@ -266,17 +278,9 @@ export class MemoryStore implements Store {
         if (e) e.expiresAt = this.now() + op.ttlMs;
         return;
       }
-      case 'xadd': {
-        let e = this.typed(op.key, 'stream');
-        if (!e) this.data.set(op.key, (e = { type: 'stream', value: { entries: [], last: [0, 0] } }));
-        const now = this.now();
-        const [lastMs, lastSeq] = e.value.last;
-        const id: StreamId = now > lastMs ? [now, 0] : [lastMs, lastSeq + 1];
-        e.value.last = id;
-        e.value.entries.push({ id, value: op.value });
-        for (const wake of this.appended) wake();
+      case 'xadd':
+        this.append(op.key, [op.value]);
         return;
-      }
       case 'xtrim': {
         const e = this.typed(op.key, 'stream');
         if (e) this.trim(e.value, parseStreamId(op.minId)!);
@@ -290,6 +294,30 @@ export class MemoryStore implements Store {
         return;
       }
     }
+  }
+
+  /**
+   * Appends `values` as the apply script does: one value under the next id (XADD *); more as runs,
+   * under ids reserved after the next id, which a placeholder entry takes and gives up.
+   */
+  private append(key: string, values: readonly string[]): void {
+    let e = this.typed(key, 'stream');
+    if (!e) this.data.set(key, (e = { type: 'stream', value: { entries: [], last: [0, 0] } }));
+    const now = this.now();
+    const [lastMs, lastSeq] = e.value.last;
+    const next: StreamId = now > lastMs ? [now, 0] : [lastMs, lastSeq + 1];
+    if (values.length === 1) {
+      e.value.entries.push({ id: next, text: values[0]! });
+      e.value.last = next;
+    } else {
+      let seq = next[1];
+      for (const run of runsOf(values)) {
+        seq += run.count;
+        e.value.entries.push({ id: [next[0], seq], text: run.text });
+      }
+      e.value.last = [next[0], seq];
+    }
+    for (const wake of this.appended) wake();
   }
 
   /** Drops the entries below `minId`; an emptied stream stays, as in Redis, keeping its last id. */

@@ -11,6 +11,7 @@ import {
   READ_RECORD_WITH_REFS,
 } from '../../src/store/redis/scripts.js';
 import type { ApplyOptions, WriteOp } from '../../src/store/store.js';
+import { RUN_VALUES } from '../../src/store/streamRuns.js';
 
 interface Decoded {
   deadline: number;
@@ -181,7 +182,7 @@ describe('encodeApply', () => {
     ]);
   });
 
-  it('turns a run of appends to one stream into one xadd operation, in order', () => {
+  it('turns a run of appends to one stream into one xadd operation of runs, in order', () => {
     const encoded = encode([
       { op: 'xadd', key: 'feed', value: 'a' },
       { op: 'xadd', key: 'feed', value: 'b' },
@@ -191,11 +192,30 @@ describe('encodeApply', () => {
       { op: 'xadd', key: 'feed', value: 'e' },
     ]);
     expect(decode(encoded).ops).toEqual([
-      { code: 'xadd', key: 'feed', args: ['a', 'b'] },
-      { code: 'xadd', key: 'outbox', args: ['c'] },
+      // pairs of a value count and the values joined by newlines (streamRuns.ts)
+      { code: 'xadd', key: 'feed', args: ['2', 'a\nb'] },
+      { code: 'xadd', key: 'outbox', args: ['1', 'c'] },
       { code: 'incr', key: 'v', args: [] },
-      { code: 'xadd', key: 'feed', args: ['d', 'e'] },
+      { code: 'xadd', key: 'feed', args: ['2', 'd\ne'] },
     ]);
+  });
+
+  it('stores a long run of appends as entries of RUN_VALUES values at most', () => {
+    const values = Array.from({ length: 2 * RUN_VALUES + 1 }, (_, i) => `v${i}`);
+    const [op] = decode(encode(values.map((value) => ({ op: 'xadd' as const, key: 'feed', value })))).ops;
+    const chunk = (from: number, to: number) => values.slice(from, to).join('\n');
+    expect(op!.args).toEqual([
+      String(RUN_VALUES),
+      chunk(0, RUN_VALUES),
+      String(RUN_VALUES),
+      chunk(RUN_VALUES, 2 * RUN_VALUES),
+      '1',
+      chunk(2 * RUN_VALUES, 2 * RUN_VALUES + 1),
+    ]);
+  });
+
+  it('refuses a stream value of more than one line before anything is sent', () => {
+    expect(() => encode([{ op: 'xadd', key: 'feed', value: 'a\nb' }])).toThrow(/one line/);
   });
 
   it('encodes thousands of deletes as one operation referring to every key', () => {

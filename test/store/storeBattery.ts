@@ -4,7 +4,9 @@
  * Every key it uses carries the hash tag `{t:battery}`, so each `apply` stays in one cluster slot.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { StoreDeadlineError, type Store } from '../../src/store/store.js';
+import { StoreDeadlineError, type Store, type WriteOp } from '../../src/store/store.js';
+import { RUN_VALUES } from '../../src/store/streamRuns.js';
+import { compareStreamIds, formatStreamId, nextStreamId, parseStreamId } from '../../src/store/streamIds.js';
 import { uniquePrefix } from '../support/redis.js';
 
 /** `drop` removes the battery's keys (by prefix) once the store is closed. */
@@ -368,12 +370,66 @@ export function storeBattery(
     expect((await store.xRange(k('feed'), all[0]!.id, 10)).map((e) => e.value)).toEqual(['b', 'c']);
     expect((await store.xRange(k('feed'), all[0]!.id, 1)).map((e) => e.value)).toEqual(['b']);
     expect(await store.xRange(k('feed'), all[2]!.id, 10)).toEqual([]);
-    // exact trim below an id keeps that id and what follows
+    // a write's appends are stored together (streamRuns.ts): a trim inside them keeps them all
     await store.apply([{ op: 'xtrim', key: k('feed'), minId: all[1]!.id }]);
-    expect((await store.xRange(k('feed'), null, 10)).map((e) => e.value)).toEqual(['b', 'c']);
+    expect((await store.xRange(k('feed'), null, 10)).map((e) => e.value)).toEqual(['a', 'b', 'c']);
+    // exact trim below an id keeps that id and what follows
+    await store.apply([{ op: 'xtrim', key: k('feed'), minId: all[2]!.id }]);
+    expect((await store.xRange(k('feed'), null, 10)).map((e) => e.value)).toEqual(['c']);
     // ids keep growing after a trim
     await store.apply([{ op: 'xadd', key: k('feed'), value: 'd' }]);
     expect((await store.xRange(k('feed'), all[2]!.id, 10)).map((e) => e.value)).toEqual(['d']);
+  });
+
+  it('stores the many appends of one write together, yet reads each value under its own id', async () => {
+    // more values than two stored entries hold: the last one is partly filled
+    const values = Array.from({ length: 2 * RUN_VALUES + 8 }, (_, i) => `{"n":${i},"name":"用户${i}"}`);
+    await store.apply([{ op: 'xadd', key: k('runs'), value: 'before' }]);
+    await store.apply([
+      ...values.map((value): WriteOp => ({ op: 'xadd', key: k('runs'), value })),
+      { op: 'set', key: k('runs-with'), value: '1' },
+    ]);
+    await store.apply([{ op: 'xadd', key: k('runs'), value: 'after' }]);
+    const all = await store.xRange(k('runs'), null, 100);
+    expect(all.map((e) => e.value)).toEqual(['before', ...values, 'after']);
+    const ids = all.map((e) => parseStreamId(e.id)!);
+    for (let i = 1; i < ids.length; i++) expect(compareStreamIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
+    // after any id, inside a stored entry or at its end: exactly what follows, `count` at most
+    for (let i = 0; i < all.length; i++) {
+      expect((await store.xRange(k('runs'), all[i]!.id, 100)).map((e) => e.value)).toEqual(
+        all.slice(i + 1).map((e) => e.value),
+      );
+      expect((await store.xRange(k('runs'), all[i]!.id, 3)).map((e) => e.id)).toEqual(
+        all.slice(i + 1, i + 4).map((e) => e.id),
+      );
+    }
+    // a wait after an id inside a stored entry finds what follows it at once; after the last, none
+    expect(await store.waitStream(k('runs'), all[5]!.id, 1000)).toBe(true);
+    expect(await store.waitStream(k('runs'), all.at(-1)!.id, 50)).toBe(false);
+    // a trim never leaves a value readable before one it removed; one inside a stored entry
+    // (the second) keeps that entry whole
+    const inside = all[1 + RUN_VALUES + 4]!;
+    await store.apply([
+      { op: 'xtrim', key: k('runs'), minId: formatStreamId(nextStreamId(parseStreamId(inside.id)!)) },
+    ]);
+    const kept = (await store.xRange(k('runs'), null, 100)).map((e) => e.value);
+    expect(kept.at(-1)).toBe('after');
+    expect(kept).toEqual(all.slice(all.length - kept.length).map((e) => e.value));
+    expect(kept).toContain(inside.value);
+    expect(kept).not.toContain('before');
+    expect(kept).not.toContain(values[0]);
+  });
+
+  it('refuses a stream value of more than one line, changing nothing', async () => {
+    await expect(
+      store.apply([
+        { op: 'set', key: k('line'), value: 'x' },
+        { op: 'xadd', key: k('lines'), value: 'a' },
+        { op: 'xadd', key: k('lines'), value: 'one\ntwo' },
+      ]),
+    ).rejects.toThrow(/one line/);
+    expect(await store.get(k('line'))).toBeNull();
+    expect(await store.xRange(k('lines'), null, 10)).toEqual([]);
   });
 
   it('appends nothing to a stream when the batch is refused by its guard', async () => {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ApplyOptions, WriteOp } from '../store.js';
+import { runsOf } from '../streamRuns.js';
 
 export interface Script {
   readonly text: string;
@@ -71,8 +72,21 @@ for o = 1, nops do
   elseif code == 'pexpire' then
     redis.call('PEXPIRE', key, args[i])
   elseif code == 'xadd' then
-    -- a run of appends to one stream (a push's events), in order
-    for j = i, i + n - 1 do redis.call('XADD', key, '*', 'e', args[j]) end
+    -- appends to one stream: pairs of a value count and the values joined by newlines, each pair
+    -- one entry under the last of as many consecutive ids (store/streamRuns.ts)
+    if n == 2 and args[i] == '1' then
+      redis.call('XADD', key, '*', 'e', args[i + 1])
+    else
+      -- the ids after the one the next XADD * would take: a placeholder takes it and gives it up
+      local first = redis.call('XADD', key, '*', 'e', '')
+      redis.call('XDEL', key, first)
+      local dash = string.find(first, '-', 1, true)
+      local ms, seq = string.sub(first, 1, dash - 1), tonumber(string.sub(first, dash + 1))
+      for j = i, i + n - 1, 2 do
+        seq = seq + tonumber(args[j])
+        redis.call('XADD', key, ms .. '-' .. string.format('%d', seq), 'e', args[j + 1])
+      end
+    end
   elseif code == 'xtrim' then
     redis.call('XTRIM', key, 'MINID', args[i])
   elseif code == 'move' then
@@ -200,13 +214,16 @@ export function encodeApply(
       case 'move':
         payload = [keyRef(op.to)];
         break;
-      case 'xadd':
-        // Consecutive appends to one stream go as one operation: a push of 500 users appends 500
-        // events, and three arguments fewer each cost both Redis and node-redis less.
-        payload = [op.value];
+      case 'xadd': {
+        // Consecutive appends to one stream go as one operation, stored as runs (streamRuns.ts):
+        // a push of 500 users appends 500 events.
+        const values = [op.value];
         for (let next = ops[o + 1]; next?.op === 'xadd' && next.key === op.key; next = ops[++o + 1])
-          payload.push(next.value);
+          values.push(next.value);
+        payload = [];
+        for (const run of runsOf(values)) payload.push(String(run.count), run.text);
         break;
+      }
       case 'xtrim':
         payload = [op.minId];
         break;

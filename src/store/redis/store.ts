@@ -37,6 +37,8 @@ import {
   type SingleClient,
 } from './connect.js';
 import { RESP_TYPES } from 'redis';
+import { parseStreamId } from '../streamIds.js';
+import { countValues, expandRuns, RUN_VALUES } from '../streamRuns.js';
 import { APPLY, encodeApply, hashChunks, packArgs, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
 
 /** Key-less commands (PING, TIME) go to a single server itself, but to a cluster's nodes one by one. */
@@ -203,15 +205,33 @@ export class RedisStore implements Store {
     return this.call('PTTL', () => this.client.pTTL(key));
   }
 
+  /**
+   * XRANGE counts stored entries, each holding up to RUN_VALUES values (streamRuns.ts), so it
+   * first asks for as many entries as `count` values fill when entries are full, then for as many
+   * more as the values per entry seen so far say are missing: a backlog of full entries is read
+   * without fetching RUN_VALUES times what is asked, one of single values in two round trips.
+   */
   async xRange(key: string, after: string | null, count: number): Promise<StreamEntry[]> {
-    // '(' makes the start exclusive (Redis >= 6.2)
-    const reply = await this.call('XRANGE', () =>
-      this.client.xRange(key, after === null ? '-' : `(${after}`, '+', { COUNT: count }),
-    );
-    return (reply ?? []).map((e) => ({
-      id: e.id,
-      value: String((e.message as Record<string, unknown>).e ?? ''),
-    }));
+    const from = after === null ? null : parseStreamId(after);
+    const out: StreamEntry[] = [];
+    let start = after === null ? '-' : `(${after}`; // '(' makes the start exclusive (Redis >= 6.2)
+    let ask = Math.ceil(count / RUN_VALUES);
+    let entries = 0;
+    let values = 0;
+    for (;;) {
+      const reply =
+        (await this.call('XRANGE', () => this.client.xRange(key, start, '+', { COUNT: ask }))) ?? [];
+      const stored = reply.map((e) => ({
+        id: e.id,
+        text: String((e.message as Record<string, unknown>).e ?? ''),
+      }));
+      for (const entry of expandRuns(stored, from, count - out.length)) out.push(entry);
+      if (out.length >= count || reply.length < ask) return out;
+      entries += stored.length;
+      for (const s of stored) values += countValues(s.text);
+      start = `(${reply.at(-1)!.id}`;
+      ask = Math.max(1, Math.ceil(((count - out.length) * entries) / values));
+    }
   }
 
   /**

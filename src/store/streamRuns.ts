@@ -1,0 +1,71 @@
+/**
+ * How a run of appends to one stream is stored, alike in both stores. A push of 500 users appends
+ * 500 events in one write; as 500 XADDs inside the apply script they cost Redis 1.7 ms, as 16
+ * entries of up to 32 values 0.33 ms. So the consecutive appends of one write to one stream are
+ * stored as entries of up to `RUN_VALUES` values, joined by newlines, and each entry is stored
+ * under the LAST of as many consecutive ids as it holds values. Reading expands every entry back
+ * into its values, each under its own id; a reader never sees the difference:
+ * - ids stay unique and ordered, and one value per id;
+ * - a range after any id (an entry's own or one inside it) finds the entries holding values after
+ *   it, because each entry's id is its last value's;
+ * - XTRIM MINID keeps an entry while its last value is kept, so a trim inside an entry keeps it
+ *   whole, and readers skip what they have read by id (the outbox's moves, the feed's retention,
+ *   whose cut never falls inside an entry: its values share one millisecond).
+ *
+ * The price: values must be one line (JSON text always is), and a read that stops inside an
+ * entry has fetched the rest of it too (fewer than `RUN_VALUES` values).
+ */
+import type { StreamEntry } from './store.js';
+import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from './streamIds.js';
+
+/**
+ * Values per stored entry at most: bounds what a read that stops inside an entry fetches. For 500
+ * values of 350 bytes, XADD costs Redis 380 µs in entries of 16, 230 µs of 32, 240 µs of 64.
+ */
+export const RUN_VALUES = 32;
+
+/** A stream value the runs can hold: one line. */
+export function checkStreamValue(value: string): void {
+  if (value.includes('\n')) throw new Error('a stream value must be one line (no newline)');
+}
+
+/** `values` (a write's consecutive appends to one stream) as the stored entries' texts. */
+export function runsOf(values: readonly string[]): { count: number; text: string }[] {
+  const runs: { count: number; text: string }[] = [];
+  for (let i = 0; i < values.length; i += RUN_VALUES) {
+    const run = values.slice(i, i + RUN_VALUES);
+    for (const v of run) checkStreamValue(v);
+    runs.push({ count: run.length, text: run.join('\n') });
+  }
+  return runs;
+}
+
+/**
+ * The values of stored entries (in stream order) after `after`, each under its own id, at most
+ * `count` of them.
+ */
+export function expandRuns(
+  entries: Iterable<{ id: StreamId | string; text: string }>,
+  after: StreamId | null,
+  count: number,
+): StreamEntry[] {
+  const out: StreamEntry[] = [];
+  for (const entry of entries) {
+    const values = entry.text.split('\n');
+    const [ms, seq] = typeof entry.id === 'string' ? parseStreamId(entry.id)! : entry.id;
+    for (let k = 0; k < values.length; k++) {
+      const id: StreamId = [ms, seq - values.length + 1 + k];
+      if (after && compareStreamIds(id, after) <= 0) continue;
+      if (out.length >= count) return out;
+      out.push({ id: formatStreamId(id), value: values[k]! });
+    }
+  }
+  return out;
+}
+
+/** How many values a stored entry's text holds. */
+export function countValues(text: string): number {
+  let n = 1;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) n++;
+  return n;
+}
