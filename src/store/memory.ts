@@ -14,8 +14,8 @@ import {
   type StreamEntry,
   type WriteOp,
 } from './store.js';
-import { compareStreamIds, parseStreamId, type StreamId } from './streamIds.js';
-import { checkStreamValue, expandRuns, runsOf } from './streamRuns.js';
+import { compareStreamIds, formatStreamId, parseStreamId, type StreamId } from './streamIds.js';
+import { checkStreamValue, expandEntry, runsOf } from './streamRuns.js';
 
 /** A stream's entries in id order, and the last id it gave (ids never go back, as in Redis). */
 interface Stream {
@@ -98,11 +98,17 @@ export class MemoryStore implements Store {
     const from = after === null ? null : parseStreamId(after);
     if (after !== null && !from)
       throw new Error(`ERR Invalid stream ID specified as stream command argument`);
-    return expandRuns(
-      entries.filter((e) => !from || compareStreamIds(e.id, from) > 0),
-      from,
-      count,
-    );
+    // the first entry after `from` (ids grow along the array)
+    let i = 0;
+    for (let hi = entries.length; from && i < hi;) {
+      const mid = (i + hi) >> 1;
+      if (compareStreamIds(entries[mid]!.id, from) <= 0) i = mid + 1;
+      else hi = mid;
+    }
+    const out: StreamEntry[] = [];
+    for (; i < entries.length && out.length < count; i++)
+      expandEntry(formatStreamId(entries[i]!.id), entries[i]!.text, from, out, count);
+    return out;
   }
 
   async waitStream(key: string, after: string, ms: number): Promise<boolean> {
@@ -297,25 +303,26 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * Appends `values` as the apply script does: one value under the next id (XADD *); more as runs,
-   * under ids reserved after the next id, which a placeholder entry takes and gives up.
+   * Appends `values` as the apply script does (streamRuns.ts): a single value under the next id
+   * (XADD *), a run under the ids after the last one, which, if this write has not appended yet,
+   * a placeholder takes and gives up.
    */
   private append(key: string, values: readonly string[]): void {
     let e = this.typed(key, 'stream');
     if (!e) this.data.set(key, (e = { type: 'stream', value: { entries: [], last: [0, 0] } }));
-    const now = this.now();
-    const [lastMs, lastSeq] = e.value.last;
-    const next: StreamId = now > lastMs ? [now, 0] : [lastMs, lastSeq + 1];
-    if (values.length === 1) {
-      e.value.entries.push({ id: next, text: values[0]! });
-      e.value.last = next;
-    } else {
-      let seq = next[1];
-      for (const run of runsOf(values)) {
-        seq += run.count;
-        e.value.entries.push({ id: [next[0], seq], text: run.text });
-      }
-      e.value.last = [next[0], seq];
+    const stream = e.value;
+    const next = (): StreamId => {
+      const now = this.now();
+      const [lastMs, lastSeq] = stream.last;
+      return now > lastMs ? [now, 0] : [lastMs, lastSeq + 1];
+    };
+    let known = false;
+    for (const run of runsOf(values)) {
+      if (run.count > 1 && !known) stream.last = next();
+      const id: StreamId = run.count === 1 ? next() : [stream.last[0], stream.last[1] + run.count];
+      stream.entries.push({ id, text: run.text });
+      stream.last = id;
+      known = true;
     }
     for (const wake of this.appended) wake();
   }

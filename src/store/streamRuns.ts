@@ -29,9 +29,22 @@ export function checkStreamValue(value: string): void {
   if (value.includes('\n')) throw new Error('a stream value must be one line (no newline)');
 }
 
+/**
+ * Fewer values than this are stored one per entry, as before runs: reserving a run's ids costs
+ * Redis an XADD and an XDEL, which only longer runs repay.
+ */
+export const RUN_MIN = 4;
+
 /** `values` (a write's consecutive appends to one stream) as the stored entries' texts. */
 export function runsOf(values: readonly string[]): { count: number; text: string }[] {
   const runs: { count: number; text: string }[] = [];
+  if (values.length < RUN_MIN) {
+    for (const v of values) {
+      checkStreamValue(v);
+      runs.push({ count: 1, text: v });
+    }
+    return runs;
+  }
   for (let i = 0; i < values.length; i += RUN_VALUES) {
     const run = values.slice(i, i + RUN_VALUES);
     for (const v of run) checkStreamValue(v);
@@ -41,31 +54,26 @@ export function runsOf(values: readonly string[]): { count: number; text: string
 }
 
 /**
- * The values of stored entries (in stream order) after `after`, each under its own id, at most
- * `count` of them.
+ * Adds to `out` the values of the stored entry `id` after `after`, until `out` holds `count`;
+ * returns how many values the entry holds. A single value is its entry: its id is the entry's,
+ * after `after` already (the stores read from after it).
  */
-export function expandRuns(
-  entries: Iterable<{ id: StreamId | string; text: string }>,
+export function expandEntry(
+  id: string,
+  text: string,
   after: StreamId | null,
+  out: StreamEntry[],
   count: number,
-): StreamEntry[] {
-  const out: StreamEntry[] = [];
-  for (const entry of entries) {
-    const values = entry.text.split('\n');
-    const [ms, seq] = typeof entry.id === 'string' ? parseStreamId(entry.id)! : entry.id;
-    for (let k = 0; k < values.length; k++) {
-      const id: StreamId = [ms, seq - values.length + 1 + k];
-      if (after && compareStreamIds(id, after) <= 0) continue;
-      if (out.length >= count) return out;
-      out.push({ id: formatStreamId(id), value: values[k]! });
-    }
+): number {
+  if (!text.includes('\n')) {
+    if (out.length < count) out.push({ id, value: text });
+    return 1;
   }
-  return out;
-}
-
-/** How many values a stored entry's text holds. */
-export function countValues(text: string): number {
-  let n = 1;
-  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) n++;
-  return n;
+  const values = text.split('\n');
+  const [ms, seq] = parseStreamId(id)!;
+  for (let k = 0; k < values.length && out.length < count; k++) {
+    const own: StreamId = [ms, seq - values.length + 1 + k];
+    if (!after || compareStreamIds(own, after) > 0) out.push({ id: formatStreamId(own), value: values[k]! });
+  }
+  return values.length;
 }

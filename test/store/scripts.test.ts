@@ -190,13 +190,16 @@ describe('encodeApply', () => {
       { op: 'incr', key: 'v' },
       { op: 'xadd', key: 'feed', value: 'd' },
       { op: 'xadd', key: 'feed', value: 'e' },
+      { op: 'xadd', key: 'feed', value: 'f' },
+      { op: 'xadd', key: 'feed', value: 'g' },
     ]);
     expect(decode(encoded).ops).toEqual([
-      // pairs of a value count and the values joined by newlines (streamRuns.ts)
-      { code: 'xadd', key: 'feed', args: ['2', 'a\nb'] },
+      // pairs of a value count and the values joined by newlines (streamRuns.ts): fewer than
+      // RUN_MIN values one by one, more as one run
+      { code: 'xadd', key: 'feed', args: ['1', 'a', '1', 'b'] },
       { code: 'xadd', key: 'outbox', args: ['1', 'c'] },
       { code: 'incr', key: 'v', args: [] },
-      { code: 'xadd', key: 'feed', args: ['2', 'd\ne'] },
+      { code: 'xadd', key: 'feed', args: ['4', 'd\ne\nf\ng'] },
     ]);
   });
 

@@ -74,16 +74,22 @@ for o = 1, nops do
   elseif code == 'xadd' then
     -- appends to one stream: pairs of a value count and the values joined by newlines, each pair
     -- one entry under the last of as many consecutive ids (store/streamRuns.ts)
-    if n == 2 and args[i] == '1' then
-      redis.call('XADD', key, '*', 'e', args[i + 1])
-    else
-      -- the ids after the one the next XADD * would take: a placeholder takes it and gives it up
-      local first = redis.call('XADD', key, '*', 'e', '')
-      redis.call('XDEL', key, first)
-      local dash = string.find(first, '-', 1, true)
-      local ms, seq = string.sub(first, 1, dash - 1), tonumber(string.sub(first, dash + 1))
-      for j = i, i + n - 1, 2 do
-        seq = seq + tonumber(args[j])
+    local ms, seq -- the stream's last id, once known
+    for j = i, i + n - 1, 2 do
+      local count = tonumber(args[j])
+      if count == 1 then
+        local id = redis.call('XADD', key, '*', 'e', args[j + 1])
+        local dash = string.find(id, '-', 1, true)
+        ms, seq = string.sub(id, 1, dash - 1), tonumber(string.sub(id, dash + 1))
+      else
+        if not ms then
+          -- the id the next XADD * would take: a placeholder takes it and gives it up
+          local id = redis.call('XADD', key, '*', 'e', '')
+          redis.call('XDEL', key, id)
+          local dash = string.find(id, '-', 1, true)
+          ms, seq = string.sub(id, 1, dash - 1), tonumber(string.sub(id, dash + 1))
+        end
+        seq = seq + count
         redis.call('XADD', key, ms .. '-' .. string.format('%d', seq), 'e', args[j + 1])
       end
     end

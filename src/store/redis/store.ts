@@ -38,7 +38,7 @@ import {
 } from './connect.js';
 import { RESP_TYPES } from 'redis';
 import { parseStreamId } from '../streamIds.js';
-import { countValues, expandRuns, RUN_VALUES } from '../streamRuns.js';
+import { expandEntry, RUN_VALUES } from '../streamRuns.js';
 import { APPLY, encodeApply, hashChunks, packArgs, READ_RECORD_WITH_REFS, type Script } from './scripts.js';
 
 /** Key-less commands (PING, TIME) go to a single server itself, but to a cluster's nodes one by one. */
@@ -206,32 +206,35 @@ export class RedisStore implements Store {
   }
 
   /**
-   * XRANGE counts stored entries, each holding up to RUN_VALUES values (streamRuns.ts), so it
-   * first asks for as many entries as `count` values fill when entries are full, then for as many
-   * more as the values per entry seen so far say are missing: a backlog of full entries is read
-   * without fetching RUN_VALUES times what is asked, one of single values in two round trips.
+   * Values per stored entry in what the last read of each stream fetched: XRANGE counts stored
+   * entries, each holding up to RUN_VALUES values (streamRuns.ts), so a read asks for as many as
+   * `count` values fill at that rate. A stream never read is taken to hold full entries: a read
+   * never fetches RUN_VALUES times what it asked for, and learns the rate for the next one.
    */
+  private readonly valuesPerEntry = new Map<string, number>();
+
   async xRange(key: string, after: string | null, count: number): Promise<StreamEntry[]> {
     const from = after === null ? null : parseStreamId(after);
     const out: StreamEntry[] = [];
     let start = after === null ? '-' : `(${after}`; // '(' makes the start exclusive (Redis >= 6.2)
-    let ask = Math.ceil(count / RUN_VALUES);
+    let rate = this.valuesPerEntry.get(key) ?? RUN_VALUES;
     let entries = 0;
     let values = 0;
     for (;;) {
+      const ask = Math.max(1, Math.ceil((count - out.length) / rate));
       const reply =
         (await this.call('XRANGE', () => this.client.xRange(key, start, '+', { COUNT: ask }))) ?? [];
-      const stored = reply.map((e) => ({
-        id: e.id,
-        text: String((e.message as Record<string, unknown>).e ?? ''),
-      }));
-      for (const entry of expandRuns(stored, from, count - out.length)) out.push(entry);
-      if (out.length >= count || reply.length < ask) return out;
-      entries += stored.length;
-      for (const s of stored) values += countValues(s.text);
+      for (const e of reply)
+        values += expandEntry(e.id, String((e.message as Record<string, unknown>).e ?? ''), from, out, count);
+      entries += reply.length;
+      if (entries > 0) rate = values / entries;
+      if (out.length >= count || reply.length < ask) break;
       start = `(${reply.at(-1)!.id}`;
-      ask = Math.max(1, Math.ceil(((count - out.length) * entries) / values));
     }
+    // streams read are few (the feed's, and on a cluster each tenant's outbox): a bound suffices
+    if (this.valuesPerEntry.size >= 1000) this.valuesPerEntry.clear();
+    if (entries > 0) this.valuesPerEntry.set(key, rate);
+    return out;
   }
 
   /**
