@@ -30,7 +30,7 @@ export function checkStreamValue(value: string): void {
 }
 
 /**
- * Fewer values than this are stored one per entry, as before runs: reserving a run's ids costs
+ * Fewer values than this are stored one per entry (ids of their own): reserving a run's ids costs
  * Redis an XADD and an XDEL, which only longer runs repay.
  */
 export const RUN_MIN = 4;
