@@ -25,6 +25,11 @@ const script = (text: string): Script => ({ text, sha: createHash('sha1').update
  */
 export const APPLY = script(`#!lua
 local args = cmsgpack.unpack(ARGV[1])
+-- a stream id's two parts: milliseconds (as text) and sequence number
+local function streamId(id)
+  local dash = string.find(id, '-', 1, true)
+  return string.sub(id, 1, dash - 1), tonumber(string.sub(id, dash + 1))
+end
 local deadline = tonumber(args[1])
 if deadline > 0 then
   local t = redis.call('TIME')
@@ -78,16 +83,13 @@ for o = 1, nops do
     for j = i, i + n - 1, 2 do
       local count = tonumber(args[j])
       if count == 1 then
-        local id = redis.call('XADD', key, '*', 'e', args[j + 1])
-        local dash = string.find(id, '-', 1, true)
-        ms, seq = string.sub(id, 1, dash - 1), tonumber(string.sub(id, dash + 1))
+        ms, seq = streamId(redis.call('XADD', key, '*', 'e', args[j + 1]))
       else
         if not ms then
           -- the id the next XADD * would take: a placeholder takes it and gives it up
           local id = redis.call('XADD', key, '*', 'e', '')
           redis.call('XDEL', key, id)
-          local dash = string.find(id, '-', 1, true)
-          ms, seq = string.sub(id, 1, dash - 1), tonumber(string.sub(id, dash + 1))
+          ms, seq = streamId(id)
         end
         seq = seq + count
         redis.call('XADD', key, ms .. '-' .. string.format('%d', seq), 'e', args[j + 1])
