@@ -255,7 +255,7 @@ export async function startInProcessRelay(prefix: string): Promise<InProcessRela
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await store.close();
+      await Promise.all([store.close(), relay.close()]);
     },
   };
 }

@@ -59,6 +59,11 @@ export interface Relay {
   renewal: TokenRenewal;
   metrics: Metrics;
   keys: Keys;
+  /**
+   * Ends what the relay runs beside the store, which it was handed and does not close: the
+   * worker that verifies large bodies (kit/offThread.ts). Whoever builds a relay calls it when done.
+   */
+  close: () => Promise<void>;
 }
 
 export function buildApp(deps: AppDeps): Relay {
@@ -217,6 +222,7 @@ export function buildApp(deps: AppDeps): Relay {
   if (!ops) app.use(opsRoutes(store, metrics, keys.probes(), deps.lifecycle));
 
   // The marketplace's signed calls: kit pushes and basic instance calls share one pipeline.
+  const offThread = new OffThreadVerifier();
   const signedCalls = {
     store,
     keys,
@@ -225,7 +231,7 @@ export function buildApp(deps: AppDeps): Relay {
     deadlineMs: config.kit.deadlineMs,
     clockWindowMs: config.kit.clockWindowMs,
     nonceTtlMs: config.kit.nonceTtlMs,
-    offThread: new OffThreadVerifier(),
+    offThread,
     waitReplicas: config.redis.waitReplicas
       ? { count: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs }
       : undefined,
@@ -271,5 +277,16 @@ export function buildApp(deps: AppDeps): Relay {
   });
   app.use(apiErrorHandler(() => metrics.storeErrors.inc()));
 
-  return { app, ops, mirror, feed, workers, sessions, renewal, metrics, keys };
+  return {
+    app,
+    ops,
+    mirror,
+    feed,
+    workers,
+    sessions,
+    renewal,
+    metrics,
+    keys,
+    close: () => offThread.close(),
+  };
 }

@@ -42,14 +42,15 @@ export async function start(
   const metrics = new Metrics({ processMetrics: true });
   const store = openStore(config, logger, metrics);
   const lifecycle: Lifecycle = { stopping: false };
-  const { app, ops, workers } = buildApp({ config, store, logger, metrics, lifecycle });
+  const relay = buildApp({ config, store, logger, metrics, lifecycle });
+  const { app, ops, workers } = relay;
   const server = await listen(app, config.port, config.host, lifecycle);
   let opsServer: Server | null = null;
   if (ops && config.ops) {
     try {
       opsServer = await listen(ops, config.ops.port, config.ops.host, lifecycle);
     } catch (error) {
-      await Promise.all([drain(server), store.close()]);
+      await Promise.all([drain(server), store.close(), relay.close()]);
       throw error;
     }
   }
@@ -73,9 +74,10 @@ export async function start(
     // Long polls answer now (clients poll again, elsewhere) and the feed's background work ends.
     const background = workers.stop();
     if (config.drainGraceMs > 0) await new Promise((r) => setTimeout(r, config.drainGraceMs));
-    // Stop accepting on both listeners, let in-flight requests finish, then close the store.
+    // Stop accepting on both listeners, let in-flight requests finish, then close the store and
+    // the verifying worker.
     await Promise.all([drain(server), ...(opsServer ? [drain(opsServer)] : []), background]);
-    await store.close();
+    await Promise.all([store.close(), relay.close()]);
   };
   return { server, opsServer, stop };
 }

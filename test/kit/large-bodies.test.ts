@@ -12,7 +12,7 @@ import { kitScheme } from '../../src/kit/verify.js';
 import { canonicalPayload, kitSign, newNonce } from '../../src/sandbox/marketplace/index.js';
 import { Pusher, type PushResult } from '../../src/sandbox/pusher.js';
 import { allOrgFields, authFields, newTenantId, tenantFields, user } from '../support/data.js';
-import { KIT_KEY, startRelay, type TestRelay } from '../support/relay.js';
+import { KIT_KEY, startRelay, workerPorts, type TestRelay } from '../support/relay.js';
 
 const departments = (n: number, pad = 0) =>
   Array.from({ length: n }, (_, i) => ({
@@ -21,18 +21,18 @@ const departments = (n: number, pad = 0) =>
     parentCode: i ? `d${i >> 1}` : '',
   }));
 
+const refused = (r: PushResult, code: string, msg: RegExp) => {
+  expect(r.status).toBe(200);
+  expect(r.bodySignValid).toBe(true);
+  expect([r.resultCode, r.resultMsg]).toEqual([code, expect.stringMatching(msg)]);
+};
+
 describe('large and hostile kit bodies', () => {
   let t: TestRelay;
   beforeAll(async () => {
     t = await startRelay();
   });
   afterAll(() => t.close());
-
-  const refused = (r: PushResult, code: string, msg: RegExp) => {
-    expect(r.status).toBe(200);
-    expect(r.bodySignValid).toBe(true);
-    expect([r.resultCode, r.resultMsg]).toEqual([code, expect.stringMatching(msg)]);
-  };
 
   it('reads at most 64 KiB of a tenantSync, whatever KIT_BODY_LIMIT_BYTES allows allOrgSync', async () => {
     const state = await t.state();
@@ -130,6 +130,22 @@ describe('large and hostile kit bodies', () => {
       headers: { 'Content-Encoding': 'gzip' },
     });
     expect(ok.resultCode).toBe('000000');
+  });
+});
+
+describe("a relay's verifying worker", () => {
+  it("starts with the first large body and ends with the relay's close", async () => {
+    const t = await startRelay({ store: 'memory' });
+    try {
+      const before = workerPorts();
+      const big = allOrgFields(newTenantId(), departments(3000, 100));
+      refused(await t.pusher.allOrgSync(big, { sign: 'B'.repeat(64) }), '000001', /^x-sign does not match/);
+      expect(workerPorts()).toBe(before + 1);
+      await t.relay.close();
+      expect(workerPorts()).toBe(before);
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -9,11 +9,21 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, LOG_FLUSH_MS } from '../../src/ops/log.js';
 import { canonicalPayload, kitSign } from '../../src/sandbox/marketplace/index.js';
+import { Pusher } from '../../src/sandbox/pusher.js';
 import { start } from '../../src/server.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { appFields, newTenantId, tenantFields } from '../support/data.js';
+import { allOrgFields, appFields, newTenantId, tenantFields } from '../support/data.js';
 import { freePort } from '../support/redis.js';
-import { API_KEY, KIT_KEY, startRelay, testEnv, type TestRelay } from '../support/relay.js';
+import {
+  API_KEY,
+  BASIC_KEY,
+  KIT_KEY,
+  SELLER_PUBLIC_KEY,
+  startRelay,
+  testEnv,
+  workerPorts,
+  type TestRelay,
+} from '../support/relay.js';
 
 describe('operator endpoints and logs', () => {
   let t: TestRelay;
@@ -251,9 +261,10 @@ describe('OPS_PORT (contract §2, issue 9 §10)', () => {
     expect(() => loadConfig(testEnv(env))).toThrow(message);
   });
 
-  it('server: listens on both ports, binds the ops port to OPS_HOST, and stop() closes both listeners', async () => {
+  it('server: listens on both ports, binds the ops port to OPS_HOST, and stop() closes both listeners and the verifying worker', async () => {
     const [port, opsPort] = [await freePort(), await freePort()];
     const config = loadConfig(testEnv({ PORT: String(port), OPS_PORT: String(opsPort) }));
+    const ports = workerPorts();
     const running = await start(config, quiet());
     try {
       expect(running.opsServer?.address()).toMatchObject({ address: '127.0.0.1', port: opsPort });
@@ -261,11 +272,23 @@ describe('OPS_PORT (contract §2, issue 9 §10)', () => {
       expect(await listening(opsPort)).toBe(true);
       expect((await request(`http://127.0.0.1:${opsPort}`).get('/healthz')).status).toBe(200);
       expect((await request(`http://127.0.0.1:${port}`).get('/healthz')).status).toBe(404);
+      // a body above 64 KiB starts the worker that verifies large bodies
+      const pusher = new Pusher({
+        productionAddress: `http://127.0.0.1:${port}${config.produceBasePath}`,
+        kitAccessKey: KIT_KEY,
+        basicAccessKey: BASIC_KEY,
+        publicKey: SELLER_PUBLIC_KEY,
+      });
+      const list = Array.from({ length: 1000 }, (_, i) => ({ orgCode: `d${i}`, orgName: 'x'.repeat(100) }));
+      const r = await pusher.allOrgSync(allOrgFields(newTenantId(), list), { sign: 'B'.repeat(64) });
+      expect(r.resultCode).toBe('000001');
+      expect(workerPorts()).toBe(ports + 1);
     } finally {
       await running.stop();
     }
     expect(await listening(port)).toBe(false);
     expect(await listening(opsPort)).toBe(false);
+    expect(workerPorts()).toBe(ports);
   });
 
   it('a relay process with OPS_PORT serves the probes and metrics only there, and exits 0 on SIGTERM with both ports closed', async () => {

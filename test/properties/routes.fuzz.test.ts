@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type Relay } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/ops/log.js';
 import {
@@ -65,6 +65,7 @@ class CountingStore extends MemoryStore {
 const store = new CountingStore();
 const logged: string[] = [];
 let server: Server;
+let relay: Relay;
 let port = 0;
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -80,7 +81,7 @@ beforeAll(async () => {
       done();
     },
   });
-  const relay = buildApp({ config, store, logger: createLogger('error', sink) });
+  relay = buildApp({ config, store, logger: createLogger('error', sink) });
   server = relay.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   port = (server.address() as AddressInfo).port;
@@ -90,6 +91,7 @@ afterAll(async () => {
   agent.destroy();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
+  await relay.close();
 });
 
 interface Answer {

@@ -29,6 +29,13 @@ export { relayEnv as testEnv };
 
 export type StoreKind = 'memory' | 'redis';
 
+/**
+ * Worker threads' message ports open in this process: one per running verifying worker
+ * (kit/offThread.ts), so a test sees a relay's worker start and end.
+ */
+export const workerPorts = (): number =>
+  process.getActiveResourcesInfo().filter((resource) => resource === 'MessagePort').length;
+
 export interface TestRelay {
   url: string;
   config: Config;
@@ -153,6 +160,7 @@ async function start(options: StartOptions, ownsPrefix: boolean): Promise<TestRe
   async function stop(): Promise<void> {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
+    await relay.close();
     if (typeof kind !== 'object') await store.close();
   }
 }
