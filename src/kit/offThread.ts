@@ -8,6 +8,11 @@
  *
  * At most `maxQueued` large bodies wait for the worker; more are answered 000005 at once (the
  * marketplace retries), so a flood cannot queue unbounded memory behind one thread.
+ *
+ * The worker starts with the first large body and then stays (about 20 MB): a new one takes
+ * 175-280 ms to start and compile before its first verdict, against 11-27 ms for one that has
+ * run, and large bodies come seconds or hours apart. It used to go after 500 ms idle, which put
+ * a cold start in front of almost every allOrgSync of a large organisation.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -19,15 +24,13 @@ import type { VerifyJob, VerifyVerdict } from './verifyWorker.js';
 /** Bodies up to this size are checked inline: a few milliseconds at worst (bench: kit hostile). */
 export const OFF_THREAD_BYTES = 64 * 1024;
 
-/** Large bodies are rare (a full department list now and then): the worker goes when idle. */
-const IDLE_MS = 500;
-
 export class OffThreadVerifier {
   private worker: Worker | null = null;
-  /** jobs waiting, each with the worker it was given to (one going idle may still be exiting) */
+  /** jobs waiting, each with the worker it was given to (one closed may still be exiting) */
   private readonly pending = new Map<number, { worker: Worker; resolve: (verdict: VerifyVerdict) => void }>();
   private next = 0;
-  private idle: NodeJS.Timeout | undefined;
+  /** Workers started so far: one, unless one died (tests). */
+  started = 0;
 
   constructor(private readonly maxQueued = 8) {}
 
@@ -59,27 +62,25 @@ export class OffThreadVerifier {
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.idle);
     const worker = this.worker;
     this.worker = null;
     if (worker) await worker.terminate();
   }
 
   private start(): Worker {
-    clearTimeout(this.idle);
     if (this.worker) return this.worker;
     const worker = startWorker();
+    this.started++;
     worker.unref();
     worker.on('message', (verdict: VerifyVerdict) => {
       const job = this.pending.get(verdict.id);
       this.pending.delete(verdict.id);
       job?.resolve(verdict);
-      if (this.pending.size === 0) this.idle = setTimeout(() => void this.close(), IDLE_MS).unref();
     });
     // A worker that dies fails what it held; the next call starts a new one.
     const fail = (why: string) => {
       if (this.worker === worker) this.worker = null;
-      // Only its own jobs: a worker closed when idle exits while the next one may already work.
+      // Only its own jobs: a worker closed exits while the next one may already work.
       for (const [id, job] of this.pending)
         if (job.worker === worker) {
           this.pending.delete(id);
