@@ -85,6 +85,22 @@ export function applySingleOrgSync(
   );
 }
 
+type Department = AllOrgSync['orgInfoList'][number];
+
+/**
+ * The departments ordered by orgCode, each code once: of several entries with one code the last
+ * wins, as it would writing them to the hash in turn. A list already in order (each code greater
+ * than the one before) is returned as it is, without a copy.
+ */
+export function byOrgCode(list: readonly Department[]): readonly Department[] {
+  let ordered = true;
+  for (let i = 1; i < list.length && ordered; i++) ordered = list[i - 1]!.orgCode < list[i]!.orgCode;
+  if (ordered) return list;
+  // sort is stable: of equal codes the later entry stays later, and is the one kept
+  const sorted = [...list].sort((a, b) => (a.orgCode < b.orgCode ? -1 : a.orgCode > b.orgCode ? 1 : 0));
+  return sorted.filter((o, i) => i + 1 === sorted.length || sorted[i + 1]!.orgCode !== o.orgCode);
+}
+
 export async function applyAllOrgSync(
   ctx: MirrorContext,
   push: AllOrgSync,
@@ -98,14 +114,15 @@ export async function applyAllOrgSync(
   // The list is written aside first, then moved over the current set by the guarded write: one
   // step for readers, without passing tens of thousands of fields through one script call.
   const staging = keys.orgsStaging(t, randomBytes(6).toString('hex'));
-  const listed = new Map<string, string>();
-  for (const o of push.orgInfoList) {
-    listed.set(
+  const listed = byOrgCode(push.orgInfoList);
+  await store.stage(
+    staging,
+    listed.map((o) => [
       o.orgCode,
       encodeOrg({ orgCode: o.orgCode, orgName: o.orgName, parentCode: o.parentCode, at: push.at }),
-    );
-  }
-  await store.stage(staging, [...listed], Math.max(notAfter - Date.now(), 0) + 60_000);
+    ]),
+    Math.max(notAfter - Date.now(), 0) + 60_000,
+  );
 
   let applied = false;
   try {
@@ -137,20 +154,15 @@ export async function applyAllOrgSync(
           if (decodeOrg(code, raw).at > push.at) kept.push([code, raw]);
         const keptTombs = Object.entries(tombs).filter(([, at]) => Number(at) > push.at);
         const removed = new Set(keptTombs.map(([code]) => code));
-        // The whole set after the write, for the feed: the list, less the newer deletions, with the newer changes.
-        const after = new Map<string, OrgRecord>();
-        for (const o of push.orgInfoList)
-          if (!removed.has(o.orgCode))
-            after.set(o.orgCode, {
-              orgCode: o.orgCode,
-              orgName: o.orgName,
-              parentCode: o.parentCode,
-              at: push.at,
-            });
-        for (const [code, raw] of kept) after.set(code, decodeOrg(code, raw));
-        const departments = [...after.values()]
-          .sort((a, b) => (a.orgCode < b.orgCode ? -1 : a.orgCode > b.orgCode ? 1 : 0))
-          .map(publicOrg);
+        // The whole set after the write, for the feed: the list, less the newer deletions, with
+        // the newer changes. Usually there are none, and the list is that set as it stands.
+        const departments =
+          kept.length === 0 && removed.size === 0
+            ? listed
+            : byOrgCode([
+                ...listed.filter((o) => !removed.has(o.orgCode)),
+                ...kept.map(([code, raw]) => publicOrg(decodeOrg(code, raw))),
+              ]);
         return {
           ops: [
             { op: 'move', key: staging, to: keys.orgs(t) },
@@ -158,7 +170,7 @@ export async function applyAllOrgSync(
             {
               op: 'hdel',
               key: keys.orgs(t),
-              fields: keptTombs.map(([code]) => code).filter((c) => listed.has(c)),
+              fields: listed.filter((o) => removed.has(o.orgCode)).map((o) => o.orgCode),
             },
             // Older deletions are now implied by the full list's time.
             { op: 'del', key: keys.orgTombs(t) },
