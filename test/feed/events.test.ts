@@ -217,6 +217,27 @@ describe.each<StoreKind>(['memory', 'redis'])('change feed on the %s store', (ki
     expect(mine.events.map((e) => e.type)).toEqual(events.slice(1).map((e) => e.type));
   });
 
+  it('reports a full list ordered by orgCode, a code given twice once, with its later entry, as the mirror holds it', async () => {
+    const tenantId = newTenantId();
+    await ok(t.pusher.tenantSync(tenantFields(tenantId)));
+    const start = (await readAll(t)).next;
+    const list = [
+      { orgCode: 'b', orgName: 'B1' },
+      { orgCode: 'a', orgName: 'A' },
+      { orgCode: 'b', orgName: 'B2', parentCode: 'a' },
+    ];
+    await ok(t.pusher.allOrgSync(allOrgFields(tenantId, list)));
+    const departments = [
+      { orgCode: 'a', orgName: 'A', parentCode: null },
+      { orgCode: 'b', orgName: 'B2', parentCode: 'a' },
+    ];
+    const { events } = await readAll(t, `&tenantId=${tenantId}`, start);
+    expect(events.map((e) => [e.type, e.data])).toEqual([['departments.replaced', { departments }]]);
+    expect(await t.relay.mirror.departments(tenantId)).toEqual(
+      departments.map((d) => ({ ...d, at: expect.any(Number) })),
+    );
+  });
+
   it('makes no event for a repeated, stale or refused push', async () => {
     const tenantId = newTenantId();
     await ok(t.pusher.tenantSync(tenantFields(tenantId, { timeStamp: at(2000) })));

@@ -499,22 +499,6 @@ describe.each<StoreKind>(['redis', 'memory'])('kit pushes on the %s store', (kin
       expect(await departments(id)).toEqual([]);
     });
 
-    it('stores the later of two entries with one orgCode, whatever order the list is in', async () => {
-      const id = newTenantId();
-      await ok(t.pusher.tenantSync(tenantFields(id)));
-      const list = [
-        { orgCode: 'b', orgName: 'B1' },
-        { orgCode: 'a', orgName: 'A' },
-        { orgCode: 'b', orgName: 'B2', parentCode: 'a' },
-      ];
-      await ok(t.pusher.allOrgSync(allOrgFields(id, list)));
-      expect(await departments(id)).toEqual([
-        { orgCode: 'a', orgName: 'A', parentCode: null },
-        { orgCode: 'b', orgName: 'B2', parentCode: 'a' },
-      ]);
-      expect(await t.store.hLen(t.relay.keys.orgs(id))).toBe(2);
-    });
-
     it('changes nothing when the same list arrives three times', async () => {
       const id = newTenantId();
       const fields = allOrgFields(id, list, { timeStamp: t.pusher.nextSyncTime() });
