@@ -221,6 +221,17 @@ describe('encodeApply', () => {
     expect(() => encode([{ op: 'xadd', key: 'feed', value: 'a\nb' }])).toThrow(/one line/);
   });
 
+  it('refuses a value of more than one line inside a long run, wherever it stands', () => {
+    const run = (bad: number, value: string) =>
+      Array.from({ length: RUN_VALUES + 3 }, (_, i) => ({
+        op: 'xadd' as const,
+        key: 'feed',
+        value: i === bad ? value : `v${i}`,
+      }));
+    for (const bad of [0, RUN_VALUES - 1, RUN_VALUES + 2])
+      for (const value of ['a\nb', '\n', 'a\n']) expect(() => encode(run(bad, value))).toThrow(/one line/);
+  });
+
   it('encodes thousands of deletes as one operation referring to every key', () => {
     const names = Array.from({ length: 2500 }, (_, i) => `k${i}`);
     const encoded = encode(names.map((key) => ({ op: 'del' as const, key })));
