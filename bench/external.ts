@@ -8,7 +8,8 @@
  *   - the load generator: the autocannon command line, a process per turn (50 connections, 8 s).
  * Every target is loaded in turns, three rounds, the order rotating each round, so background
  * load falls on all alike. CPU per request is each server's process tree's CPU time
- * (/proc/<pid>/stat: user + system, every thread) over its turns, divided by its requests.
+ * (/proc/<pid>/stat: user + system, every thread) over its turns, divided by its requests;
+ * Redis's (INFO cpu) is read around each turn the same way.
  *
  * The relay is seeded by real signed pushes (tenantSync, applicationSync, authSync of 500 users);
  * production refuses plain-http identity servers, so the session is made as a sign-in leaves it
@@ -72,6 +73,11 @@ export interface ExternalRun {
   errors: number;
   cpuUsPerRequest: number;
   cpuUsPerTurn: number[];
+  /**
+   * Redis's CPU (INFO cpu) per request over the target's turns: the relay's reads run a script,
+   * the floor's a GET, and on a machine as busy as the load makes it both come out of one budget.
+   */
+  redisCpuUsPerRequest: number;
 }
 
 export interface ExternalResult {
@@ -98,6 +104,13 @@ function treeCpuMs(pid: number): number {
   };
   visit(pid);
   return ms;
+}
+
+/** Redis's CPU time so far (user + system, ms), from INFO cpu. */
+async function redisCpuMs(store: RedisStore): Promise<number> {
+  const info = String(await store.sendCommand(undefined, true, ['INFO', 'cpu']));
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
 }
 
 interface Target {
@@ -426,6 +439,7 @@ export async function runExternalBenchmark(o: ExternalOptions): Promise<External
           cpu: [] as number[],
           requests: 0,
           cpuMs: 0,
+          redisMs: 0,
           seconds: 0,
           weighted: 0,
           p50: [] as number[],
@@ -441,9 +455,11 @@ export async function runExternalBenchmark(o: ExternalOptions): Promise<External
         const t = targets[(r + k) % targets.length]!;
         log(`external: ${t.name}: ${o.turnS} s (round ${r + 1} of ${o.rounds})`);
         const cpu0 = treeCpuMs(t.pid);
+        const redis0 = await redisCpuMs(store);
         const result = await autocannon(t, o.turnS, o.connections);
         const cpuMs = treeCpuMs(t.pid) - cpu0;
         const a = acc.get(t.name)!;
+        a.redisMs += (await redisCpuMs(store)) - redis0;
         a.turns.push(round(result.requests.average, 0));
         a.cpu.push(round((cpuMs * 1000) / Math.max(1, result.requests.total), 0));
         a.requests += result.requests.total;
@@ -474,6 +490,7 @@ export async function runExternalBenchmark(o: ExternalOptions): Promise<External
         errors: a.errors,
         cpuUsPerRequest: round((a.cpuMs * 1000) / Math.max(1, a.requests), 0),
         cpuUsPerTurn: a.cpu,
+        redisCpuUsPerRequest: round((a.redisMs * 1000) / Math.max(1, a.requests), 1),
       };
     });
     return {

@@ -238,12 +238,12 @@ function loadTable(
 
 function externalTable(x: ExternalResult): string {
   const lines = [
-    '| Target (each server its own process; autocannon processes, 50 connections) | req/s | req/s per turn | p50 ms | p97.5 ms | p99 ms | CPU µs/request | CPU µs per turn | non-2xx | errors |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+    '| Target (each server its own process; autocannon processes, 50 connections) | req/s | req/s per turn | p50 ms | p97.5 ms | p99 ms | CPU µs/request | CPU µs per turn | Redis CPU µs/request | non-2xx | errors |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
   ];
   for (const r of x.runs)
     lines.push(
-      `| ${r.name} | ${r.reqPerSec} | ${r.turns.join(' / ')} | ${r.p50} | ${r.p97_5} | ${r.p99} | ${r.cpuUsPerRequest} | ${r.cpuUsPerTurn.join(' / ')} | ${r.non2xx} | ${r.errors} |`,
+      `| ${r.name} | ${r.reqPerSec} | ${r.turns.join(' / ')} | ${r.p50} | ${r.p97_5} | ${r.p99} | ${r.cpuUsPerRequest} | ${r.cpuUsPerTurn.join(' / ')} | ${r.redisCpuUsPerRequest} | ${r.non2xx} | ${r.errors} |`,
     );
   const find = (name: string) => x.runs.find((r) => r.name === name);
   const floorGet = find('floor GET');
