@@ -433,7 +433,9 @@ async function main(): Promise<void> {
       busyBeforeSignInWorld = await waitForQuiet(30);
       // user 0: the session under load; 1–35: revocation; 60–69: control pushes; 100 on: sign-ins
       const signInUsers = quick ? 200 : 800;
-      const world = await startSessionWorld(prefix, 100 + signInUsers);
+      // BENCH_RELAY_ARGV: node flags for the relay of the session, sign-in and revocation runs.
+      const relayArgv = (process.env.BENCH_RELAY_ARGV ?? '').split(' ').filter(Boolean);
+      const world = await startSessionWorld(prefix, 100 + signInUsers, relayArgv);
       try {
         if (runs('session'))
           session = await runSessionBenchmarks({
@@ -583,6 +585,9 @@ async function main(): Promise<void> {
       `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis}`,
       `Code: commit ${results.code.commit}${results.code.srcChanges.length ? ` plus ${results.code.srcChanges.length} uncommitted change(s) in src/` : ''}${JSON.stringify(codeBefore) !== JSON.stringify(results.code) ? ` (WARNING: at the start it was ${codeBefore.commit}${codeBefore.srcChanges.length ? ` plus ${codeBefore.srcChanges.length} change(s)` : ''}; src/ changed during the run)` : ''}.`,
       `Other work on the machine: CPU ${pct(results.background.busyBefore)} busy before the run, ${pct(results.background.busyBeforeSignInWorld)} before the sign-in world, ${pct(results.background.busyAfter)} after; load average ${loadBefore.join(' / ')} before.`,
+      ...(process.env.BENCH_RELAY_ARGV?.trim()
+        ? [`The sign-in world's relay ran with BENCH_RELAY_ARGV=${process.env.BENCH_RELAY_ARGV.trim()}.`]
+        : []),
       '',
     ];
     if (kit.length) out.push('### Kit pushes', '', kitTable(kit), '', breakdownTable(kit), '');
