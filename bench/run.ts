@@ -424,6 +424,8 @@ async function main(): Promise<void> {
         })
       : [];
 
+    // BENCH_RELAY_ARGV: node flags for the relay of the session, sign-in and revocation runs.
+    const relayArgv = (process.env.BENCH_RELAY_ARGV ?? '').split(' ').filter(Boolean);
     let session: SessionResult | null = null;
     let signin: SignInResult | null = null;
     let revocation: RevocationResult | null = null;
@@ -433,8 +435,6 @@ async function main(): Promise<void> {
       busyBeforeSignInWorld = await waitForQuiet(30);
       // user 0: the session under load; 1–35: revocation; 60–69: control pushes; 100 on: sign-ins
       const signInUsers = quick ? 200 : 800;
-      // BENCH_RELAY_ARGV: node flags for the relay of the session, sign-in and revocation runs.
-      const relayArgv = (process.env.BENCH_RELAY_ARGV ?? '').split(' ').filter(Boolean);
       const world = await startSessionWorld(prefix, 100 + signInUsers, relayArgv);
       try {
         if (runs('session'))
@@ -514,6 +514,8 @@ async function main(): Promise<void> {
       code: codeVersion(),
       /** the same, read when the run started; differs when src/ changed during the run */
       codeAtStart: codeBefore,
+      /** BENCH_RELAY_ARGV: the node flags of the sign-in world's relay */
+      relayArgv,
       /** other work on the machine: CPU busy share just before and after, load average before */
       background: {
         busyBefore: busyBefore === null ? null : round(busyBefore, 2),
@@ -585,8 +587,8 @@ async function main(): Promise<void> {
       `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis}`,
       `Code: commit ${results.code.commit}${results.code.srcChanges.length ? ` plus ${results.code.srcChanges.length} uncommitted change(s) in src/` : ''}${JSON.stringify(codeBefore) !== JSON.stringify(results.code) ? ` (WARNING: at the start it was ${codeBefore.commit}${codeBefore.srcChanges.length ? ` plus ${codeBefore.srcChanges.length} change(s)` : ''}; src/ changed during the run)` : ''}.`,
       `Other work on the machine: CPU ${pct(results.background.busyBefore)} busy before the run, ${pct(results.background.busyBeforeSignInWorld)} before the sign-in world, ${pct(results.background.busyAfter)} after; load average ${loadBefore.join(' / ')} before.`,
-      ...(process.env.BENCH_RELAY_ARGV?.trim()
-        ? [`The sign-in world's relay ran with BENCH_RELAY_ARGV=${process.env.BENCH_RELAY_ARGV.trim()}.`]
+      ...(relayArgv.length
+        ? [`The sign-in world's relay ran with BENCH_RELAY_ARGV=${relayArgv.join(' ')}.`]
         : []),
       '',
     ];
