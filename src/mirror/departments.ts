@@ -87,6 +87,11 @@ export function applySingleOrgSync(
 
 type Department = AllOrgSync['orgInfoList'][number];
 
+/** The order departments are listed and reported in: by orgCode, as strings compare. */
+export function compareOrgCodes(a: { orgCode: string }, b: { orgCode: string }): number {
+  return a.orgCode < b.orgCode ? -1 : a.orgCode > b.orgCode ? 1 : 0;
+}
+
 /**
  * The departments ordered by orgCode, each code once: of several entries with one code the last
  * wins, as it would writing them to the hash in turn. A list already in order (each code greater
@@ -97,7 +102,7 @@ export function byOrgCode(list: readonly Department[]): readonly Department[] {
   for (let i = 1; i < list.length && ordered; i++) ordered = list[i - 1]!.orgCode < list[i]!.orgCode;
   if (ordered) return list;
   // sort is stable: of equal codes the later entry stays later, and is the one kept
-  const sorted = [...list].sort((a, b) => (a.orgCode < b.orgCode ? -1 : a.orgCode > b.orgCode ? 1 : 0));
+  const sorted = [...list].sort(compareOrgCodes);
   return sorted.filter((o, i) => i + 1 === sorted.length || sorted[i + 1]!.orgCode !== o.orgCode);
 }
 

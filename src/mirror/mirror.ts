@@ -7,7 +7,7 @@ import type { EventLog } from '../feed/eventLog.js';
 import type { Keys } from '../store/keys.js';
 import type { Store } from '../store/store.js';
 import { applyApplicationSync } from './apps.js';
-import { applyAllOrgSync, applySingleOrgSync } from './departments.js';
+import { applyAllOrgSync, applySingleOrgSync, compareOrgCodes } from './departments.js';
 import { isGateReason } from './gate.js';
 import {
   applyNewInstance,
@@ -141,7 +141,7 @@ export class Mirror {
     const all = await this.store.hGetAll(this.keys.orgs(tenantId));
     const list = Object.entries(all).map(([code, raw]) => decodeOrg(code, raw));
     const filtered = parent === undefined ? list : list.filter((o) => (o.parentCode ?? '') === parent);
-    return filtered.sort((a, b) => (a.orgCode < b.orgCode ? -1 : a.orgCode > b.orgCode ? 1 : 0));
+    return filtered.sort(compareOrgCodes);
   }
 
   /**
