@@ -34,6 +34,7 @@ EXPOSE 3000
 # Liveness on the probes' port: OPS_PORT when set (served on OPS_HOST, loopback by default), else PORT.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OPS_PORT||process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and gets SIGTERM itself (drains, closes the store, exits 0 within 25 s;
-# give `docker stop -t 30` / compose stop_grace_period: 30s).
+# give `docker stop -t 30` / compose stop_grace_period: 30s). The same command as `npm start`
+# (test/ops/start-command.test.ts checks it); why the memory reducer is off: docs/production.md.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+CMD ["node", "--no-memory-reducer", "dist/main.js"]

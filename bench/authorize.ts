@@ -10,7 +10,7 @@
  * with other people's work than requests per second do.
  */
 import { Pusher } from '../src/sandbox/pusher.js';
-import { startServer, type ChildServer } from './children.js';
+import { startRelayServer, startServer, type ChildServer } from './children.js';
 import { API_KEY, APP_ID, KIT_KEY, newTenantId, SELLER_PUBLIC_KEY } from '../test/support/fixtures.js';
 import { Keys } from '../src/store/keys.js';
 import { benchUser, log, REDIS_URL, relayEnv, seedTenantWithUsers, type RedisClient } from './common.js';
@@ -52,7 +52,7 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
   });
   const servers: ChildServer[] = [];
   try {
-    const relay = await startServer('relay', 'relay.ts', relayEnv(o.prefix, { LOG_LEVEL: 'info' }));
+    const relay = await startRelayServer('relay', relayEnv(o.prefix, { LOG_LEVEL: 'info' }));
     servers.push(relay);
     await waitReady(relay.url);
     // Seed through the front door: the tenant, the app's credential, then 500 users of the app.
@@ -93,7 +93,7 @@ export async function runAuthorizeBenchmarks(o: AuthorizeOptions): Promise<LoadR
       }),
     ];
     if (o.withWarnLogging) {
-      const warn = await startServer('relay (warn)', 'relay.ts', relayEnv(o.prefix, { LOG_LEVEL: 'warn' }));
+      const warn = await startRelayServer('relay (warn)', relayEnv(o.prefix, { LOG_LEVEL: 'warn' }));
       servers.push(warn);
       await waitReady(warn.url);
       contenders.push(contender(warn, relayTarget('relay, LOG_LEVEL=warn')));

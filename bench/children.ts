@@ -7,6 +7,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { productionNodeFlags } from '../test/support/startCommand.js';
 
 /**
  * Where the servers' stdout goes: one file per server, as production redirects the relay's log
@@ -47,6 +48,17 @@ export interface ChildServer {
   /** the file its stdout (the relay's log lines) is written to */
   stdoutFile: string;
 }
+
+/**
+ * Starts bench/servers/relay.ts with `env`, under the node flags production starts the relay with
+ * (`npm start`, the image's CMD), then `execArgv`.
+ */
+export const startRelayServer = (
+  name: string,
+  env: Record<string, string | undefined>,
+  execArgv: string[] = [],
+): Promise<ChildServer> =>
+  startServer(name, 'relay.ts', env, { execArgv: [...productionNodeFlags(), ...execArgv] });
 
 /** Starts `bench/servers/<file>` with `env`; resolves once it listens and has told us its port. */
 export function startServer(
@@ -150,7 +162,7 @@ export interface RelayProcess {
  * Starts `src/main.ts` as production runs it (`node dist/main.js`: here the compiled tree of
  * `npm run bench`, or the source through tsx), configured by `env` alone, listening on
  * `port` at 127.0.0.1; resolves once `/healthz` answers. Its output is kept in memory (the last
- * `keepLines` lines), not shown. `nodeArgs` go to node before the entry point.
+ * `keepLines` lines), not shown. Node runs with production's flags (`npm start`), then `nodeArgs`.
  */
 export async function startRelayProcess(
   name: string,
@@ -160,7 +172,12 @@ export async function startRelayProcess(
 ): Promise<RelayProcess> {
   const compiled = import.meta.url.endsWith('.js');
   const main = fileURLToPath(new URL(`../src/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
-  const args = [...(compiled ? [] : ['--import', 'tsx']), ...(options.nodeArgs ?? []), main];
+  const args = [
+    ...(compiled ? [] : ['--import', 'tsx']),
+    ...productionNodeFlags(),
+    ...(options.nodeArgs ?? []),
+    main,
+  ];
   const child = spawn(process.execPath, args, {
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

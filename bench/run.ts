@@ -37,6 +37,7 @@ import { runRevocationBenchmark, type RevocationResult } from './revocation.js';
 import { runScalingBenchmark, scalingTable } from './scaling.js';
 import { runSessionBenchmarks, startSessionWorld, type SessionResult } from './session.js';
 import { runSignInBenchmark, type SignInResult } from './signin.js';
+import { productionNodeFlags } from '../test/support/startCommand.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const TARGET_PUSH_RATIO = 1.5;
@@ -514,7 +515,9 @@ async function main(): Promise<void> {
       code: codeVersion(),
       /** the same, read when the run started; differs when src/ changed during the run */
       codeAtStart: codeBefore,
-      /** BENCH_RELAY_ARGV: the node flags of the sign-in world's relay */
+      /** the node flags of every relay the harness starts: npm start's (package.json) */
+      productionNodeFlags: productionNodeFlags(),
+      /** BENCH_RELAY_ARGV: the sign-in world's relay's flags after those */
       relayArgv,
       /** other work on the machine: CPU busy share just before and after, load average before */
       background: {
@@ -587,9 +590,7 @@ async function main(): Promise<void> {
       `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}; Redis ${machine.redis}`,
       `Code: commit ${results.code.commit}${results.code.srcChanges.length ? ` plus ${results.code.srcChanges.length} uncommitted change(s) in src/` : ''}${JSON.stringify(codeBefore) !== JSON.stringify(results.code) ? ` (WARNING: at the start it was ${codeBefore.commit}${codeBefore.srcChanges.length ? ` plus ${codeBefore.srcChanges.length} change(s)` : ''}; src/ changed during the run)` : ''}.`,
       `Other work on the machine: CPU ${pct(results.background.busyBefore)} busy before the run, ${pct(results.background.busyBeforeSignInWorld)} before the sign-in world, ${pct(results.background.busyAfter)} after; load average ${loadBefore.join(' / ')} before.`,
-      ...(relayArgv.length
-        ? [`The sign-in world's relay ran with BENCH_RELAY_ARGV=${relayArgv.join(' ')}.`]
-        : []),
+      `The harness's relays ran with npm start's node flags (${productionNodeFlags().join(' ') || 'none'})${relayArgv.length ? `; the sign-in world's relay with BENCH_RELAY_ARGV=${relayArgv.join(' ')} after them` : ''}.`,
       '',
     ];
     if (kit.length) out.push('### Kit pushes', '', kitTable(kit), '', breakdownTable(kit), '');

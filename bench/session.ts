@@ -13,7 +13,7 @@
  * marketplace in a child process, the relay in another, provisioned by the sandbox's pushes.
  */
 import type { SandboxWorld } from '../src/sandbox/world.js';
-import { startServer, type ChildServer } from './children.js';
+import { startRelayServer, startServer, type ChildServer } from './children.js';
 import { API_KEY, APP_ID } from '../test/support/fixtures.js';
 import { freePort, log, REDIS_URL, relayEnv } from './common.js';
 import {
@@ -47,6 +47,7 @@ export interface SessionWorld {
 export async function startSessionWorld(
   prefix: string,
   users: number,
+  /** node flags after production's (BENCH_RELAY_ARGV) */
   relayExecArgv: string[] = [],
   /** the relay's LOG_LEVEL: production's default, info, unless told */
   logLevel = 'info',
@@ -61,16 +62,15 @@ export async function startSessionWorld(
   try {
     const sandbox = await startServer('sandbox', 'sandbox.ts', { BENCH_WORLD: JSON.stringify(spec) });
     started.push(sandbox);
-    const relay = await startServer(
+    const relay = await startRelayServer(
       'relay (sign-in world)',
-      'relay.ts',
       relayEnv(prefix, {
         LOG_LEVEL: logLevel,
         PORT: String(port),
         PUBLIC_URL: relayUrl,
         UNIFIED_LOGIN_URL: `${sandbox.url}/unified-login/#/portal-login?ind=UNOP&appId={appId}`,
       }),
-      { execArgv: relayExecArgv },
+      relayExecArgv,
     );
     started.push(relay);
     await waitReady(relay.url);

@@ -9,7 +9,7 @@
  *     HEALTHCHECK turns healthy;
  *  4. a signed tenantSync, made by the sandbox's independent signer, is answered 000000, and the
  *     tenant is then read back through the session API with a seller API key;
- *  5. PID 1 is node itself (exec form, no shell) and runs as uid 1000, not root;
+ *  5. PID 1 is node itself (exec form, no shell) with `npm start`'s arguments, as uid 1000, not root;
  *  6. `docker stop` (SIGTERM) ends it with exit code 0 well within the grace period.
  *
  * Prints one line per check and the figures; exits 1 on any failure, after removing its container
@@ -22,6 +22,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { Pusher } from '../src/sandbox/pusher.js';
+import { startCommand } from '../test/support/startCommand.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const image = process.env.IMAGE ?? 'koogallery-relay:latest';
@@ -291,9 +292,10 @@ async function main(): Promise<number> {
     'PID 1 runs as uid 1000 (node), not root',
     `Uid ${uids.join(' ')}`,
   );
+  const [node, ...args] = cmdline.filter(Boolean);
   check(
-    /(^|\/)node$/.test(cmdline[0] ?? '') && cmdline[1] === 'dist/main.js',
-    'PID 1 is node itself (exec form)',
+    /(^|\/)node$/.test(node ?? '') && args.join(' ') === startCommand().slice(1).join(' '),
+    `PID 1 is node itself (exec form) with npm start's arguments`,
     cmdline.filter(Boolean).join(' '),
   );
 
