@@ -54,7 +54,15 @@ export async function start(
       throw error;
     }
   }
-  workers.start();
+  // The feed's workers run their first round at once, so not before the store's first connection:
+  // a relay listens while it connects, and that round would fail and log a warning at every start.
+  // A Redis still down after ready's deadline is theirs to report, round after round.
+  void store
+    .ready()
+    .catch(() => undefined)
+    .then(() => {
+      if (!lifecycle.stopping) workers.start();
+    });
   logger.info(
     {
       port: config.port,

@@ -343,6 +343,8 @@ export class MemoryStore implements Store {
 
   async ping(): Promise<void> {}
 
+  async ready(): Promise<void> {}
+
   async readiness(_probeKeys: readonly string[]): Promise<StoreReadiness> {
     return { unreachable: [] };
   }

@@ -131,6 +131,12 @@ export interface Store {
   stage(key: string, entries: readonly (readonly [string, string])[], ttlMs: number): Promise<void>;
   ping(): Promise<void>;
   /**
+   * Resolves once the store has connected for the first time and answers (at once for the store in
+   * memory); rejects after `ms` (5 s unless told): for work that should not start while the relay
+   * is still connecting.
+   */
+  ready(ms?: number): Promise<void>;
+  /**
    * Whether the relay can serve, for `/readyz`: throws when the store does not answer. A single
    * server answers PING; a cluster must answer a GET of each of `probeKeys` on the node of its
    * slot, and the other nodes that do not answer are then listed, not thrown.

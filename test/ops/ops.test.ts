@@ -134,6 +134,29 @@ describe('the relay process', () => {
     expect(warnings.filter((l) => l.msg.startsWith('ALLOW_INSECURE_IDP=true'))).toHaveLength(1);
   });
 
+  it("starts the change feed's background rounds once Redis answers: a normal start logs no failed round", async () => {
+    const port = await freePort();
+    const p = startProcess(testEnv({ PORT: String(port), REDIS_URL: process.env.TEST_REDIS_URL }));
+    try {
+      for (let i = 0; i < 100 && !p.out().includes('relay listening'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(p.out()).toContain('relay listening');
+      // The first rounds (trim, outbox sweep and retry) run as soon as the workers start.
+      await new Promise((r) => setTimeout(r, 1000));
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      const lines = p
+        .out()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { level: string; msg: string });
+      expect(lines.filter((l) => l.msg.endsWith('failed; retried later'))).toEqual([]);
+      expect(lines.at(-1)?.msg).toBe('stopped');
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  });
+
   it('writes stdout in batches, yet a lone request line within LOG_FLUSH_MS, and the rest on SIGTERM', async () => {
     const port = await freePort();
     const p = startProcess(testEnv({ PORT: String(port) }));

@@ -109,7 +109,7 @@ export class RedisStore implements Store {
 
   private firstConnection: Promise<void> = Promise.resolve();
 
-  /** Resolves once the first connection is up (or `ms` passed): for tools that must not start offline. */
+  /** The first connection (under a deadline of `ms`), then a PING. */
   async ready(ms = 5000): Promise<void> {
     await withDeadline(this.firstConnection, ms, 'the first connection');
     await this.ping();
