@@ -159,10 +159,10 @@ export interface RelayProcess {
 }
 
 /**
- * Starts `src/main.ts` as production runs it (`node dist/main.js`: here the compiled tree of
- * `npm run bench`, or the source through tsx), configured by `env` alone, listening on
- * `port` at 127.0.0.1; resolves once `/healthz` answers. Its output is kept in memory (the last
- * `keepLines` lines), not shown. Node runs with production's flags (`npm start`), then `nodeArgs`.
+ * Starts `src/main.ts` as production runs it (`npm start`: node with its flags, then `nodeArgs`;
+ * the entry point from the compiled tree of `npm run bench`, or the source through tsx),
+ * configured by `env` alone, listening on `port` at 127.0.0.1; resolves once `/healthz` answers.
+ * Its output is kept in memory (the last `keepLines` lines), not shown.
  */
 export async function startRelayProcess(
   name: string,
