@@ -11,9 +11,10 @@ import { createLogger, LOG_FLUSH_MS } from '../../src/ops/log.js';
 import { canonicalPayload, kitSign } from '../../src/sandbox/marketplace/index.js';
 import { Pusher } from '../../src/sandbox/pusher.js';
 import { start } from '../../src/server.js';
+import { Keys } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { allOrgFields, appFields, newTenantId, tenantFields } from '../support/data.js';
-import { freePort } from '../support/redis.js';
+import { connectRedisStore, dropPrefix, freePort, sharedRedisUrl, uniquePrefix } from '../support/redis.js';
 import {
   API_KEY,
   BASIC_KEY,
@@ -134,15 +135,26 @@ describe('the relay process', () => {
     expect(warnings.filter((l) => l.msg.startsWith('ALLOW_INSECURE_IDP=true'))).toHaveLength(1);
   });
 
-  it("starts the change feed's background rounds once Redis answers: a normal start logs no failed round", async () => {
+  it("starts the change feed's background rounds once Redis answers: the first trim runs at start, and no round fails", async () => {
     const port = await freePort();
-    const p = startProcess(testEnv({ PORT: String(port), REDIS_URL: process.env.TEST_REDIS_URL }));
+    const prefix = uniquePrefix();
+    const keys = new Keys(prefix);
+    // An event long past the retention, written as the relay writes events (field `e`).
+    const redis = await connectRedisStore();
+    await redis.sendCommand(keys.events(), false, ['XADD', keys.events(), '1-0', 'e', '{}']);
+    const p = startProcess(
+      testEnv({ PORT: String(port), REDIS_URL: sharedRedisUrl(), REDIS_PREFIX: prefix }),
+    );
     try {
       for (let i = 0; i < 100 && !p.out().includes('relay listening'); i++)
         await new Promise((r) => setTimeout(r, 100));
       expect(p.out()).toContain('relay listening');
-      // The first rounds (trim, outbox sweep and retry) run as soon as the workers start.
-      await new Promise((r) => setTimeout(r, 1000));
+      // The first rounds (trim, outbox sweep and retry) run as soon as the workers start; the
+      // next trim would come 60 s later, so only a first round run against a connected store trims.
+      for (let i = 0; i < 50 && (await redis.get(keys.eventsTrimmed())) === null; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await redis.get(keys.eventsTrimmed())).toBe('1-0');
+      expect(await redis.xRange(keys.events(), null, 10)).toEqual([]);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
       const lines = p
@@ -154,6 +166,8 @@ describe('the relay process', () => {
       expect(lines.at(-1)?.msg).toBe('stopped');
     } finally {
       p.child.kill('SIGKILL');
+      await redis.close();
+      await dropPrefix(prefix);
     }
   });
 
