@@ -5,10 +5,11 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { requireApiKey } from './api/auth.js';
-import { apiErrorHandler, sendError } from './api/errors.js';
+import { apiErrorHandler } from './api/errors.js';
 import { eventRoutes } from './api/eventRoutes.js';
 import { mirrorRoutes } from './api/mirrorRoutes.js';
-import { openApiRouter } from './api/openapi.js';
+import { openApiRoutes } from './api/openapi.js';
+import { ApiRoutes } from './api/apiRoutes.js';
 import type { Config } from './config.js';
 import { basicRouter } from './kit/basic.js';
 import { OffThreadVerifier } from './kit/offThread.js';
@@ -171,12 +172,12 @@ export function buildApp(deps: AppDeps): Relay {
   app.use(requestLogger(logger, metrics.observeHttp));
 
   // The seller app's API first: it is the hot path, JSON only, for servers (no browser headers).
-  // The OpenAPI document, the session and the mirror routes are registered on this router itself:
-  // a router nested in it would cost its own dispatch on every request.
-  const api = express.Router();
-  openApiRouter(api);
-  api.use(requireApiKey(config.sellerApiKeys, limits.apiKeyRefused));
-  // The session routes first: GET /session is the call a seller app makes on every page.
+  const api = new ApiRoutes({
+    apiKey: requireApiKey(config.sellerApiKeys, limits.apiKeyRefused),
+    onError: apiErrorHandler(() => metrics.storeErrors.inc()),
+  });
+  openApiRoutes(api);
+  // The session operations first: GET /session is the call a seller app makes on every page.
   sessionRoutes(
     {
       sessions,
@@ -195,10 +196,9 @@ export function buildApp(deps: AppDeps): Relay {
     api,
   );
   mirrorRoutes(mirror, config.appId, api);
-  api.use(eventRoutes(feed));
-  api.use((_req, res) => sendError(res, 404, 'not_found', 'No such API route.'));
-  api.use(apiErrorHandler(() => metrics.storeErrors.inc()));
-  app.use('/api/v1', api);
+  eventRoutes(feed, api);
+  app.use(api.exactRoutes);
+  app.use(...api.mount());
 
   // Browser-facing from here on.
   app.use(

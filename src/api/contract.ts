@@ -1,9 +1,10 @@
 /**
  * The seller API (`/api/v1`, contract §5), declared once: every operation's method, path, words,
- * request parts and answers per status, as zod schemas. The routes validate their requests with
- * it (guard.ts), the OpenAPI document is generated from it (openapi.ts), the client takes its
- * types from it (client/relayClient.ts, `import type` only) and test/api/openapi.test.ts checks
- * every real answer against it. Answers are not validated at run time: the tests do that.
+ * request parts and answers per status, as zod schemas. The routes are registered from it,
+ * behind the API key unless `public` (apiRoutes.ts), and validate their requests with it
+ * (guard.ts); the OpenAPI document is generated from it (openapi.ts), the client takes its types
+ * from it (client/relayClient.ts, `import type` only) and test/api/openapi.test.ts checks every
+ * real answer against it. Answers are not validated at run time: the tests do that.
  *
  * Schemas with an `id` become `components.schemas` of the document; `.meta({ description })` is
  * where the prose goes, and the description of an answer's schema is the answer's description.

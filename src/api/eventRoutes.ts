@@ -1,13 +1,10 @@
 /** The change feed for the seller's app (contract §5b): `GET /api/v1/events`. */
-import express, { type Router } from 'express';
 import type { Feed } from '../feed/feed.js';
+import type { ApiRoutes } from './apiRoutes.js';
 import { operations, type Answer } from './contract.js';
-import { serve } from './guard.js';
 
-export function eventRoutes(feed: Feed): Router {
-  const router = express.Router();
-
-  serve(router, operations.listEvents, async (_req, res, { query }) => {
+export function eventRoutes(feed: Feed, api: ApiRoutes): void {
+  api.serve(operations.listEvents, async (_req, res, { query }) => {
     const { after, limit, types, tenantId, wait } = query;
     let page = await feed.read({ after, limit, types, tenantId });
     if (page.events.length === 0 && wait > 0) {
@@ -24,6 +21,4 @@ export function eventRoutes(feed: Feed): Router {
     res.setHeader('Cache-Control', 'no-store');
     res.json(page as Answer<'listEvents'>);
   });
-
-  return router;
 }

@@ -1,10 +1,10 @@
 /**
- * Serving an operation of the contract: the route is registered at the contract's method and
- * path, and its request parts (path parameters, query, body) are validated by the contract's
- * schemas before the handler runs, which gets them parsed and typed. In the manner of logto's
+ * Guarding an operation of the contract (registered by apiRoutes.ts): its request parts (path
+ * parameters, query, body) are validated by the contract's schemas before the handler runs,
+ * which gets them parsed and typed. In the manner of logto's
  * koaGuard, without its response check: answers are checked by the tests, not on every call.
  */
-import type { Request, RequestHandler, Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import type { OperationDef } from './contract.js';
 import { ApiError } from './errors.js';
@@ -25,22 +25,6 @@ export interface Input<O extends OperationDef> {
 }
 
 export type Handler<O extends OperationDef> = (req: Request, res: Response, input: Input<O>) => unknown;
-
-/** `/tenants/{tenantId}` → `/tenants/:tenantId` */
-const expressPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
-
-/**
- * Registers `op` on `router`: the middlewares first (e.g. the body parser), then the check of
- * the request parts, then the handler (last).
- */
-export function serve<O extends OperationDef>(
-  router: Router,
-  op: O,
-  ...chain: [...RequestHandler[], Handler<O>]
-): void {
-  const handler = chain.pop() as Handler<O>;
-  router[op.method](expressPath(op.path), ...(chain as RequestHandler[]), guard(op, handler));
-}
 
 const nothing = { params: undefined, query: undefined, body: undefined };
 

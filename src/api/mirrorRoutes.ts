@@ -1,5 +1,5 @@
 /** Read access to the mirror for the seller's app (contract §5). */
-import express, { type Router } from 'express';
+import express from 'express';
 import type { Mirror } from '../mirror/mirror.js';
 import {
   publicInstance,
@@ -8,14 +8,14 @@ import {
   publicTenant,
   publicUser,
 } from '../mirror/records.js';
+import type { ApiRoutes } from './apiRoutes.js';
 import { operations, type Answer } from './contract.js';
 import { ApiError } from './errors.js';
-import { serve } from './guard.js';
 import { sendJson } from './json.js';
 
-/** Registers the mirror's routes on `router` (the API's own: a nested router costs a dispatch per request). */
-export function mirrorRoutes(mirror: Mirror, appId: string, router: Router = express.Router()): Router {
-  serve(router, operations.getTenant, async (_req, res, { params: { tenantId } }) => {
+/** Registers the mirror's operations on the API. */
+export function mirrorRoutes(mirror: Mirror, appId: string, api: ApiRoutes): void {
+  api.serve(operations.getTenant, async (_req, res, { params: { tenantId } }) => {
     const [tenant, instances] = await Promise.all([
       mirror.tenant(tenantId),
       mirror.tenantInstances(tenantId),
@@ -29,19 +29,19 @@ export function mirrorRoutes(mirror: Mirror, appId: string, router: Router = exp
     } satisfies Answer<'getTenant'>);
   });
 
-  serve(router, operations.getInstance, async (_req, res, { params }) => {
+  api.serve(operations.getInstance, async (_req, res, { params }) => {
     const found = await mirror.instance(params.instanceId);
     if (!found) throw new ApiError(404, 'not_found', 'No such instance in the mirror.');
     res.json(publicInstance(found.record, found.tenantIds));
   });
 
-  serve(router, operations.getUser, async (_req, res, { params }) => {
+  api.serve(operations.getUser, async (_req, res, { params }) => {
     const user = await mirror.user(params.tenantId, appId, params.userName);
     if (!user) throw new ApiError(404, 'not_found', 'No such user of this app in the tenant.');
     res.json(publicUser(user));
   });
 
-  serve(router, operations.listDepartments, async (_req, res, { params: { tenantId }, query }) => {
+  api.serve(operations.listDepartments, async (_req, res, { params: { tenantId }, query }) => {
     const [tenant, departments] = await Promise.all([
       mirror.tenant(tenantId),
       mirror.departments(tenantId, query.parent),
@@ -50,7 +50,7 @@ export function mirrorRoutes(mirror: Mirror, appId: string, router: Router = exp
     res.json({ departments: departments.map(publicOrg) } satisfies Answer<'listDepartments'>);
   });
 
-  serve(router, operations.authorize, express.json({ limit: '16kb' }), async (_req, res, { body }) => {
+  api.serve(operations.authorize, express.json({ limit: '16kb' }), async (_req, res, { body }) => {
     const answer = await mirror.authorize(body.tenantId, body.appId ?? appId, body.userName, body.role);
     sendJson(res, {
       allowed: answer.allowed,
@@ -58,6 +58,4 @@ export function mirrorRoutes(mirror: Mirror, appId: string, router: Router = exp
       ...(answer.user ? { user: publicUser(answer.user) } : {}),
     });
   });
-
-  return router;
 }

@@ -5,7 +5,6 @@
  * holds no secret. Schemas with an `id` go to `components.schemas`, shared answers to
  * `components.responses`, shared parameters to `components.parameters`.
  */
-import express, { type Router } from 'express';
 import { z } from 'zod';
 import {
   about,
@@ -16,7 +15,7 @@ import {
   type OperationDef,
   type Reply,
 } from './contract.js';
-import { serve } from './guard.js';
+import type { ApiRoutes } from './apiRoutes.js';
 
 type Json = Record<string, unknown>;
 type Io = 'input' | 'output';
@@ -184,12 +183,11 @@ const sorted = (record: Record<string, Json>) =>
 // Built on first use and kept: it depends on nothing but the contract.
 let served: string | undefined;
 
-/** `GET /openapi.json` (mounted under /api/v1, before the API-key check). */
-export function openApiRouter(router: Router = express.Router()): Router {
+/** `GET /openapi.json`: public, as the contract says. */
+export function openApiRoutes(api: ApiRoutes): void {
   const body = (served ??= JSON.stringify(buildOpenApiDocument()));
-  serve(router, operations.getOpenApiDocument, (_req, res) => {
+  api.serve(operations.getOpenApiDocument, (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.type(json).send(body);
   });
-  return router;
 }

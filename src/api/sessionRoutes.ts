@@ -5,7 +5,7 @@
  * X-Session-Id. Each answer re-checks the user against the mirror, so authorization follows
  * the marketplace at once even for a session that is still stored.
  */
-import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { decideAuthorization, type AuthorizeAnswer } from '../mirror/mirror.js';
 import { parseFrozen, type TenantRecord, type UserRecord } from '../mirror/records.js';
 import { notes } from '../ops/log.js';
@@ -13,9 +13,9 @@ import type { AssertionKeys } from '../sso/assertionKeys.js';
 import type { Handoff } from '../sso/handoff.js';
 import { NoSessionError, ReauthenticateError, type TokenRenewal } from '../sso/renewal.js';
 import type { Sessions, StoredSession } from '../sso/sessions.js';
+import type { ApiRoutes } from './apiRoutes.js';
 import { operations, type Answer } from './contract.js';
 import { ApiError } from './errors.js';
-import { serve } from './guard.js';
 import { sendJson } from './json.js';
 
 export interface SessionRoutesDeps {
@@ -31,8 +31,8 @@ export interface SessionRoutesDeps {
   now: () => number;
 }
 
-/** Registers the session routes on `router` (the API's own: a nested router costs a dispatch per request). */
-export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.Router()): Router {
+/** Registers the session operations on the API. */
+export function sessionRoutes(deps: SessionRoutesDeps, api: ApiRoutes): void {
   const { sessions, renewal, now, appId } = deps;
 
   // Checked as express-session checks its cookie, with the same keys (sso/sessionCookie.ts).
@@ -98,14 +98,14 @@ export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.
     };
   };
 
-  serve(router, operations.getSession, async (req, res) => {
+  api.serve(operations.getSession, async (req, res) => {
     const { sid, current, decision } = await live(sidOf(req), res);
     const ttlMs = await sessions.touch(sid, current);
     res.setHeader('Cache-Control', 'no-store');
     sendJson(res, view(current, decision, ttlMs));
   });
 
-  serve(router, operations.getAccessToken, express.json({ limit: '1kb' }), async (req, res, { body }) => {
+  api.serve(operations.getAccessToken, express.json({ limit: '1kb' }), async (req, res, { body }) => {
     const { sid, current } = await live(sidOf(req), res, 'reauthenticate');
     // Every session call counts as use; a renewal's rewrite keeps the TTL set here.
     await sessions.touch(sid, current);
@@ -118,7 +118,7 @@ export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.
     } satisfies Answer<'getAccessToken'>);
   });
 
-  serve(router, operations.getAssertion, async (req, res) => {
+  api.serve(operations.getAssertion, async (req, res) => {
     const { sid, current, decision } = await live(sidOf(req), res);
     const body = view(current, decision, await sessions.touch(sid, current));
     const expiresAt = Math.min(now() + deps.assertion.ttlSeconds * 1000, Date.parse(body.expiresAt));
@@ -141,8 +141,7 @@ export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.
     res.json({ assertion, expiresAt: new Date(expiresAt).toISOString() } satisfies Answer<'getAssertion'>);
   });
 
-  serve(
-    router,
+  api.serve(
     operations.redeemTicket,
     deps.ticketLimit,
     express.json({ limit: '1kb' }),
@@ -159,7 +158,7 @@ export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.
     },
   );
 
-  serve(router, operations.endSession, async (req, res) => {
+  api.serve(operations.endSession, async (req, res) => {
     const sid = sidOf(req);
     const current = sid ? await sessions.read(sid) : null;
     // A session already ended (its refresh token refused: a short marker stays) ended with its event.
@@ -169,6 +168,4 @@ export function sessionRoutes(deps: SessionRoutesDeps, router: Router = express.
     }
     res.status(204).end();
   });
-
-  return router;
 }
