@@ -4,6 +4,8 @@
  * second line of defence, and nothing logs bodies or headers wholesale.
  */
 import { randomUUID } from 'node:crypto';
+import { subscribe as subscribeChannel } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
@@ -123,45 +125,71 @@ export function notes(res: Response): RequestNotes {
  */
 const TOP_LEVEL_REDACTED = REDACTED_PATHS.filter((p) => /^\w+$/.test(p));
 
+/**
+ * What the request line needs once the answer is sent, kept on the response. The line is written
+ * from Node's `http.server.response.finish` channel, which Node publishes for every response as
+ * it ends: a `finish` listener per request (the listener, its closure, and the event's listener
+ * array copied on every emit) cost more than the line's own fields.
+ */
+interface PendingLine {
+  started: number;
+  path: string;
+  finish: (req: Request, res: Response, pending: PendingLine) => void;
+}
+const PENDING = Symbol('relay.requestLine');
+type WithPendingLine = Response & { [PENDING]?: PendingLine };
+
+let subscribed = false;
+function onResponseFinish(message: unknown): void {
+  const { request, response } = message as { request: Request; response: WithPendingLine };
+  const pending = response[PENDING];
+  if (pending) pending.finish(request, response, pending);
+}
+
 export function requestLogger(
   logger: Logger,
   observe: (route: string, status: number, seconds: number) => void,
 ): (req: Request, res: Response, next: NextFunction) => void {
+  if (!subscribed) {
+    subscribeChannel('http.server.response.finish', onResponseFinish);
+    subscribed = true;
+  }
   // Its level is the logger's, checked below for every line (the logger's may change).
   const flat = logger.child(
     {},
     { level: 'trace', redact: { paths: TOP_LEVEL_REDACTED, censor: '[redacted]' } },
   );
+  const finish = (req: Request, res: Response, { started, path }: PendingLine): void => {
+    const seconds = (performance.now() - started) / 1000;
+    const n = (res.locals as { notes?: RequestNotes }).notes;
+    const status = res.statusCode;
+    const route = n?.route ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
+    observe(route, status, seconds);
+    const error = status >= 500;
+    if (!logger.isLevelEnabled(error ? 'error' : 'info')) return;
+    const fields = n?.fields;
+    const line = {
+      reqId: req.reqId,
+      method: req.method,
+      path,
+      route,
+      status,
+      ms: Math.round(seconds * 10_000) / 10,
+      ...fields,
+    };
+    const to = fields && !flatValues(fields) ? logger : flat;
+    if (error) to.error(line, 'request');
+    else to.info(line, 'request');
+  };
   return (req, res, next) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     // Captured now: routers rewrite req.path, and the query (an OAuth code) is never logged.
     const path = req.path;
     const incoming = req.get('x-request-id');
     const reqId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.reqId = reqId;
     res.setHeader('X-Request-Id', reqId);
-    res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const n = (res.locals as { notes?: RequestNotes }).notes;
-      const status = res.statusCode;
-      const route = n?.route ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
-      observe(route, status, seconds);
-      const error = status >= 500;
-      if (!logger.isLevelEnabled(error ? 'error' : 'info')) return;
-      const fields = n?.fields;
-      const line = {
-        reqId: req.reqId,
-        method: req.method,
-        path,
-        route,
-        status,
-        ms: Math.round(seconds * 10_000) / 10,
-        ...fields,
-      };
-      const to = fields && !flatValues(fields) ? logger : flat;
-      if (error) to.error(line, 'request');
-      else to.info(line, 'request');
-    });
+    (res as WithPendingLine)[PENDING] = { started, path, finish };
     next();
   };
 }

@@ -37,4 +37,29 @@ describe('the request line', () => {
     const line = await lineOf({ tenantId: 't1', idp: { client_secret: 's3cret', status: 400 } });
     expect(line.idp).toEqual({ client_secret: '[redacted]', status: 400 });
   });
+
+  it('times the request from its start to the end of its answer, in ms for the line and seconds for metrics', async () => {
+    const written: string[] = [];
+    const lines = new BatchedLines({ write: (text: string) => written.push(text) });
+    const observed: [string, number, number][] = [];
+    const app = express();
+    app.use(requestLogger(createLogger('info', lines), (...o) => observed.push(o)));
+    app.get('/slow', (_req, res) => {
+      setTimeout(() => res.end('ok'), 60);
+    });
+    await request(app).get('/slow');
+    lines.flush();
+    const line = JSON.parse(written.join('').split('\n')[0]!) as {
+      ms: number;
+      route: string;
+      status: number;
+    };
+    expect(line).toMatchObject({ route: '/slow', status: 200 });
+    expect(line.ms).toBeGreaterThanOrEqual(55);
+    expect(line.ms).toBeLessThan(2000);
+    expect(observed).toHaveLength(1);
+    const [route, status, seconds] = observed[0]!;
+    expect([route, status]).toEqual(['/slow', 200]);
+    expect(seconds).toBeCloseTo(line.ms / 1000, 3);
+  });
 });
