@@ -25,7 +25,7 @@ import type { OperationDef } from './contract.js';
 import { sendError } from './errors.js';
 import { guard, type Handler } from './guard.js';
 
-export const API_BASE = '/api/v1';
+const API_BASE = '/api/v1';
 
 type ErrorHandler = (error: unknown, req: Request, res: Response, next: NextFunction) => void;
 
@@ -37,7 +37,7 @@ export interface ApiRoutesOptions {
 }
 
 /** `/tenants/{tenantId}` → `/tenants/:tenantId` */
-export const expressPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
+const expressPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 
 /** What no operation answers: the API key is checked first, so a caller without one learns nothing. */
 const unknownRoute: RequestHandler = (_req, res) => sendError(res, 404, 'not_found', 'No such API route.');

@@ -1,8 +1,8 @@
 /**
  * Guarding an operation of the contract (registered by apiRoutes.ts): its request parts (path
  * parameters, query, body) are validated by the contract's schemas before the handler runs,
- * which gets them parsed and typed. In the manner of logto's
- * koaGuard, without its response check: answers are checked by the tests, not on every call.
+ * which gets them parsed and typed. In the manner of logto's koaGuard, without its response
+ * check: answers are checked by the tests, not on every call.
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
