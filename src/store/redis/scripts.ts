@@ -130,7 +130,8 @@ return 1
  * as sessions are written: sso/sessionCookie.ts), has its string read there, when it holds no
  * escape: in JSON text a key's quotes cannot be inside a string, so that prefix can only be the
  * path. Any other record is decoded. A session (731 B after a sign-in in the bench world) read
- * there costs Redis 11.5 µs of CPU per call against 21.7 decoded, CPU the relay and its clients share.
+ * there costs Redis 11.5 µs of CPU per call against 21.7 decoded, CPU the relay and its clients
+ * share.
  */
 export const READ_RECORD_WITH_REFS = script(`#!lua flags=no-writes
 local n = tonumber(ARGV[1])
