@@ -318,9 +318,9 @@ export class MemoryStore implements Store {
     };
     let known = false;
     for (const run of runsOf(values)) {
-      if (run.count > 1 && !known) stream.last = next();
-      const id: StreamId = run.count === 1 ? next() : [stream.last[0], stream.last[1] + run.count];
-      stream.entries.push({ id, text: run.text });
+      if (run.length > 1 && !known) stream.last = next();
+      const id: StreamId = run.length === 1 ? next() : [stream.last[0], stream.last[1] + run.length];
+      stream.entries.push({ id, text: run.join('\n') }); // each value checked before the write
       stream.last = id;
       known = true;
     }

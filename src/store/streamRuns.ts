@@ -35,21 +35,14 @@ export function checkStreamValue(value: string): void {
  */
 export const RUN_MIN = 4;
 
-/** `values` (a write's consecutive appends to one stream) as the stored entries' texts. */
-export function runsOf(values: readonly string[]): { count: number; text: string }[] {
-  const runs: { count: number; text: string }[] = [];
-  if (values.length < RUN_MIN) {
-    for (const v of values) {
-      checkStreamValue(v);
-      runs.push({ count: 1, text: v });
-    }
-    return runs;
-  }
-  for (let i = 0; i < values.length; i += RUN_VALUES) {
-    const run = values.slice(i, i + RUN_VALUES);
-    for (const v of run) checkStreamValue(v);
-    runs.push({ count: run.length, text: run.join('\n') });
-  }
+/**
+ * `values` (a write's consecutive appends to one stream) as the stored entries' values: an entry
+ * holds its values joined by newlines.
+ */
+export function runsOf(values: readonly string[]): (readonly string[])[] {
+  if (values.length < RUN_MIN) return values.map((v) => [v]);
+  const runs: (readonly string[])[] = [];
+  for (let i = 0; i < values.length; i += RUN_VALUES) runs.push(values.slice(i, i + RUN_VALUES));
   return runs;
 }
 

@@ -55,8 +55,15 @@ function decode({ keys, args }: { keys: string[]; args: string[] }): Decoded {
   return { deadline, guards, ops };
 }
 
-const encode = (ops: readonly WriteOp[], options: ApplyOptions = {}, deadline = 0) =>
-  encodeApply(ops, options, deadline);
+/**
+ * encodeApply, packed (which refuses a stream value of more than one line), with its runs of
+ * stream values as the script receives them: one string each, the values joined by newlines.
+ */
+function encode(ops: readonly WriteOp[], options: ApplyOptions = {}, deadline = 0) {
+  const { keys, args } = encodeApply(ops, options, deadline);
+  packArgs(args);
+  return { keys, args: args.map((a) => (typeof a === 'string' ? a : a.join('\n'))) };
+}
 
 describe('encodeApply', () => {
   it('sends each key once and refers to it by its 1-based index, guards first', () => {
@@ -324,9 +331,20 @@ describe('packArgs', () => {
     expect(unpack(packArgs(['a\ud800b']))).toEqual(['a\ufffdb']);
   });
 
+  it('packs a run of stream values as one string, the values joined by newlines', () => {
+    const run = ['{"n":1}', '用户', '', '🚀'.repeat(1000)];
+    expect(unpack(packArgs(['a', run, ['only'], 'b']))).toEqual(['a', run.join('\n'), 'only', 'b']);
+    for (const bad of [['a\nb'], ['a', 'b\n'], ['\n', 'c', 'd']])
+      expect(() => packArgs(['a', bad])).toThrow(/one line/);
+  });
+
   it('packs what encodeApply makes, and the script unpacks it first', () => {
-    const { args } = encode([{ op: 'hset', key: 'h', entries: [['名', '值']] }], {}, 5);
-    expect(unpack(packArgs(args))).toEqual(args);
+    const ops: WriteOp[] = [
+      { op: 'hset', key: 'h', entries: [['名', '值']] },
+      ...Array.from({ length: 5 }, (_, i) => ({ op: 'xadd' as const, key: 'feed', value: `{"n":${i}}` })),
+    ];
+    const { args } = encodeApply(ops, {}, 5);
+    expect(unpack(packArgs(args))).toEqual(encode(ops, {}, 5).args);
     expect(APPLY.text).toMatch(/^#!lua\nlocal args = cmsgpack\.unpack\(ARGV\[1\]\)\n/);
   });
 });
